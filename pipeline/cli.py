@@ -1,0 +1,171 @@
+"""The ``aftercall`` command line (Typer + rich)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.exceptions import AftercallError, ConfigurationError
+from pipeline.settings import load_settings
+
+__all__ = ["app"]
+
+app = typer.Typer(help="aftercall: post-call analytics for contact centres.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console()
+err = Console(stderr=True)
+log = logging.getLogger("pipeline")
+
+DEMO_DAY = date(2026, 11, 22)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(f"--date {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(2)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _print_table(columns: list[str], rows: list[tuple], title: str | None = None) -> None:
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+def _run(day: date, settings) -> None:
+    from pipeline.run import run_day
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[last]}"), console=err, transient=False) as bar:
+        task = bar.add_task(f"{day} discovering", total=None, last="")
+
+        def discovered(n: int) -> None:
+            bar.update(task, total=n, description=f"{day} calls")
+
+        def advance(outcome) -> None:
+            mark = "quarantined " if outcome.failure else ""
+            bar.update(task, advance=1, last=f"{mark}{outcome.recording.contact_id}")
+
+        result = run_day(settings, day, progress=advance, on_discovered=discovered)
+    summary = Table(title=f"aftercall run {day}", show_header=False)
+    summary.add_row("processed", str(len(result.calls)))
+    summary.add_row("quarantined", str(len(result.failures)))
+    summary.add_row("turns", str(len(result.turns)))
+    summary.add_row("audio hours", f"{result.audio_s / 3600:.3f}")
+    summary.add_row("wall time", f"{result.wall_s:.1f} s")
+    if result.wall_s > 0:
+        summary.add_row("speed", f"{result.audio_s / result.wall_s:.1f}x real time")
+    summary.add_row("lake", str(Path(settings.lake).resolve()))
+    console.print(summary)
+    for failure in result.failures:
+        err.print(f"[yellow]quarantined[/] {failure['recording_uri']}: {failure['stage']}: {failure['error']}",
+                  highlight=False)
+
+
+@app.command()
+def run(
+    day: Annotated[str, typer.Option("--date", help="The day of recordings to process, YYYY-MM-DD (UTC)")],
+    source: Annotated[str | None, typer.Option(help="Recordings root [env AFTERCALL_SOURCE]")] = None,
+    lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
+    agent_channel: Annotated[int | None, typer.Option(help="0 = left, 1 = right [env AFTERCALL_AGENT_CHANNEL]")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [env AFTERCALL_WORKERS]")] = None,
+    transcribe: Annotated[bool | None, typer.Option("--transcribe/--no-transcribe",
+                                                    help="Speech-to-text and sentiment [env AFTERCALL_TRANSCRIBE]")] = None,
+) -> None:
+    """Process one day of recordings into the lake; bad recordings are quarantined, the rest completes."""
+    try:
+        settings = load_settings(source=source, lake=lake, agent_channel=agent_channel, workers=workers,
+                                 transcribe=transcribe)
+        parsed = _day(day)
+        settings.require_local_source() if not settings.source_is_s3 else None
+        _run(parsed, settings)
+    except AftercallError as exc:
+        _fail(exc)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One query in Athena (Trino) SQL over the lake's tables and views")],
+    lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Query the lake with the same SQL Athena runs (transpiled to DuckDB locally)."""
+    from pipeline.adapters.duckdb_engine import query as run_query
+
+    try:
+        if fmt not in ("table", "csv", "json"):
+            raise ConfigurationError(f"--format {fmt!r}: expected table, csv or json")
+        settings = load_settings(lake=lake)
+        columns, rows = run_query(sql, settings.lake)
+    except AftercallError as exc:
+        _fail(exc)
+        return
+    except Exception as exc:  # SQL errors: one line, not a traceback
+        _fail(ConfigurationError(f"query failed: {str(exc).splitlines()[0]}"))
+        return
+    _emit(columns, rows, fmt)
+
+
+def _emit(columns: list[str], rows: list[tuple], fmt: Literal["table", "csv", "json"] | str) -> None:
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt == "json":
+        def plain(v):
+            return v.isoformat() if isinstance(v, (date, datetime)) else v
+        print(json.dumps([{c: plain(v) for c, v in zip(columns, row, strict=True)} for row in rows], indent=1))
+    else:
+        _print_table(columns, rows)
+
+
+@app.command()
+def demo(
+    lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
+) -> None:
+    """Run the bundled sample day and show what analysts get."""
+    from pipeline.adapters.duckdb_engine import query as run_query
+    from pipeline.settings import SAMPLES_DIR
+
+    try:
+        settings = load_settings(source=str(SAMPLES_DIR), lake=lake)
+        _run(DEMO_DAY, settings)
+        for title, sql in _DEMO_QUERIES:
+            columns, rows = run_query(sql, settings.lake)
+            _print_table(columns, rows, title=title)
+    except AftercallError as exc:
+        _fail(exc)
+
+
+_DEMO_QUERIES = [
+    ("v_daily_overview", "select * from v_daily_overview order by dt"),
+    ("v_call_summary", "select contact_id, duration_s, agent_talk_s, customer_talk_s, non_talk_s, "
+                       "agent_interruptions, customer_interruptions, agent_wpm, customer_sentiment_start, "
+                       "customer_sentiment_end from v_call_summary order by call_started_at"),
+    ("v_turns (first call)", "select participant, begin_s, end_s, sentiment, text from v_turns "
+                             "where contact_id = (select min(contact_id) from calls) order by turn_index"),
+    ("v_sentiment_daily", "select * from v_sentiment_daily order by dt"),
+]

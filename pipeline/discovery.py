@@ -1,0 +1,73 @@
+"""Find a day's recordings in Amazon Connect's layout: ``*/CallRecordings/YYYY/MM/DD/<contactId>_<YYYYMMDDTHH:MM>_UTC.wav``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+__all__ = ["AUDIO_SUFFIXES", "Recording", "discover_local", "parse_recording_name"]
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
+_NAME = re.compile(r"^(?P<contact>[^_]+)_(?P<ts>\d{8}T\d{2}:?\d{2}(?::?\d{2})?)_UTC", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """One stereo call recording; ``uri`` is an absolute local path or an ``s3://`` URI."""
+
+    uri: str
+    contact_id: str
+    dt: date
+    call_started_at: datetime | None
+    size_bytes: int
+
+
+def parse_recording_name(name: str) -> tuple[str, datetime | None]:
+    """``contactId_20261122T09:30_UTC.wav`` -> (contactId, 2026-11-22 09:30 UTC); else (stem, None)."""
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    match = _NAME.match(name)
+    if not match:
+        return stem.split("_", 1)[0] or stem, None
+    digits = match["ts"].replace(":", "")
+    fmt = "%Y%m%dT%H%M%S" if len(digits) == 15 else "%Y%m%dT%H%M"
+    try:
+        started = datetime.strptime(digits, fmt).replace(tzinfo=UTC)
+    except ValueError:
+        started = None
+    return match["contact"], started
+
+
+def _day_dirs(root: Path, day: date) -> list[Path]:
+    """Every ``CallRecordings/YYYY/MM/DD`` folder below ``root``, without walking other days' folders."""
+    tail = Path(f"{day:%Y}", f"{day:%m}", f"{day:%d}")
+    found: list[Path] = []
+    for dirpath, dirnames, _ in os.walk(root):
+        if Path(dirpath).name == "CallRecordings":
+            candidate = Path(dirpath) / tail
+            if candidate.is_dir():
+                found.append(candidate)
+            dirnames.clear()  # an archive of years lies below: never walk it
+            continue
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    return found
+
+
+def discover_local(root: Path, day: date) -> list[Recording]:
+    """The day's recordings under ``root``, sorted by contact id then path; other files are ignored."""
+    recordings = []
+    for folder in _day_dirs(root, day):
+        for entry in sorted(folder.iterdir()):
+            if entry.name.startswith(".") or not entry.is_file():
+                continue
+            if entry.suffix.lower() not in AUDIO_SUFFIXES:
+                log.debug("ignoring %s: not an audio file name", entry)
+                continue
+            contact_id, started = parse_recording_name(entry.name)
+            recordings.append(Recording(str(entry.resolve()), contact_id, day, started, entry.stat().st_size))
+    return sorted(recordings, key=lambda r: (r.contact_id, r.uri))

@@ -1,0 +1,73 @@
+"""Conversation metrics with Contact Lens' definitions, over speech intervals in seconds.
+
+Definitions (also in the README):
+
+- talk time: total length of a participant's speech intervals.
+- non-talk time: the sum of every period longer than 3 s in which neither participant
+  speaks, including the start and the end of the recording (hold music is not speech).
+- overlap: time in which both participants speak at once.
+- interruption by X: X starts speaking while the other participant has already been
+  speaking for at least 0.5 s, and both then keep speaking together for at least 0.5 s.
+  ``agent_interruptions`` counts the agent cutting into the customer, and the reverse.
+  Starting together, or a short backchannel ("mm") under the other, is not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipeline.audio import Interval
+
+__all__ = ["NON_TALK_MIN_S", "interruptions", "non_talk_time", "overlap_time", "talk_time", "union"]
+
+NON_TALK_MIN_S = 3.0
+INTERRUPT_HELD_S = 0.5  # the interrupted participant was already this far into speaking
+INTERRUPT_OVERLAP_S = 0.5  # ...and both talk together at least this long
+
+
+def talk_time(intervals: Sequence[Interval]) -> float:
+    return sum(end - begin for begin, end in intervals)
+
+
+def union(*tracks: Sequence[Interval]) -> list[Interval]:
+    """Merge intervals from any number of participants into disjoint, sorted intervals."""
+    merged: list[list[float]] = []
+    for begin, end in sorted(iv for track in tracks for iv in track):
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    return [(b, e) for b, e in merged]
+
+
+def non_talk_time(a: Sequence[Interval], b: Sequence[Interval], duration_s: float) -> float:
+    """Sum of the silences longer than 3 s, from the start of the recording to its end."""
+    total, cursor = 0.0, 0.0
+    for begin, end in union(a, b) + [(duration_s, duration_s)]:
+        if begin - cursor > NON_TALK_MIN_S:
+            total += begin - cursor
+        cursor = max(cursor, end)
+    return total
+
+
+def overlap_time(a: Sequence[Interval], b: Sequence[Interval]) -> float:
+    total, i, j = 0.0, 0, 0
+    a, b = sorted(a), sorted(b)
+    while i < len(a) and j < len(b):
+        total += max(0.0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+def interruptions(interrupter: Sequence[Interval], other: Sequence[Interval]) -> list[float]:
+    """Start times at which ``interrupter`` cut into ``other`` (see the module docstring for the rule)."""
+    cut_ins = []
+    for begin, end in interrupter:
+        for o_begin, o_end in other:
+            if o_begin + INTERRUPT_HELD_S <= begin < o_end and min(o_end, end) - begin >= INTERRUPT_OVERLAP_S:
+                cut_ins.append(begin)
+                break
+    return cut_ins

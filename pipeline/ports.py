@@ -1,0 +1,94 @@
+"""The small interfaces between the pipeline's steps and the engines behind them.
+
+Each port has a local adapter (offline) and an AWS adapter; :mod:`pipeline.wiring`
+picks them from settings. The steps between them (split, turns, metrics, sentiment
+maths, lake schema) exist once, in this package, and never know which engine ran.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from pipeline.audio import CallAudio, Participant
+from pipeline.discovery import Recording
+
+__all__ = [
+    "RecordingSource",
+    "SentimentAnalyzer",
+    "SentimentLabel",
+    "SentimentResult",
+    "Transcriber",
+    "Transcript",
+    "Word",
+]
+
+SentimentLabel = Literal["POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"]
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word with its times in seconds from the start of the recording."""
+
+    participant: Participant
+    begin_s: float
+    end_s: float
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    words: list[Word]
+    language_code: str
+    engine: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentResult:
+    """Comprehend's shape: a label and four scores that sum to 1."""
+
+    label: SentimentLabel
+    positive: float
+    negative: float
+    neutral: float
+    mixed: float
+
+    @property
+    def score(self) -> float:
+        """-1 (certainly negative) ... +1 (certainly positive): the number the call maths averages."""
+        return self.positive - self.negative
+
+
+class RecordingSource(ABC):
+    """Where the day's recordings come from (a local folder or an S3 prefix)."""
+
+    @abstractmethod
+    def discover(self, day: date) -> list[Recording]:
+        """The recordings of ``day`` in Connect's layout, sorted, without reading them."""
+
+    @abstractmethod
+    def read(self, recording: Recording) -> bytes:
+        """The recording's bytes, read once; the source is never modified."""
+
+
+class Transcriber(ABC):
+    """Speech to words, per participant, with word timestamps."""
+
+    name: str
+
+    @abstractmethod
+    def transcribe(self, recording: Recording, audio: CallAudio) -> Transcript:
+        """Words of both participants, any order."""
+
+
+class SentimentAnalyzer(ABC):
+    """Text to Comprehend-shaped sentiment."""
+
+    name: str
+
+    @abstractmethod
+    def analyze(self, texts: list[str], language_code: str) -> list[SentimentResult]:
+        """One result per text, in order."""

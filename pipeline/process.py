@@ -1,0 +1,166 @@
+"""One recording in, one ``calls`` row and its ``turns`` rows out: the steps both engines share."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pipeline import __version__
+from pipeline.audio import CallAudio, decode_call, frame_levels_db, loudness_score, speech_intervals
+from pipeline.discovery import Recording
+from pipeline.exceptions import BadRecording
+from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
+from pipeline.ports import SentimentAnalyzer, Transcriber, Transcript
+from pipeline.sentiment import summarize
+from pipeline.turns import build_turns, words_per_minute
+from pipeline.wiring import Components
+
+__all__ = ["CallOutcome", "failure_row", "process_recording"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class CallOutcome:
+    recording: Recording
+    call: dict | None = None
+    turns: list[dict] = field(default_factory=list)
+    failure: dict | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    audio_s: float = 0.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def failure_row(recording: Recording, stage: str, error: str) -> dict:
+    return {
+        "recording_uri": recording.uri,
+        "contact_id": recording.contact_id,
+        "stage": stage,
+        "error": error,
+        "failed_at": _now(),
+        "pipeline_version": __version__,
+    }
+
+
+def process_recording(recording: Recording, components: Components, agent_channel: int) -> CallOutcome:
+    """Never raises for a bad recording: the outcome then carries a ``failures`` row with the reason."""
+    outcome = CallOutcome(recording)
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        outcome.timings[stage] = outcome.timings.get(stage, 0.0) + now - clock
+        clock = now
+
+    try:
+        data = components.source.read(recording)
+        lap("read")
+        audio = decode_call(data, recording.uri, agent_channel)
+        del data
+        outcome.audio_s = audio.duration_s
+        lap("decode")
+        outcome.call, levels, intervals = _acoustics(recording, audio)
+        lap("acoustics")
+        if components.transcriber is not None:
+            try:
+                transcript = components.transcriber.transcribe(recording, audio)
+            except BadRecording:
+                raise
+            except Exception as exc:  # an engine failure on one call must not end the night
+                raise BadRecording(recording.uri, "transcribe", f"{type(exc).__name__}: {exc}") from exc
+            lap("transcribe")
+            outcome.turns = _language(outcome.call, transcript, components.sentiment, audio, levels, intervals, lap)
+    except BadRecording as exc:
+        log.warning("quarantined %s at %s: %s", recording.uri, exc.stage, exc.reason)
+        outcome.call, outcome.turns = None, []
+        outcome.failure = failure_row(recording, exc.stage, exc.reason)
+    except Exception as exc:
+        log.exception("unexpected error on %s", recording.uri)
+        outcome.call, outcome.turns = None, []
+        outcome.failure = failure_row(recording, "process", f"{type(exc).__name__}: {exc}")
+    return outcome
+
+
+def _acoustics(recording: Recording, audio: CallAudio) -> tuple[dict, dict, dict]:
+    levels = {p: frame_levels_db(audio.channel(p), audio.sample_rate) for p in ("AGENT", "CUSTOMER")}
+    intervals = {p: speech_intervals(levels[p]) for p in levels}
+    agent, customer = intervals["AGENT"], intervals["CUSTOMER"]
+    call = {
+        "contact_id": recording.contact_id,
+        "recording_uri": recording.uri,
+        "call_started_at": recording.call_started_at.replace(tzinfo=None) if recording.call_started_at else None,
+        "duration_s": round(audio.duration_s, 3),
+        "sample_rate_hz": audio.sample_rate,
+        "file_size_bytes": recording.size_bytes,
+        "agent_channel": audio.agent_channel,
+        "agent_talk_s": round(talk_time(agent), 3),
+        "customer_talk_s": round(talk_time(customer), 3),
+        "non_talk_s": round(non_talk_time(agent, customer, audio.duration_s), 3),
+        "overlap_s": round(overlap_time(agent, customer), 3),
+        "agent_interruptions": len(interruptions(agent, customer)),
+        "customer_interruptions": len(interruptions(customer, agent)),
+        "agent_loudness": loudness_score(levels["AGENT"], agent),
+        "customer_loudness": loudness_score(levels["CUSTOMER"], customer),
+        "processed_at": _now(),
+        "pipeline_version": __version__,
+    }
+    return call, levels, intervals
+
+
+def _language(call: dict, transcript: Transcript, sentiment: SentimentAnalyzer | None, audio: CallAudio,
+              levels: dict, intervals: dict, lap) -> list[dict]:
+    """Turns, talk speed and sentiment: fills the call's language columns, returns its ``turns`` rows."""
+    turns = build_turns(transcript.words)
+    spans = {p: [(t.begin_s, t.end_s) for t in turns if t.participant == p] for p in ("AGENT", "CUSTOMER")}
+    cut_ins = {
+        "AGENT": set(interruptions(spans["AGENT"], spans["CUSTOMER"])),
+        "CUSTOMER": set(interruptions(spans["CUSTOMER"], spans["AGENT"])),
+    }
+    lap("turns")
+    results = sentiment.analyze([t.text for t in turns], transcript.language_code) if sentiment and turns else []
+    lap("sentiment")
+    call.update(
+        language_code=transcript.language_code,
+        transcriber=transcript.engine,
+        sentiment_engine=sentiment.name if sentiment else None,
+        transcript_word_count=len(transcript.words),
+        agent_wpm=words_per_minute(turns, "AGENT"),
+        customer_wpm=words_per_minute(turns, "CUSTOMER"),
+    )
+    if results:
+        for p in ("agent", "customer"):
+            summary = summarize(turns, results, p.upper(), audio.duration_s)  # type: ignore[arg-type]
+            call[f"{p}_sentiment"] = summary.overall
+            for i, q in enumerate(summary.quarters, start=1):
+                call[f"{p}_sentiment_q{i}"] = q
+            call[f"{p}_sentiment_shift"] = summary.shift
+            if p == "customer":
+                call["customer_sentiment_start"], call["customer_sentiment_end"] = summary.start, summary.end
+    rows = []
+    for index, turn in enumerate(turns):
+        result = results[index] if results else None
+        rows.append({
+            "contact_id": call["contact_id"],
+            "turn_index": index,
+            "participant": turn.participant,
+            "begin_s": turn.begin_s,
+            "end_s": turn.end_s,
+            "text": turn.text,
+            "word_count": len(turn.words),
+            "confidence": round(turn.confidence, 4),
+            "sentiment": result.label if result else None,
+            "sentiment_positive": result.positive if result else None,
+            "sentiment_negative": result.negative if result else None,
+            "sentiment_neutral": result.neutral if result else None,
+            "sentiment_mixed": result.mixed if result else None,
+            "loudness": loudness_score(levels[turn.participant], [(turn.begin_s, turn.end_s)]),
+            "is_interruption": turn.begin_s in cut_ins[turn.participant],
+        })
+    lap("turns")
+    return rows

@@ -1,0 +1,104 @@
+"""The lake's tables, written once for both engines.
+
+Every table is partitioned by ``dt`` (``YYYY-MM-DD``, a string as Athena types Hive
+partitions); ``dt`` lives in the partition path, not in the files. Timestamps are UTC
+without a zone (Athena's ``timestamp``).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+__all__ = ["PARTITION", "TABLES", "athena_type"]
+
+PARTITION = "dt"
+_TS = pa.timestamp("us")
+
+_CALLS = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("recording_uri", pa.string()),
+        ("call_started_at", _TS),
+        ("duration_s", pa.float64()),
+        ("sample_rate_hz", pa.int32()),
+        ("file_size_bytes", pa.int64()),
+        ("agent_channel", pa.int32()),
+        ("agent_talk_s", pa.float64()),
+        ("customer_talk_s", pa.float64()),
+        ("non_talk_s", pa.float64()),
+        ("overlap_s", pa.float64()),
+        ("agent_interruptions", pa.int32()),
+        ("customer_interruptions", pa.int32()),
+        ("agent_loudness", pa.float64()),
+        ("customer_loudness", pa.float64()),
+        ("agent_wpm", pa.float64()),
+        ("customer_wpm", pa.float64()),
+        ("agent_sentiment", pa.float64()),
+        ("customer_sentiment", pa.float64()),
+        ("agent_sentiment_q1", pa.float64()),
+        ("agent_sentiment_q2", pa.float64()),
+        ("agent_sentiment_q3", pa.float64()),
+        ("agent_sentiment_q4", pa.float64()),
+        ("customer_sentiment_q1", pa.float64()),
+        ("customer_sentiment_q2", pa.float64()),
+        ("customer_sentiment_q3", pa.float64()),
+        ("customer_sentiment_q4", pa.float64()),
+        ("customer_sentiment_start", pa.float64()),
+        ("customer_sentiment_end", pa.float64()),
+        ("agent_sentiment_shift", pa.float64()),
+        ("customer_sentiment_shift", pa.float64()),
+        ("language_code", pa.string()),
+        ("transcriber", pa.string()),
+        ("sentiment_engine", pa.string()),
+        ("transcript_word_count", pa.int32()),
+        ("processed_at", _TS),
+        ("pipeline_version", pa.string()),
+    ]
+)
+
+_TURNS = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("turn_index", pa.int32()),
+        ("participant", pa.string()),
+        ("begin_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("text", pa.string()),
+        ("word_count", pa.int32()),
+        ("confidence", pa.float64()),
+        ("sentiment", pa.string()),
+        ("sentiment_positive", pa.float64()),
+        ("sentiment_negative", pa.float64()),
+        ("sentiment_neutral", pa.float64()),
+        ("sentiment_mixed", pa.float64()),
+        ("loudness", pa.float64()),
+        ("is_interruption", pa.bool_()),
+    ]
+)
+
+_FAILURES = pa.schema(
+    [
+        ("recording_uri", pa.string()),
+        ("contact_id", pa.string()),
+        ("stage", pa.string()),
+        ("error", pa.string()),
+        ("failed_at", _TS),
+        ("pipeline_version", pa.string()),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {"calls": _CALLS, "turns": _TURNS, "failures": _FAILURES}
+
+_ATHENA = {
+    pa.string(): "string",
+    pa.float64(): "double",
+    pa.int32(): "int",
+    pa.int64(): "bigint",
+    pa.bool_(): "boolean",
+    _TS: "timestamp",
+}
+
+
+def athena_type(arrow_type: pa.DataType) -> str:
+    """The Glue/Athena column type for an arrow type used in :data:`TABLES`."""
+    return _ATHENA[arrow_type]

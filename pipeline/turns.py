@@ -1,0 +1,63 @@
+"""Turns from word timestamps, and talk speed.
+
+Whisper's segments run across several speaker turns, so turns are built from words:
+a participant's consecutive words form one turn until a pause longer than
+:data:`TURN_PAUSE_S`. Both participants' turns are then sorted by start time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pipeline.audio import Participant
+from pipeline.ports import Word
+
+__all__ = ["TURN_PAUSE_S", "Turn", "build_turns", "words_per_minute"]
+
+TURN_PAUSE_S = 1.0
+
+
+@dataclass(slots=True)
+class Turn:
+    participant: Participant
+    words: list[Word] = field(default_factory=list)
+
+    @property
+    def begin_s(self) -> float:
+        return self.words[0].begin_s
+
+    @property
+    def end_s(self) -> float:
+        return self.words[-1].end_s
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words).strip()
+
+    @property
+    def confidence(self) -> float:
+        return sum(w.confidence for w in self.words) / len(self.words)
+
+
+def build_turns(words: Sequence[Word]) -> list[Turn]:
+    """Group each participant's words into turns at pauses over 1 s; sort all turns by start."""
+    turns: list[Turn] = []
+    for participant in ("AGENT", "CUSTOMER"):
+        own = sorted((w for w in words if w.participant == participant and w.text.strip()), key=lambda w: w.begin_s)
+        current: Turn | None = None
+        for word in own:
+            if current is None or word.begin_s - current.end_s > TURN_PAUSE_S:
+                current = Turn(participant)
+                turns.append(current)
+            current.words.append(word)
+    return sorted(turns, key=lambda t: (t.begin_s, t.participant))
+
+
+def words_per_minute(turns: Sequence[Turn], participant: Participant) -> float | None:
+    """Words spoken per minute of the participant's own turns (Contact Lens' talk speed)."""
+    own = [t for t in turns if t.participant == participant]
+    seconds = sum(t.end_s - t.begin_s for t in own)
+    if seconds <= 0:
+        return None
+    return round(sum(len(t.words) for t in own) / seconds * 60.0, 1)
