@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -47,12 +48,25 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log eve
 
 
 def _print_table(columns: list[str], rows: list[tuple], title: str | None = None) -> None:
+    """A table as wide as it needs; on a terminal too narrow for it, one block per row instead."""
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+    width = Measurement.get(console, console.options.update_width(100_000), table).maximum
+    if width <= console.width:
+        console.print(table)
+    elif not console.is_terminal:  # piped or captured: nobody wants a column folded into slivers
+        Console(width=width, force_terminal=False).print(table)
+    else:
+        if title:
+            console.print(f"[bold]{title}[/]")
+        for n, row in enumerate(rows, start=1):
+            block = Table(show_header=False, title=f"row {n}", box=None)
+            for column, value in zip(columns, row, strict=True):
+                block.add_row(f"[dim]{column}[/]", "" if value is None else str(value))
+            console.print(block)
 
 
 def _run(day: date, settings) -> None:

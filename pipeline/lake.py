@@ -3,7 +3,7 @@
 A day's partition of a table is one file. A write goes to a hidden temporary file in
 the same folder, is flushed to disk, then atomically renamed over the previous file
 (``os.replace``). Readers see the old day or the new day, never a half-written one;
-a crash leaves at most a hidden ``.tmp-*`` file, which readers' globs don't match and
+a crash leaves at most a hidden ``.tmp-*.partial`` file, which no ``*.parquet`` glob matches and
 the next write of that partition removes. Re-running a day replaces its rows.
 """
 
@@ -52,7 +52,7 @@ class LocalLake:
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob(".tmp-*"):
             stale.unlink(missing_ok=True)
-        tmp = folder / f".tmp-{uuid.uuid4().hex}.parquet"
+        tmp = folder / f".tmp-{uuid.uuid4().hex}.partial"  # not *.parquet: globs must not see it
         final = folder / PART_NAME
         try:
             pq.write_table(data, tmp, compression="zstd")

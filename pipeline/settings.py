@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     source: str = Field(default=str(SAMPLES_DIR), description="Recordings root (local folder or s3://bucket/prefix)")
     lake: str = Field(default="lake", description="Lake root (local folder or s3://bucket/prefix)")
     engine: Literal["local", "aws"] = "local"
-    agent_channel: Literal[0, 1] = Field(default=1, description="Amazon Connect puts the agent on the right (1)")
+    agent_channel: int = Field(default=1, ge=0, le=1, description="0 = left, 1 = right (Amazon Connect: agent right)")
     transcribe: bool = Field(default=True, description="False: acoustic metrics only, no speech-to-text")
     whisper_model: str = Field(default="bundled", description="'bundled', a CTranslate2 model folder, or a size name")
     whisper_beam_size: int = Field(default=1, ge=1, le=10)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.audio import frame_levels_db, loudness_score, speech_intervals
+from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time, union
+
+
+def test_non_talk_counts_only_silences_over_three_seconds_including_edges():
+    agent = [(4.0, 10.0), (12.5, 14.0)]  # 4 s of silence before: counts; 2.5 s gap: does not
+    customer = [(14.5, 20.0)]
+    assert non_talk_time(agent, customer, duration_s=30.0) == pytest.approx(4.0 + 10.0)
+    assert non_talk_time(agent, customer, duration_s=22.9) == pytest.approx(4.0)
+
+
+def test_a_gap_bridged_by_the_other_participant_is_not_silence():
+    assert non_talk_time([(0, 5), (10, 15)], [(4, 11)], 15) == 0.0
+
+
+def test_overlap_and_union():
+    a, b = [(0, 5), (8, 12)], [(4, 9), (11, 20)]
+    assert overlap_time(a, b) == pytest.approx(1 + 1 + 1)
+    assert union(a, b) == [(0, 20)]
+    assert talk_time(a) == 9
+
+
+@pytest.mark.parametrize(
+    ("interrupter", "other", "expected"),
+    [
+        ([(3.0, 6.0)], [(0.0, 8.0)], 1),  # cuts in 3 s into the other's speech, both keep talking
+        ([(0.2, 3.0)], [(0.0, 8.0)], 0),  # started (almost) together: not an interruption
+        ([(3.0, 3.3)], [(0.0, 8.0)], 0),  # a short "mm" under the other: backchannel
+        ([(7.8, 12.0)], [(0.0, 8.0)], 0),  # the other was finishing: overlap under 0.5 s
+        ([(3.0, 6.0), (10.0, 12.0)], [(0.0, 8.0), (9.0, 15.0)], 2),
+    ],
+)
+def test_interruption_rule(interrupter, other, expected):
+    assert len(interruptions(interrupter, other)) == expected
+
+
+def test_vad_finds_a_tone_in_noise_and_ignores_a_silent_side():
+    rate = 8000
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 0.002, rate * 6).astype("float32")
+    t = np.arange(rate * 2) / rate
+    x[rate * 2 : rate * 4] += 0.3 * np.sin(2 * np.pi * 440 * t).astype("float32")
+    intervals = speech_intervals(frame_levels_db(x, rate))
+    assert len(intervals) == 1
+    assert intervals[0][0] == pytest.approx(2.0, abs=0.05) and intervals[0][1] == pytest.approx(4.0, abs=0.05)
+    assert 70 < loudness_score(frame_levels_db(x, rate), intervals) <= 100
+    silent = rng.normal(0, 0.002, rate * 6).astype("float32")
+    assert speech_intervals(frame_levels_db(silent, rate)) == []
+    assert speech_intervals(frame_levels_db(np.zeros(rate * 3, "float32"), rate)) == []
