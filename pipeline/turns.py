@@ -1,8 +1,14 @@
 """Turns from word timestamps, and talk speed.
 
-Whisper's segments run across several speaker turns, so turns are built from words:
-a participant's consecutive words form one turn until a pause longer than
-:data:`TURN_PAUSE_S`. Both participants' turns are then sorted by start time.
+Whisper's segments run across several speaker turns, so turns are built from words.
+A participant's consecutive words form one turn until
+
+- a pause longer than :data:`TURN_PAUSE_S` (1 s), or
+- a pause of at least :data:`REPLY_PAUSE_S` (0.3 s) during which the other participant is
+  silent, after the other participant spoke during this turn: someone cut in, and what
+  follows the pause answers them, so it is a new turn.
+
+Both participants' turns are then sorted by start time.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pipeline.ports import Word
 __all__ = ["TURN_PAUSE_S", "Turn", "build_turns", "words_per_minute"]
 
 TURN_PAUSE_S = 1.0
+REPLY_PAUSE_S = 0.3
 
 
 @dataclass(slots=True)
@@ -43,15 +50,29 @@ class Turn:
 def build_turns(words: Sequence[Word]) -> list[Turn]:
     """Group each participant's words into turns at pauses over 1 s; sort all turns by start."""
     turns: list[Turn] = []
+    spoken = [w for w in words if w.text.strip()]
     for participant in ("AGENT", "CUSTOMER"):
-        own = sorted((w for w in words if w.participant == participant and w.text.strip()), key=lambda w: w.begin_s)
+        own = sorted((w for w in spoken if w.participant == participant), key=lambda w: w.begin_s)
+        other = [(w.begin_s, w.end_s) for w in spoken if w.participant != participant]
         current: Turn | None = None
         for word in own:
-            if current is None or word.begin_s - current.end_s > TURN_PAUSE_S:
+            if current is None or _ends_turn(current, word.begin_s, other):
                 current = Turn(participant)
                 turns.append(current)
             current.words.append(word)
     return sorted(turns, key=lambda t: (t.begin_s, t.participant))
+
+
+def _ends_turn(turn: Turn, next_begin: float, other: list[tuple[float, float]]) -> bool:
+    pause_begin = turn.end_s
+    pause = next_begin - pause_begin
+    if pause > TURN_PAUSE_S:
+        return True
+    if pause < REPLY_PAUSE_S:
+        return False
+    cut_in = any(turn.begin_s <= b < pause_begin for b, _ in other)
+    other_silent = not any(b < next_begin and e > pause_begin for b, e in other)
+    return cut_in and other_silent
 
 
 def words_per_minute(turns: Sequence[Turn], participant: Participant) -> float | None:
