@@ -19,9 +19,19 @@ $(STAMP): pyproject.toml constraints.txt requirements/models.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-## make demo: the nightly job over the bundled sample calls, then the day's overview
+DEMO_DAY := 2026-11-22
+DEMO_LAKE := $(CURDIR)/lake
+
+## make demo: the Airflow DAG over the bundled sample calls (dags test, local SQLite), then the views
 demo: $(STAMP)
-	$(VENV)/bin/aftercall demo
+	@mkdir -p $(AIRFLOW_HOME)
+	@$(VENV)/bin/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -30 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+	@echo "Running DAG post_call_analytics for $(DEMO_DAY) over the bundled sample calls (log: $(AIRFLOW_HOME)/demo-run.log)..."
+	@AFTERCALL_LAKE=$(DEMO_LAKE) $(VENV)/bin/airflow dags test post_call_analytics -c '{"day": "$(DEMO_DAY)"}' \
+		> $(AIRFLOW_HOME)/demo-run.log 2>&1; \
+	grep -q "state=success" $(AIRFLOW_HOME)/demo-run.log || { tail -40 $(AIRFLOW_HOME)/demo-run.log; echo "DAG run failed"; exit 1; }
+	@grep -o "committed {.*}" $(AIRFLOW_HOME)/demo-run.log | head -1
+	@$(VENV)/bin/aftercall summary --lake $(DEMO_LAKE)
 
 ## make test: the whole suite (unit, DAG integrity, end to end)
 test: $(STAMP)

@@ -160,13 +160,27 @@ def _emit(columns: list[str], rows: list[tuple], fmt: Literal["table", "csv", "j
 def demo(
     lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
 ) -> None:
-    """Run the bundled sample day and show what analysts get."""
+    """Run the bundled sample day without Airflow and show what analysts get (make demo goes through Airflow)."""
     from pipeline.adapters.duckdb_engine import query as run_query
     from pipeline.settings import SAMPLES_DIR
 
     try:
         settings = load_settings(source=str(SAMPLES_DIR), lake=lake)
         _run(DEMO_DAY, settings)
+    except AftercallError as exc:
+        _fail(exc)
+    summary(lake=lake)
+
+
+@app.command()
+def summary(
+    lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
+) -> None:
+    """Print the main views of the lake: days, calls, one call's turns, sentiment."""
+    from pipeline.adapters.duckdb_engine import query as run_query
+
+    try:
+        settings = load_settings(lake=lake)
         for title, sql in _DEMO_QUERIES:
             columns, rows = run_query(sql, settings.lake)
             _print_table(columns, rows, title=title)
@@ -176,10 +190,15 @@ def demo(
 
 _DEMO_QUERIES = [
     ("v_daily_overview", "select * from v_daily_overview order by dt"),
-    ("v_call_summary", "select contact_id, duration_s, agent_talk_s, customer_talk_s, non_talk_s, "
-                       "agent_interruptions, customer_interruptions, agent_wpm, customer_sentiment_start, "
-                       "customer_sentiment_end from v_call_summary order by call_started_at"),
-    ("v_turns (first call)", "select participant, begin_s, end_s, sentiment, text from v_turns "
-                             "where contact_id = (select min(contact_id) from calls) order by turn_index"),
-    ("v_sentiment_daily", "select * from v_sentiment_daily order by dt"),
+    ("v_call_summary", "select dt, substr(contact_id, 1, 8) as contact, duration_s, agent_talk_s as agent_talk, "
+                       "customer_talk_s as cust_talk, non_talk_s as non_talk, agent_interruptions as agent_int, "
+                       "customer_interruptions as cust_int, agent_wpm, customer_sentiment_start as cust_start, "
+                       "customer_sentiment_end as cust_end from v_call_summary order by dt, call_started_at"),
+    ("v_turns (the angriest customer's call)",
+     "select participant, begin_s, end_s, sentiment, is_interruption as cut_in, text from v_turns "
+     "where contact_id = (select contact_id from calls where customer_sentiment_start is not null "
+     "order by customer_sentiment_start, contact_id limit 1) order by turn_index"),
+    ("v_sentiment_daily", "select dt, calls, avg_customer_sentiment_start as cust_start, "
+                          "avg_customer_sentiment_end as cust_end, calls_customer_improved as improved, "
+                          "calls_customer_worsened as worsened, avg_agent_wpm from v_sentiment_daily order by dt"),
 ]
