@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: demo test bench venv constraints airflow clean
 
@@ -43,7 +44,7 @@ bench: $(STAMP)
 
 ## make airflow: Airflow standalone (UI on http://localhost:8080) with the project's DAGs
 airflow: $(STAMP)
-	$(VENV)/bin/airflow standalone
+	AFTERCALL_LAKE=$${AFTERCALL_LAKE:-$(DEMO_LAKE)} $(VENV)/bin/airflow standalone
 
 ## make constraints: re-resolve and pin every dependency (needs the package index)
 constraints:

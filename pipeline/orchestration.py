@@ -9,6 +9,7 @@ so retries and re-runs never duplicate rows.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -115,6 +116,8 @@ def commit_day_staged(settings: Settings, day: date, run_id: str) -> dict:
     for table, rows in (("calls", result.calls), ("turns", result.turns), ("failures", result.failures)):
         lake.write_partition(table, day, rows)
     shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):  # another run of the same day may still be staging there
+        staging.parent.rmdir()
     summary = {"day": str(day), "recordings": len(manifest), "processed": len(result.calls),
                "quarantined": len(result.failures), "turns": len(result.turns)}
     log.info("committed %s", summary)
