@@ -85,11 +85,11 @@ def post_call_analytics():
 
     @task
     def refresh_views() -> None:
-        """Check every view answers for the day and log its overview."""
-        from pipeline.orchestration import check_views
+        """On Athena, create or replace every view; then check the day's overview answers."""
+        from pipeline.orchestration import refresh_views as refresh
 
         day, _, settings = _day_and_settings()
-        check_views(settings, day)
+        refresh(settings, day)
 
     batches = discover()
     processed = process_calls.expand(batch=batches)

@@ -108,11 +108,12 @@ def run(
     workers: Annotated[int | None, typer.Option(help="Worker processes [env AFTERCALL_WORKERS]")] = None,
     transcribe: Annotated[bool | None, typer.Option("--transcribe/--no-transcribe",
                                                     help="Speech-to-text and sentiment [env AFTERCALL_TRANSCRIBE]")] = None,
+    engine: Annotated[str | None, typer.Option(help="local or aws [env AFTERCALL_ENGINE]")] = None,
 ) -> None:
     """Process one day of recordings into the lake; bad recordings are quarantined, the rest completes."""
     try:
         settings = load_settings(source=source, lake=lake, agent_channel=agent_channel, workers=workers,
-                                 transcribe=transcribe)
+                                 transcribe=transcribe, engine=engine)
         parsed = _day(day)
         settings.require_local_source() if not settings.source_is_s3 else None
         _run(parsed, settings)
@@ -133,7 +134,13 @@ def query(
         if fmt not in ("table", "csv", "json"):
             raise ConfigurationError(f"--format {fmt!r}: expected table, csv or json")
         settings = load_settings(lake=lake)
-        columns, rows = run_query(sql, settings.lake)
+        if settings.lake_is_s3:  # the lake's views live in Athena: the query runs there, in the workgroup
+            from pipeline.aws.athena import run_query as athena_query
+            from pipeline.wiring import aws_client
+
+            columns, rows = athena_query(aws_client(settings, "athena"), sql, settings)
+        else:
+            columns, rows = run_query(sql, settings.lake)
     except AftercallError as exc:
         _fail(exc)
         return
@@ -202,3 +209,33 @@ _DEMO_QUERIES = [
                           "avg_customer_sentiment_end as cust_end, calls_customer_improved as improved, "
                           "calls_customer_worsened as worsened, avg_agent_wpm from v_sentiment_daily order by dt"),
 ]
+
+
+@app.command()
+def setup(
+    lake: Annotated[str | None, typer.Option(help="Lake root, s3://bucket/prefix [env AFTERCALL_LAKE]")] = None,
+    source: Annotated[str | None, typer.Option(help="Recordings, s3://bucket/prefix [env AFTERCALL_SOURCE]")] = None,
+    policy_only: Annotated[bool, typer.Option("--policy-only", help="Only print the IAM policy; touch nothing")] = False,
+) -> None:
+    """Create or check the AWS side (Glue database, Athena workgroup, SSE-KMS, lifecycle); print the IAM policy."""
+    from pipeline.aws.setup import iam_policy, setup as run_setup
+    from pipeline.wiring import aws_client
+
+    try:
+        settings = load_settings(lake=lake, source=source)
+        if not policy_only:
+            if not settings.lake_is_s3:
+                raise ConfigurationError("aftercall setup prepares AWS: AFTERCALL_LAKE must be s3://bucket/prefix")
+            report = run_setup(settings, glue=aws_client(settings, "glue"), athena=aws_client(settings, "athena"),
+                               s3=aws_client(settings, "s3"))
+            for line in report.done:
+                console.print(f"[green]done[/]      {line}", highlight=False)
+            for line in report.unchanged:
+                console.print(f"[dim]unchanged[/] {line}", highlight=False)
+            for line in report.warnings:
+                err.print(f"[yellow]warning[/]   {line}", highlight=False)
+        sts_region = settings.aws_region or "<region>"
+        console.print("[bold]IAM policy for the pipeline's role[/] (also in docs/iam-policy.json):")
+        print(json.dumps(iam_policy(settings, region=sts_region), indent=2))
+    except AftercallError as exc:
+        _fail(exc)

@@ -26,6 +26,7 @@ class Recording:
     dt: date
     call_started_at: datetime | None
     size_bytes: int
+    etag: str | None = None  # S3's content tag: with the size, it keys the transcript cache
 
 
 def parse_recording_name(name: str) -> tuple[str, datetime | None]:

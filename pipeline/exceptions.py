@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AftercallError", "BadRecording", "ConfigurationError", "LakeError", "TranscriptionError"]
+__all__ = ["AftercallError", "BadRecording", "ConfigurationError", "LakeError", "SentimentError", "TranscriptionError"]
 
 
 class AftercallError(Exception):
@@ -44,3 +44,7 @@ class LakeError(AftercallError):
         self.table = table
         self.dt = dt
         self.reason = reason
+
+
+class SentimentError(AftercallError):
+    """The sentiment engine refused texts even after retries; the call is quarantined."""

@@ -8,6 +8,7 @@ maths, lake schema) exist once, in this package, and never know which engine ran
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -44,6 +45,8 @@ class Transcript:
     words: list[Word]
     language_code: str
     engine: str
+    billed_minutes: float = 0.0  # what the engine bills for this call (0 for local engines)
+    cost_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,9 @@ class Transcriber(ABC):
 
     name: str
 
+    def prepare(self, recordings: Sequence[Recording]) -> None:  # noqa: B027 - optional hook
+        """Called once per batch before its calls: remote engines start and await their jobs here."""
+
     @abstractmethod
     def transcribe(self, recording: Recording, audio: CallAudio) -> Transcript:
         """Words of both participants, any order."""
@@ -92,3 +98,7 @@ class SentimentAnalyzer(ABC):
     @abstractmethod
     def analyze(self, texts: list[str], language_code: str) -> list[SentimentResult]:
         """One result per text, in order."""
+
+    def cost(self, texts: list[str]) -> tuple[int, float]:
+        """(billed units, USD) of analysing ``texts``; local engines cost nothing."""
+        return 0, 0.0

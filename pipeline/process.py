@@ -123,7 +123,12 @@ def _language(call: dict, transcript: Transcript, sentiment: SentimentAnalyzer |
         "CUSTOMER": set(interruptions(spans["CUSTOMER"], spans["AGENT"])),
     }
     lap("turns")
-    results = sentiment.analyze([t.text for t in turns], transcript.language_code) if sentiment and turns else []
+    texts = [t.text for t in turns]
+    try:
+        results = sentiment.analyze(texts, transcript.language_code) if sentiment and turns else []
+    except Exception as exc:  # throttled past every retry, or refused: quarantine this call, not the night
+        raise BadRecording(call["recording_uri"], "sentiment", f"{type(exc).__name__}: {exc}") from exc
+    units, sentiment_usd = sentiment.cost(texts) if sentiment and turns else (0, 0.0)
     lap("sentiment")
     call.update(
         language_code=transcript.language_code,
@@ -132,6 +137,9 @@ def _language(call: dict, transcript: Transcript, sentiment: SentimentAnalyzer |
         transcript_word_count=len(transcript.words),
         agent_wpm=words_per_minute(turns, "AGENT"),
         customer_wpm=words_per_minute(turns, "CUSTOMER"),
+        transcribe_minutes=transcript.billed_minutes,
+        comprehend_units=units,
+        est_cost_usd=round(transcript.cost_usd + sentiment_usd, 6),
     )
     if results:
         for p in ("agent", "customer"):

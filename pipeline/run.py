@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from pipeline.discovery import Recording
-from pipeline.lake import LocalLake
 from pipeline.process import CallOutcome, failure_row, process_recording
 from pipeline.settings import Settings
-from pipeline.wiring import Components, build_components, build_source
+from pipeline.wiring import Components, build_components, build_lake, build_source
 
 __all__ = ["DayResult", "commit_day", "discover_day", "process_recordings", "run_day"]
 
@@ -111,9 +110,15 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
             continue
         seen[rec.contact_id] = rec
         unique.append(rec)
-    if settings.workers <= 1 or len(unique) <= 1:
-        components = build_components(settings, cpu_threads=max(1, settings.workers)) if unique else None
+    if settings.engine == "aws" and unique:
+        # The speech work is remote: start and await the batch's jobs together, then measure in-process.
+        components = build_components(settings)
+        if components.transcriber is not None:
+            components.transcriber.prepare(unique)
         outcomes: Iterable[CallOutcome] = (process_recording(r, components, settings.agent_channel) for r in unique)
+    elif settings.workers <= 1 or len(unique) <= 1:
+        components = build_components(settings, cpu_threads=max(1, settings.workers)) if unique else None
+        outcomes = (process_recording(r, components, settings.agent_channel) for r in unique)
     else:
         outcomes = _in_pool(settings, unique)
     for outcome in outcomes:
@@ -128,7 +133,7 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
 
 def commit_day(settings: Settings, result: DayResult) -> None:
     """Replace the day's partition of every table (an empty day writes empty partitions)."""
-    lake = LocalLake(settings.lake)
+    lake = build_lake(settings)
     for table, rows in (("calls", result.calls), ("turns", result.turns), ("failures", result.failures)):
         lake.write_partition(table, result.day, rows)
 

@@ -51,6 +51,9 @@ _CALLS = pa.schema(
         ("transcriber", pa.string()),
         ("sentiment_engine", pa.string()),
         ("transcript_word_count", pa.int32()),
+        ("transcribe_minutes", pa.float64()),
+        ("comprehend_units", pa.int32()),
+        ("est_cost_usd", pa.float64()),
         ("processed_at", _TS),
         ("pipeline_version", pa.string()),
     ]

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.exceptions import ConfigurationError
@@ -31,12 +31,48 @@ class Settings(BaseSettings):
     language_code: str = "en-US"
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
 
+    # --- AWS engine (AFTERCALL_ENGINE=aws); credentials come from the usual AWS chain, never from here ---
+    aws_conn_id: str | None = Field(default=None, description="Inside Airflow: the AWS connection to use")
+    aws_region: str | None = Field(default=None, description="Region of every AWS call (default: the AWS chain's)")
+    kms_key_id: str | None = Field(default=None, description="KMS key (id, ARN or alias) for everything written to S3")
+    glue_database: str = Field(default="aftercall", pattern=r"^[a-z0-9_]{1,255}$")
+    athena_workgroup: str = Field(default="aftercall", pattern=r"^[A-Za-z0-9._-]{1,128}$")
+    athena_output: str | None = Field(default=None, description="s3:// prefix for Athena results (default <lake>/_athena/)")
+    transcribe_output: str | None = Field(default=None,
+                                          description="s3:// prefix for transcripts, the cache (default <lake>/_transcripts/)")
+    transcribe_mode: Literal["standard", "call-analytics"] = "standard"
+    transcribe_role_arn: str | None = Field(default=None, description="DataAccessRoleArn, needed by Call Analytics jobs")
+    redact_pii: bool = Field(default=False, description="Transcribe ContentRedaction (PII) where the language has it")
+    transcribe_max_concurrent: int = Field(default=100, ge=1, le=250, description="Jobs in flight (quota: 250)")
+    transcribe_start_tps: float = Field(default=5.0, gt=0, le=25, description="Job starts per second (quota: 25)")
+    transcribe_poll_s: float = Field(default=15.0, ge=0)
+    transcribe_max_wait_s: float = Field(default=4 * 3600.0, gt=0, description="Give up on a job after this long")
+    aws_max_attempts: int = Field(default=8, ge=1, le=20, description="Attempts in all per AWS call (botocore adaptive retries)")
+    recordings_glacier_days: int = Field(default=180, ge=1, description="Lifecycle: recordings to Glacier after N days")
+    # Prices in USD (us-east-1 list prices; see the README's "Costs" for source and date).
+    price_transcribe_minute: float = Field(default=0.024, ge=0)
+    price_call_analytics_minute: float = Field(default=0.015, ge=0)
+    price_comprehend_unit: float = Field(default=0.0001, ge=0)
+
     @field_validator("source", "lake")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _aws_needs(self) -> Settings:
+        writes_s3 = self.lake_is_s3 or self.engine == "aws"
+        if self.engine == "aws" and not self.source_is_s3:
+            raise ValueError("engine 'aws' transcribes recordings in S3: AFTERCALL_SOURCE must be s3://bucket/prefix")
+        if self.engine == "aws" and not self.transcripts_prefix.startswith("s3://"):
+            raise ValueError("engine 'aws' writes transcripts to S3: set AFTERCALL_TRANSCRIBE_OUTPUT or an s3:// lake")
+        if writes_s3 and not self.kms_key_id:
+            raise ValueError("everything written to S3 is SSE-KMS encrypted: set AFTERCALL_KMS_KEY_ID")
+        if self.transcribe_mode == "call-analytics" and not self.transcribe_role_arn:
+            raise ValueError("Call Analytics jobs need AFTERCALL_TRANSCRIBE_ROLE_ARN (their DataAccessRoleArn)")
+        return self
 
     @property
     def source_is_s3(self) -> bool:
@@ -45,6 +81,14 @@ class Settings(BaseSettings):
     @property
     def lake_is_s3(self) -> bool:
         return self.lake.startswith("s3://")
+
+    @property
+    def transcripts_prefix(self) -> str:
+        return self.transcribe_output or f"{self.lake.rstrip('/')}/_transcripts/"
+
+    @property
+    def athena_results(self) -> str:
+        return self.athena_output or f"{self.lake.rstrip('/')}/_athena/"
 
     def require_local_source(self) -> Path:
         """The source folder, or a ConfigurationError an operator can act on."""
@@ -61,6 +105,8 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**given)
     except ValidationError as exc:
         problems = "; ".join(
-            f"AFTERCALL_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            (f"AFTERCALL_{'_'.join(str(p) for p in err['loc']).upper()}: " if err["loc"] else "")
+            + err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
         )
         raise ConfigurationError(problems) from None

@@ -1,14 +1,16 @@
-"""The one place that turns settings into adapters."""
+"""The one place that turns settings into adapters: local (offline) or AWS."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
 
-from pipeline.exceptions import ConfigurationError
 from pipeline.ports import RecordingSource, SentimentAnalyzer, Transcriber
 from pipeline.settings import Settings
+from pipeline.storage import LocalStore, S3Store, Store
 
-__all__ = ["Components", "build_components", "build_source"]
+__all__ = ["Components", "Lake", "aws_client", "build_components", "build_lake", "build_source", "build_store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,21 +20,66 @@ class Components:
     sentiment: SentimentAnalyzer | None
 
 
+class Lake(Protocol):
+    def write_partition(self, table: str, dt: Any, rows: Any) -> Any: ...
+
+
+@lru_cache(maxsize=4)
+def _session(settings: Settings):
+    """Inside Airflow with AFTERCALL_AWS_CONN_ID: the connection's session (the provider's S3Hook)."""
+    if settings.aws_conn_id:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=settings.aws_conn_id, region_name=settings.aws_region).get_session()
+    from pipeline.aws._helpers import session
+
+    return session(settings)
+
+
+def aws_client(settings: Settings, service: str):
+    from pipeline.aws._helpers import client
+
+    return client(_session(settings), service, settings)
+
+
 def build_source(settings: Settings) -> RecordingSource:
     if settings.source_is_s3:
-        raise ConfigurationError("AFTERCALL_SOURCE on S3 needs the AWS backend, which is not built yet")
+        from pipeline.aws.s3_source import S3Source
+
+        return S3Source(aws_client(settings, "s3"), settings.source)
     from pipeline.adapters.local_source import LocalSource
 
     return LocalSource(settings.require_local_source())
 
 
+def build_lake(settings: Settings) -> Lake:
+    if settings.lake_is_s3:
+        from pipeline.aws.lake import S3Lake
+
+        return S3Lake(settings, _session(settings), aws_client(settings, "glue"), aws_client(settings, "s3"))
+    from pipeline.lake import LocalLake
+
+    return LocalLake(settings.lake)
+
+
+def build_store(settings: Settings) -> Store:
+    return S3Store(aws_client(settings, "s3"), settings.kms_key_id) if settings.lake_is_s3 else LocalStore()
+
+
 def build_components(settings: Settings, *, cpu_threads: int = 1) -> Components:
-    """Source, transcriber and sentiment engine for ``settings`` (models are loaded here, once)."""
-    if settings.engine == "aws":
-        raise ConfigurationError("AFTERCALL_ENGINE=aws is not built yet; use 'local'")
+    """Source, transcriber and sentiment engine for ``settings`` (models and clients are made here, once)."""
     source = build_source(settings)
     if not settings.transcribe:
         return Components(source, None, None)
+    if settings.engine == "aws":
+        from pipeline.aws.comprehend import ComprehendSentiment
+        from pipeline.aws.transcribe import TranscribeTranscriber
+
+        return Components(
+            source,
+            TranscribeTranscriber(aws_client(settings, "transcribe"), aws_client(settings, "s3"), settings),
+            ComprehendSentiment(aws_client(settings, "comprehend"), price_per_unit=settings.price_comprehend_unit),
+        )
     from pipeline.adapters.vader import VaderSentiment
     from pipeline.adapters.whisper import WhisperTranscriber
 

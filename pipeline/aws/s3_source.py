@@ -1,0 +1,80 @@
+"""Recordings in S3, in Amazon Connect's layout, behind the RecordingSource port.
+
+Listing never walks the whole bucket: from ``s3://bucket/prefix`` it descends with ``/`` as
+delimiter (at most :data:`MAX_DEPTH` levels) to every ``CallRecordings/`` folder, then lists
+only ``CallRecordings/YYYY/MM/DD/`` of the day asked for, with the ``list_objects_v2``
+paginator. Each object is read once, with ``IfMatch`` on the ETag seen at discovery, so the
+audio measured is the audio whose transcript is cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import PurePosixPath
+from typing import Any
+
+from pipeline.aws._helpers import split_uri
+from pipeline.discovery import AUDIO_SUFFIXES, Recording, parse_recording_name
+from pipeline.exceptions import BadRecording
+from pipeline.ports import RecordingSource
+
+__all__ = ["MAX_DEPTH", "S3Source"]
+
+log = logging.getLogger(__name__)
+
+MAX_DEPTH = 4  # connect/<instance>/CallRecordings/ is three levels below a bucket's root
+
+
+class S3Source(RecordingSource):
+    """``s3`` is an injected boto3 S3 client (in Airflow: ``S3Hook(aws_conn_id).get_conn()``)."""
+
+    def __init__(self, s3: Any, root: str) -> None:
+        self.s3 = s3
+        self.bucket, prefix = split_uri(root)
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+
+    def _recording_roots(self) -> list[str]:
+        found: list[str] = []
+        level = [self.prefix]
+        for _ in range(MAX_DEPTH + 1):
+            below: list[str] = []
+            for prefix in level:
+                if prefix.rstrip("/").rsplit("/", 1)[-1] == "CallRecordings":
+                    found.append(prefix)
+                    continue
+                for page in self.s3.get_paginator("list_objects_v2").paginate(
+                        Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+                    below += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+            level = sorted(below)
+            if not level:
+                break
+        return found
+
+    def discover(self, day: date) -> list[Recording]:
+        recordings = []
+        for root in self._recording_roots():
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                          Prefix=f"{root}{day:%Y/%m/%d}/"):
+                for obj in page.get("Contents", []):
+                    name = PurePosixPath(obj["Key"]).name
+                    if name.startswith(".") or PurePosixPath(name).suffix.lower() not in AUDIO_SUFFIXES:
+                        continue
+                    contact_id, started = parse_recording_name(name)
+                    recordings.append(Recording(f"s3://{self.bucket}/{obj['Key']}", contact_id, day, started,
+                                                obj["Size"], obj["ETag"].strip('"')))
+        log.info("%s: %d recordings under s3://%s/%s", day, len(recordings), self.bucket, self.prefix)
+        return sorted(recordings, key=lambda r: (r.contact_id, r.uri))
+
+    def read(self, recording: Recording) -> bytes:
+        bucket, key = split_uri(recording.uri)
+        extra = {"IfMatch": f'"{recording.etag}"'} if recording.etag else {}
+        try:
+            return self.s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            raise BadRecording(recording.uri, "read", "the object was deleted after discovery") from None
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                raise BadRecording(recording.uri, "read", "the object changed after discovery; "
+                                   "the next run picks up the new version") from None
+            raise

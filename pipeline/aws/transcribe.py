@@ -1,0 +1,185 @@
+"""Amazon Transcribe behind the Transcriber port: one job per stereo call, never paid for twice.
+
+* **One job per call** with ``ChannelIdentification``: both channels in one job cost one
+  audio duration, where two mono jobs would cost two.
+* **Deterministic job names**: ``aftercall-<hash>`` of the recording's content (S3 ETag and
+  size) and of the settings that change the transcript (language, redaction, mode, channel
+  roles). A retried task or a backfill finds its job, or its transcript, instead of paying again.
+* **The transcript cache is the job's output**: ``<transcripts prefix>/<job name>.json``,
+  written by Transcribe with the project's KMS key. It is looked up before any job starts.
+* **Batched**: :meth:`prepare` starts a batch's jobs within the quotas (``transcribe_start_tps``,
+  ``transcribe_max_concurrent``) and polls them all in one loop, so a worker waits once per
+  batch, not once per call; inside Airflow a deferrable trigger can replace the loop
+  (:mod:`pipeline.aws.triggers`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pipeline.audio import CallAudio
+from pipeline.aws._helpers import split_uri
+from pipeline.aws.transcript_format import parse_call_analytics, parse_transcribe
+from pipeline.discovery import Recording
+from pipeline.exceptions import BadRecording, ConfigurationError, TranscriptionError
+from pipeline.ports import Transcriber, Transcript
+from pipeline.settings import Settings
+
+__all__ = ["REDACTION_LANGUAGES", "TranscribeTranscriber", "billed_minutes"]
+
+log = logging.getLogger(__name__)
+
+# Batch PII redaction (Transcribe developer guide, "Redacting PII"); ko-KR is not among them.
+REDACTION_LANGUAGES = frozenset({"en-AU", "en-GB", "en-IN", "en-IE", "en-AB", "en-NZ", "en-US", "en-WL", "en-ZA",
+                                 "es-ES", "es-US", "fr-CA", "fr-FR", "de-DE", "de-CH", "it-IT", "pt-BR", "pt-PT"})
+MIN_BILLED_S = 15.0  # Transcribe bills per second with a 15-second minimum per job
+
+
+def billed_minutes(duration_s: float) -> float:
+    return round(max(duration_s, MIN_BILLED_S) / 60.0, 4)
+
+
+class TranscribeTranscriber(Transcriber):
+    """Standard or Call Analytics jobs; ``transcribe`` and ``s3`` are injected boto3 clients."""
+
+    def __init__(self, transcribe: Any, s3: Any, settings: Settings, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if settings.redact_pii and settings.language_code not in REDACTION_LANGUAGES:
+            raise ConfigurationError(f"Amazon Transcribe cannot redact PII in {settings.language_code}; "
+                                     "turn AFTERCALL_REDACT_PII off or use a supported language")
+        self.client, self.s3, self.settings = transcribe, s3, settings
+        self.call_analytics = settings.transcribe_mode == "call-analytics"
+        self.name = "amazon-transcribe-call-analytics" if self.call_analytics else "amazon-transcribe"
+        self._out_bucket, self._out_prefix = split_uri(settings.transcripts_prefix)
+        self._sleep, self._clock = sleep, clock
+        self._failed: dict[str, str] = {}
+        self.jobs_started = 0
+
+    # --- names and cache -------------------------------------------------------------------
+    def job_name(self, recording: Recording) -> str:
+        content = f"{recording.etag}:{recording.size_bytes}" if recording.etag else recording.uri
+        signature: dict[str, Any] = {"content": content, "language": self.settings.language_code,
+                                     "redact": self.settings.redact_pii, "mode": self.settings.transcribe_mode}
+        if self.call_analytics:  # channel roles are part of the job itself
+            signature["agent_channel"] = self.settings.agent_channel
+        digest = hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:40]
+        return f"aftercall-{digest}"
+
+    def output_key(self, job_name: str) -> str:
+        return f"{self._out_prefix.rstrip('/')}/{job_name}.json".lstrip("/")
+
+    def _cached(self, job_name: str) -> dict | None:
+        try:
+            body = self.s3.get_object(Bucket=self._out_bucket, Key=self.output_key(job_name))["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return json.loads(body)
+
+    # --- jobs --------------------------------------------------------------------------------
+    def _status(self, job_name: str) -> tuple[str, str | None] | None:
+        """(status, failure reason) of the job, or None if there is no such job."""
+        try:
+            if self.call_analytics:
+                job = self.client.get_call_analytics_job(CallAnalyticsJobName=job_name)["CallAnalyticsJob"]
+                return job["CallAnalyticsJobStatus"], job.get("FailureReason")
+            job = self.client.get_transcription_job(TranscriptionJobName=job_name)["TranscriptionJob"]
+            return job["TranscriptionJobStatus"], job.get("FailureReason")
+        except self.client.exceptions.NotFoundException:
+            return None
+        except self.client.exceptions.BadRequestException as exc:  # some regions answer this for unknown names
+            if "couldn't be found" in str(exc) or "not found" in str(exc).lower():
+                return None
+            raise
+
+    def _start(self, recording: Recording, job_name: str) -> None:
+        s = self.settings
+        redaction = {"RedactionType": "PII", "RedactionOutput": "redacted"} if s.redact_pii else None
+        if self.call_analytics:
+            settings: dict[str, Any] = {"LanguageOptions": [s.language_code]}
+            if redaction:
+                settings["ContentRedaction"] = redaction
+            self.client.start_call_analytics_job(
+                CallAnalyticsJobName=job_name, Media={"MediaFileUri": recording.uri},
+                OutputLocation=f"s3://{self._out_bucket}/{self.output_key(job_name)}",
+                OutputEncryptionKMSKeyId=s.kms_key_id, DataAccessRoleArn=s.transcribe_role_arn,
+                ChannelDefinitions=[{"ChannelId": s.agent_channel, "ParticipantRole": "AGENT"},
+                                    {"ChannelId": 1 - s.agent_channel, "ParticipantRole": "CUSTOMER"}],
+                Settings=settings)
+        else:
+            kwargs: dict[str, Any] = {"ContentRedaction": redaction} if redaction else {}
+            self.client.start_transcription_job(
+                TranscriptionJobName=job_name, LanguageCode=s.language_code, Media={"MediaFileUri": recording.uri},
+                OutputBucketName=self._out_bucket, OutputKey=self.output_key(job_name),
+                OutputEncryptionKMSKeyId=s.kms_key_id, Settings={"ChannelIdentification": True},
+                Tags=[{"Key": "aftercall:recording", "Value": recording.uri[-256:]}], **kwargs)
+        self.jobs_started += 1
+        log.info("started %s for %s", job_name, recording.uri)
+
+    def prepare(self, recordings: Sequence[Recording]) -> None:
+        """Make sure every recording has a transcript: reuse cache or running jobs, start the rest, wait."""
+        to_start: list[tuple[str, Recording]] = []
+        pending: dict[str, Recording] = {}
+        for rec in recordings:
+            name = self.job_name(rec)
+            if name in self._failed or self._cached(name) is not None:
+                continue
+            status = self._status(name)
+            if status is None:
+                to_start.append((name, rec))
+            elif status[0] == "FAILED":
+                self._failed[name] = status[1] or "job failed"
+            elif status[0] != "COMPLETED" or self._cached(name) is None:
+                pending[name] = rec  # a job started by an earlier attempt: re-attach
+        deadline = self._clock() + self.settings.transcribe_max_wait_s
+        interval = 1.0 / self.settings.transcribe_start_tps
+        while to_start or pending:
+            while to_start and len(pending) < self.settings.transcribe_max_concurrent:
+                name, rec = to_start.pop(0)
+                try:
+                    self._start(rec, name)
+                except self.client.exceptions.ConflictException:
+                    log.info("%s already exists (another worker started it): waiting for it", name)
+                except self.client.exceptions.BadRequestException as exc:
+                    self._failed[name] = f"Transcribe refused the job: {exc}"
+                    continue
+                pending[name] = rec
+                if to_start:
+                    self._sleep(interval)
+            self._poll(pending)
+            if pending:
+                if self._clock() > deadline:
+                    for name in pending:
+                        self._failed[name] = f"not finished after {self.settings.transcribe_max_wait_s:.0f} s"
+                    break
+                self._sleep(self.settings.transcribe_poll_s)
+
+    def _poll(self, pending: dict[str, Recording]) -> None:
+        for name in list(pending):
+            status = self._status(name)
+            if status is None:
+                raise TranscriptionError(name, "job vanished while waiting for it")
+            if status[0] == "COMPLETED":
+                del pending[name]
+            elif status[0] == "FAILED":
+                self._failed[name] = status[1] or "job failed"
+                del pending[name]
+
+    def transcribe(self, recording: Recording, audio: CallAudio) -> Transcript:
+        name = self.job_name(recording)
+        doc = self._cached(name)
+        if doc is None and name not in self._failed:
+            self.prepare([recording])
+            doc = self._cached(name)
+        if doc is None:
+            reason = self._failed.get(name, "job completed but wrote no transcript")
+            raise BadRecording(recording.uri, "transcribe", f"{name}: {reason}")
+        words = parse_call_analytics(doc) if self.call_analytics else parse_transcribe(doc, self.settings.agent_channel)
+        price = self.settings.price_call_analytics_minute if self.call_analytics else self.settings.price_transcribe_minute
+        minutes = billed_minutes(audio.duration_s)
+        return Transcript(words=words, language_code=self.settings.language_code, engine=self.name,
+                          billed_minutes=minutes, cost_usd=round(minutes * price, 6))

@@ -1,0 +1,112 @@
+"""The one parser of Amazon Transcribe output, feeding the same turns and metrics code as Whisper.
+
+Standard jobs with channel identification put each channel's words under
+``results.channel_labels.channels[] = {channel_label: "ch_0", items: [...]}``; mono jobs with
+speaker diarization label items ``spk_0``/``spk_1`` (on the item, or in older outputs through
+``results.speaker_labels.segments``). Every number in that format is a string. Punctuation
+items carry no times and are glued to the word before them, as Whisper prints them.
+Call Analytics output is ``Transcript[{ParticipantRole, Items: [{BeginOffsetMillis, ...}]}]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pipeline.audio import Participant
+from pipeline.ports import Word
+
+__all__ = ["parse_call_analytics", "parse_transcribe", "render_transcribe"]
+
+
+def _participant_of_channel(label: str, agent_channel: int) -> Participant:
+    return "AGENT" if int(label.rsplit("_", 1)[-1]) == agent_channel else "CUSTOMER"
+
+
+def _words(items: Iterable[dict[str, Any]], who) -> list[Word]:
+    """Words from Transcribe items; ``who(item)`` names the participant of a pronunciation item."""
+    words: list[Word] = []
+    for item in items:
+        best = item["alternatives"][0]
+        if item.get("type") == "punctuation":
+            if words:
+                last = words[-1]
+                words[-1] = Word(last.participant, last.begin_s, last.end_s, last.text + best["content"], last.confidence)
+            continue
+        words.append(Word(who(item), round(float(item["start_time"]), 3), round(float(item["end_time"]), 3),
+                          best["content"], round(float(best.get("confidence") or 0.0), 4)))
+    return words
+
+
+def parse_transcribe(doc: dict[str, Any], agent_channel: int = 1, agent_speaker: str = "spk_0") -> list[Word]:
+    """Words of both participants from a standard Transcribe job's JSON (channels or speaker labels)."""
+    results = doc["results"]
+    if results.get("channel_labels"):
+        words: list[Word] = []
+        for channel in results["channel_labels"]["channels"]:
+            participant = _participant_of_channel(channel["channel_label"], agent_channel)
+            words += _words(channel["items"], lambda _item, p=participant: p)
+        return words
+    items = results.get("items", [])
+    if results.get("speaker_labels") or any("speaker_label" in i for i in items):
+        speakers: list[tuple[float, float, str]] = [
+            (float(s["start_time"]), float(s["end_time"]), s["speaker_label"])
+            for s in (results.get("speaker_labels") or {}).get("segments", [])
+        ]
+
+        def who(item: dict[str, Any]) -> Participant:
+            label = item.get("speaker_label")
+            if label is None:
+                t = float(item["start_time"])
+                label = next((s for b, e, s in speakers if b <= t <= e), agent_speaker)
+            return "AGENT" if label == agent_speaker else "CUSTOMER"
+
+        return _words(items, who)
+    raise ValueError("transcript has neither channel_labels nor speaker labels: cannot tell agent from customer")
+
+
+def parse_call_analytics(doc: dict[str, Any]) -> list[Word]:
+    """Words from a Call Analytics (or Contact Lens-like) transcript with word items."""
+    words: list[Word] = []
+    for segment in doc["Transcript"]:
+        role: Participant = "AGENT" if segment["ParticipantRole"] == "AGENT" else "CUSTOMER"
+        for item in segment.get("Items", []):
+            if item.get("Type") == "punctuation":
+                if words:
+                    last = words[-1]
+                    words[-1] = Word(last.participant, last.begin_s, last.end_s, last.text + item["Content"],
+                                     last.confidence)
+                continue
+            words.append(Word(role, round(item["BeginOffsetMillis"] / 1000, 3), round(item["EndOffsetMillis"] / 1000, 3),
+                              item["Content"], round(float(item.get("Confidence", 0.0)), 4)))
+    return words
+
+
+def render_transcribe(words: Iterable[Word], job_name: str, agent_channel: int = 1, account_id: str = "123456789012") -> dict:
+    """The standard Transcribe JSON for ``words`` (channel identification): for fixtures and exports."""
+    channels: dict[int, list[dict]] = {0: [], 1: []}
+    everything: list[tuple[float, dict]] = []
+    for w in sorted(words, key=lambda w: w.begin_s):
+        channel = agent_channel if w.participant == "AGENT" else 1 - agent_channel
+        text, trail = w.text, ""
+        while text and not text[-1].isalnum() and text[-1] not in "'%$]":
+            trail = text[-1] + trail
+            text = text[:-1]
+        items = [{"start_time": f"{w.begin_s:.3f}", "end_time": f"{w.end_s:.3f}",
+                  "alternatives": [{"confidence": f"{w.confidence:.4f}", "content": text}], "type": "pronunciation"}]
+        items += [{"alternatives": [{"confidence": "0.0", "content": mark}], "type": "punctuation"} for mark in trail]
+        if not text:  # a lone mark: nothing to pronounce
+            items = items[1:]
+        channels[channel] += items
+        everything += [(w.begin_s, {**i, "channel_label": f"ch_{channel}"}) for i in items]
+    return {
+        "jobName": job_name,
+        "accountId": account_id,
+        "status": "COMPLETED",
+        "results": {
+            "transcripts": [{"transcript": " ".join(w.text for w in sorted(words, key=lambda w: w.begin_s))}],
+            "channel_labels": {"channels": [{"channel_label": f"ch_{c}", "items": channels[c]} for c in (0, 1)],
+                               "number_of_channels": 2},
+            "items": [i for _, i in everything],
+        },
+    }

@@ -1,0 +1,85 @@
+"""Where batches stage their rows between Airflow tasks: a folder, or an S3 prefix (SSE-KMS).
+
+Tasks may run on different machines, so staging lives beside the lake: ``<lake>/_staging/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LocalStore", "S3Store", "Store"]
+
+
+class Store(ABC):
+    @abstractmethod
+    def write_bytes(self, path: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def read_bytes(self, path: str) -> bytes: ...
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Every object (file) path below ``prefix``, sorted."""
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> None: ...
+
+
+class LocalStore(Store):
+    def write_bytes(self, path: str, data: bytes) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(data)
+
+    def read_bytes(self, path: str) -> bytes:
+        return Path(path).read_bytes()
+
+    def list(self, prefix: str) -> list[str]:
+        root = Path(prefix)
+        return sorted(str(p) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+
+    def delete_prefix(self, prefix: str) -> None:
+        shutil.rmtree(prefix, ignore_errors=True)
+        try:  # the day's folder too, once no other run stages there
+            Path(prefix).parent.rmdir()
+        except OSError:
+            pass
+
+
+class S3Store(Store):
+    def __init__(self, s3: Any, kms_key_id: str | None) -> None:
+        from pipeline.aws._helpers import sse_kwargs
+
+        self.s3 = s3
+        self.sse = sse_kwargs(kms_key_id)
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        from pipeline.aws._helpers import split_uri
+
+        bucket, key = split_uri(path)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=data, **self.sse)
+
+    def read_bytes(self, path: str) -> bytes:
+        from pipeline.aws._helpers import split_uri
+
+        bucket, key = split_uri(path)
+        return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def list(self, prefix: str) -> list[str]:
+        from pipeline.aws._helpers import split_uri
+
+        bucket, key = split_uri(prefix)
+        found = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key.rstrip("/") + "/"):
+            found += [f"s3://{bucket}/{o['Key']}" for o in page.get("Contents", [])]
+        return sorted(found)
+
+    def delete_prefix(self, prefix: str) -> None:
+        from pipeline.aws._helpers import split_uri
+
+        keys = [{"Key": split_uri(p)[1]} for p in self.list(prefix)]
+        bucket = split_uri(prefix)[0]
+        for i in range(0, len(keys), 1000):
+            self.s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[i:i + 1000], "Quiet": True})

@@ -1,0 +1,165 @@
+"""Amazon Transcribe adapter on moto, with real-format transcripts put where the service would."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from botocore.stub import Stubber
+
+from pipeline.audio import decode_call
+from pipeline.aws.transcribe import TranscribeTranscriber, billed_minutes
+from pipeline.exceptions import BadRecording, ConfigurationError
+from pipeline.wiring import aws_client, build_source
+from tests.aws.conftest import KMS_KEY, aws_settings, upload_samples
+from tests.aws.fakes import TranscribeOutputs
+
+FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "transcribe_channels.json").read_text())
+DAY = __import__("datetime").date(2026, 11, 22)
+
+
+@pytest.fixture
+def day(aws):
+    s3 = aws.client("s3")
+    upload_samples(s3)
+    outputs = TranscribeOutputs(s3, lambda uri, job: FIXTURE)
+    outputs.attach(aws.events)
+    settings = aws_settings()
+    recordings = build_source(settings).discover(DAY)
+    return settings, recordings, outputs
+
+
+def transcriber(settings, sleeps=None):
+    return TranscribeTranscriber(aws_client(settings, "transcribe"), aws_client(settings, "s3"), settings,
+                                 sleep=(sleeps.append if sleeps is not None else lambda s: None))
+
+
+def test_one_channel_identification_job_per_stereo_call_encrypted_to_the_project_bucket(day):
+    settings, recordings, outputs = day
+    t = transcriber(settings)
+    t.prepare(recordings)
+    assert len(outputs.started) == len(recordings) == 4
+    for params, rec in zip(outputs.started, recordings, strict=True):
+        assert params["Settings"] == {"ChannelIdentification": True}
+        assert params["Media"] == {"MediaFileUri": rec.uri}
+        assert params["OutputEncryptionKMSKeyId"] == KMS_KEY
+        assert params["OutputBucketName"] == "acme-analytics"
+        assert params["OutputKey"] == f"aftercall/_transcripts/{params['TranscriptionJobName']}.json"
+        assert params["LanguageCode"] == "en-US" and "ContentRedaction" not in params
+
+
+def test_job_names_are_deterministic_and_change_only_with_content_or_transcript_settings(day):
+    settings, recordings, _ = day
+    rec = recordings[0]
+    a, b = transcriber(settings), transcriber(aws_settings())
+    assert a.job_name(rec) == b.job_name(rec)
+    assert a.job_name(rec).startswith("aftercall-") and len(a.job_name(rec)) <= 200
+    assert a.job_name(replace(rec, etag="0" * 32)) != a.job_name(rec)  # new content
+    assert a.job_name(replace(rec, uri=rec.uri + ".copy")) == a.job_name(rec)  # same content, elsewhere: reuse
+    assert transcriber(aws_settings(language_code="en-GB")).job_name(rec) != a.job_name(rec)
+    assert transcriber(aws_settings(redact_pii=True)).job_name(rec) != a.job_name(rec)
+    assert transcriber(aws_settings(agent_channel=0)).job_name(rec) == a.job_name(rec)  # roles applied at parse
+
+
+def test_rerun_reuses_the_cache_and_pays_nothing(day):
+    settings, recordings, outputs = day
+    audio = decode_call(build_source(settings).read(recordings[0]), recordings[0].uri, 1)
+    first = transcriber(settings)
+    first.prepare(recordings)
+    words = first.transcribe(recordings[0], audio).words
+    again = transcriber(settings)
+    again.prepare(recordings)
+    transcript = again.transcribe(recordings[0], audio)
+    assert again.jobs_started == 0 and len(outputs.started) == 4
+    assert transcript.words == words and len(words) == 13
+    assert transcript.billed_minutes == billed_minutes(audio.duration_s)
+    assert transcript.cost_usd == pytest.approx(transcript.billed_minutes * 0.024, abs=1e-6)
+
+
+def test_a_retry_reattaches_to_a_running_job_instead_of_starting_another(day):
+    settings, recordings, outputs = day
+    t = transcriber(settings)
+    name = t.job_name(recordings[0])
+    t._start(recordings[0], name)  # an earlier attempt started it, then its worker died
+    retry = transcriber(settings)
+    retry.prepare(recordings[:1])
+    assert retry.jobs_started == 0 and len(outputs.started) == 1
+    assert retry._cached(name) is not None
+
+
+def test_start_rate_and_concurrency_stay_within_the_configured_quota(day):
+    _, recordings, outputs = day
+    settings = aws_settings(transcribe_max_concurrent=2, transcribe_start_tps=4, transcribe_poll_s=7)
+    in_flight: list[int] = []
+    t = transcriber(settings, sleeps=(sleeps := []))
+    original = t._start
+
+    def counting_start(rec, name):
+        original(rec, name)
+        in_flight.append(len(outputs.started) - len(outputs.written))
+
+    t._start = counting_start
+    t.prepare(recordings)
+    assert max(in_flight) <= 2 and len(outputs.started) == 4
+    assert 0.25 in sleeps and 7 in sleeps  # 1 / TPS between starts, the poll delay between polls
+
+
+def test_failed_job_quarantines_that_call_with_the_reason(day):
+    settings, recordings, _ = day
+    t = transcriber(settings)
+    stub = Stubber(t.client)
+    name = t.job_name(recordings[0])
+    stub.add_response("get_transcription_job", {"TranscriptionJob": {
+        "TranscriptionJobName": name, "TranscriptionJobStatus": "FAILED",
+        "FailureReason": "The media format provided does not match the detected media format."}},
+        {"TranscriptionJobName": name})
+    with stub:
+        t.prepare(recordings[:1])
+    audio = decode_call(build_source(settings).read(recordings[0]), recordings[0].uri, 1)
+    with pytest.raises(BadRecording, match="media format") as info:
+        t.transcribe(recordings[0], audio)
+    assert info.value.stage == "transcribe"
+
+
+def test_redaction_requested_where_supported_refused_where_not(day):
+    settings, recordings, outputs = day
+    transcriber(aws_settings(redact_pii=True)).prepare(recordings[:1])
+    assert outputs.started[-1]["ContentRedaction"] == {"RedactionType": "PII", "RedactionOutput": "redacted"}
+    with pytest.raises(ConfigurationError, match="ko-KR"):
+        transcriber(aws_settings(redact_pii=True, language_code="ko-KR"))
+
+
+def test_call_analytics_mode_defines_channels_and_imports_its_output(day):
+    """moto has no Call Analytics: botocore's Stubber checks the request the service would get."""
+    _, recordings, _ = day
+    settings = aws_settings(transcribe_mode="call-analytics",
+                            transcribe_role_arn="arn:aws:iam::123456789012:role/aftercall-transcribe")
+    t = transcriber(settings)
+    rec = recordings[0]
+    name = t.job_name(rec)
+    doc = json.loads((Path(__file__).parent / "fixtures" / "call_analytics.json").read_text())
+    stub = Stubber(t.client)
+    stub.add_client_error("get_call_analytics_job", "BadRequestException",
+                          "The requested job couldn't be found. Check the job name and try again.")
+    stub.add_response("start_call_analytics_job", {"CallAnalyticsJob": {"CallAnalyticsJobName": name,
+                                                                        "CallAnalyticsJobStatus": "IN_PROGRESS"}}, {
+        "CallAnalyticsJobName": name, "Media": {"MediaFileUri": rec.uri},
+        "OutputLocation": f"s3://acme-analytics/aftercall/_transcripts/{name}.json",
+        "OutputEncryptionKMSKeyId": KMS_KEY, "DataAccessRoleArn": settings.transcribe_role_arn,
+        "ChannelDefinitions": [{"ChannelId": 1, "ParticipantRole": "AGENT"},
+                               {"ChannelId": 0, "ParticipantRole": "CUSTOMER"}],
+        "Settings": {"LanguageOptions": ["en-US"]}})
+    stub.add_response("get_call_analytics_job", {"CallAnalyticsJob": {"CallAnalyticsJobName": name,
+                                                                      "CallAnalyticsJobStatus": "COMPLETED"}},
+                      {"CallAnalyticsJobName": name})
+    with stub:
+        t.prepare([rec])
+        stub.assert_no_pending_responses()
+    t.s3.put_object(Bucket="acme-analytics", Key=t.output_key(name), Body=json.dumps(doc).encode(),
+                    ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_KEY)
+    audio = decode_call(build_source(settings).read(rec), rec.uri, 1)
+    transcript = t.transcribe(rec, audio)
+    assert transcript.engine == "amazon-transcribe-call-analytics"
+    assert [w.text for w in transcript.words if w.participant == "CUSTOMER"] == ["It", "broke", "again."]
