@@ -128,19 +128,11 @@ def query(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
     """Query the lake with the same SQL Athena runs (transpiled to DuckDB locally)."""
-    from pipeline.adapters.duckdb_engine import query as run_query
-
     try:
         if fmt not in ("table", "csv", "json"):
             raise ConfigurationError(f"--format {fmt!r}: expected table, csv or json")
         settings = load_settings(lake=lake)
-        if settings.lake_is_s3:  # the lake's views live in Athena: the query runs there, in the workgroup
-            from pipeline.aws.athena import run_query as athena_query
-            from pipeline.wiring import aws_client
-
-            columns, rows = athena_query(aws_client(settings, "athena"), sql, settings)
-        else:
-            columns, rows = run_query(sql, settings.lake)
+        columns, rows = _query(settings, sql)
     except AftercallError as exc:
         _fail(exc)
         return
@@ -148,6 +140,18 @@ def query(
         _fail(ConfigurationError(f"query failed: {str(exc).splitlines()[0]}"))
         return
     _emit(columns, rows, fmt)
+
+
+def _query(settings, sql: str) -> tuple[list[str], list[tuple]]:
+    """On an S3 lake the views live in Athena and the query runs there, in the workgroup; else DuckDB."""
+    if settings.lake_is_s3:
+        from pipeline.aws.athena import run_query as athena_query
+        from pipeline.wiring import aws_client
+
+        return athena_query(aws_client(settings, "athena"), sql, settings)
+    from pipeline.adapters.duckdb_engine import query as run_query
+
+    return run_query(sql, settings.lake)
 
 
 def _emit(columns: list[str], rows: list[tuple], fmt: Literal["table", "csv", "json"] | str) -> None:
@@ -168,7 +172,6 @@ def demo(
     lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
 ) -> None:
     """Run the bundled sample day without Airflow and show what analysts get (make demo goes through Airflow)."""
-    from pipeline.adapters.duckdb_engine import query as run_query
     from pipeline.settings import SAMPLES_DIR
 
     try:
@@ -184,12 +187,11 @@ def summary(
     lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
 ) -> None:
     """Print the main views of the lake: days, calls, one call's turns, sentiment."""
-    from pipeline.adapters.duckdb_engine import query as run_query
 
     try:
         settings = load_settings(lake=lake)
         for title, sql in _DEMO_QUERIES:
-            columns, rows = run_query(sql, settings.lake)
+            columns, rows = _query(settings, sql)
             _print_table(columns, rows, title=title)
     except AftercallError as exc:
         _fail(exc)
@@ -229,13 +231,15 @@ def setup(
             report = run_setup(settings, glue=aws_client(settings, "glue"), athena=aws_client(settings, "athena"),
                                s3=aws_client(settings, "s3"))
             for line in report.done:
-                console.print(f"[green]done[/]      {line}", highlight=False)
+                console.print(f"[green]done[/]      {line}", highlight=False, soft_wrap=True)
             for line in report.unchanged:
-                console.print(f"[dim]unchanged[/] {line}", highlight=False)
+                console.print(f"[dim]unchanged[/] {line}", highlight=False, soft_wrap=True)
             for line in report.warnings:
-                err.print(f"[yellow]warning[/]   {line}", highlight=False)
-        sts_region = settings.aws_region or "<region>"
+                err.print(f"[yellow]warning[/]   {line}", highlight=False, soft_wrap=True)
+            account = aws_client(settings, "sts").get_caller_identity()["Account"]
+        else:
+            account = "<account-id>"
         console.print("[bold]IAM policy for the pipeline's role[/] (also in docs/iam-policy.json):")
-        print(json.dumps(iam_policy(settings, region=sts_region), indent=2))
+        print(json.dumps(iam_policy(settings, account_id=account, region=settings.aws_region or "<region>"), indent=2))
     except AftercallError as exc:
         _fail(exc)

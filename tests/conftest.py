@@ -55,3 +55,6 @@ def transcribed_lake(tmp_path_factory) -> tuple[Path, object]:
     lake = tmp_path_factory.mktemp("lake")
     result = run_day(make_settings(SAMPLES_DIR, lake, workers=2), DEMO_DAY)
     return lake, result
+
+
+from tests.aws_support import aws  # noqa: E402,F401  (moto fixture for the unit and e2e tiers)

@@ -77,10 +77,19 @@ class WhisperTranscriber(Transcriber):
         return [(w.start, w.end, w.word.strip(), w.probability) for s in segments for w in (s.words or [])]
 
     def transcribe(self, recording: Recording, audio: CallAudio) -> Transcript:
-        words = []
+        words: list[Word] = []
         for participant in ("AGENT", "CUSTOMER"):
             p: Participant = participant  # type: ignore[assignment]
+            own: list[Word] = []
             for begin, end, text, prob in self.transcribe_channel(audio.channel(p), audio.sample_rate):
-                if text:
-                    words.append(Word(p, round(begin, 3), round(end, 3), text, round(prob, 4)))
+                if not text:
+                    continue
+                if own and not any(ch.isalnum() for ch in text):
+                    # A lone mark ("-", "..."): glue it to the word before, as Transcribe's punctuation items are.
+                    last = own[-1]
+                    own[-1] = Word(p, last.begin_s, last.end_s, last.text + text, last.confidence)
+                    continue
+                # Plain floats: numpy's round() differs from Python's at the last digit, and both engines must agree.
+                own.append(Word(p, round(float(begin), 3), round(float(end), 3), text, round(float(prob), 4)))
+            words += own
         return Transcript(words=words, language_code=self.language_code, engine=self.name)

@@ -53,8 +53,10 @@ def _workgroup(athena: Any, settings: Settings, report: SetupReport) -> None:
         "PublishCloudWatchMetricsEnabled": True,
     }
     try:
-        current = athena.get_work_group(WorkGroup=settings.athena_workgroup)["WorkGroup"]["Configuration"]
-    except athena.exceptions.InvalidRequestException:
+        current = athena.get_work_group(WorkGroup=settings.athena_workgroup).get("WorkGroup", {}).get("Configuration")
+    except athena.exceptions.InvalidRequestException:  # AWS's answer for an unknown workgroup
+        current = None
+    if current is None:
         athena.create_work_group(Name=settings.athena_workgroup, Configuration=config,
                                  Description="aftercall: encrypted results")
         report.done.append(f"created Athena workgroup {settings.athena_workgroup}")

@@ -52,7 +52,8 @@ def standalone(tmp_path, source):
     home.mkdir()
     shutil.copytree(source / DAY_DIR, source / DAY_DIR.parent / "23")
     env = {
-        **os.environ,
+        # Nothing of another Airflow's configuration (the DAG tests' SQLite, say): this one is its own.
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AFTERCALL_"))},
         "PATH": f"{Path(AIRFLOW).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # standalone spawns `airflow`
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),

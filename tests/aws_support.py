@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import os
-from pathlib import Path
+
+
 
 import boto3
 import pytest
@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from pipeline import wiring
 from pipeline.settings import SAMPLES_DIR, Settings
-from tests.aws.fakes import KMS_KEY, REGION
+from tests.aws_fakes import KMS_KEY, REGION
 
 SOURCE_BUCKET, LAKE_BUCKET = "acme-connect-recordings", "acme-analytics"
 
@@ -55,5 +55,4 @@ def all_objects(s3, bucket: str) -> list[str]:
     return keys
 
 
-__all__ = ["KMS_KEY", "LAKE_BUCKET", "REGION", "SOURCE_BUCKET", "Path", "all_objects", "aws_settings", "os",
-           "upload_samples"]
+__all__ = ["KMS_KEY", "LAKE_BUCKET", "REGION", "SOURCE_BUCKET", "all_objects", "aws", "aws_settings", "upload_samples"]

@@ -14,7 +14,7 @@ from botocore.stub import ANY, Stubber
 from pipeline.aws._helpers import client
 from pipeline.aws.comprehend import ComprehendSentiment, comprehend_language, split_text
 from pipeline.exceptions import ConfigurationError, SentimentError
-from tests.aws.conftest import aws_settings
+from tests.aws_support import aws_settings
 
 
 def scored(label="NEUTRAL", pos=0.1, neg=0.1, neu=0.7, mix=0.1):

@@ -13,8 +13,8 @@ from pipeline.audio import decode_call
 from pipeline.aws.transcribe import TranscribeTranscriber, billed_minutes
 from pipeline.exceptions import BadRecording, ConfigurationError
 from pipeline.wiring import aws_client, build_source
-from tests.aws.conftest import KMS_KEY, aws_settings, upload_samples
-from tests.aws.fakes import TranscribeOutputs
+from tests.aws_support import KMS_KEY, aws_settings, upload_samples
+from tests.aws_fakes import TranscribeOutputs
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "transcribe_channels.json").read_text())
 DAY = __import__("datetime").date(2026, 11, 22)
