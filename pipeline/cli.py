@@ -175,7 +175,7 @@ def demo(
     from pipeline.settings import SAMPLES_DIR
 
     try:
-        settings = load_settings(source=str(SAMPLES_DIR), lake=lake)
+        settings = load_settings(source=str(SAMPLES_DIR), lake=lake, ctr_source=str(SAMPLES_DIR / "ctr"))
         _run(DEMO_DAY, settings)
     except AftercallError as exc:
         _fail(exc)
@@ -210,6 +210,11 @@ _DEMO_QUERIES = [
     ("v_sentiment_daily", "select dt, calls, avg_customer_sentiment_start as cust_start, "
                           "avg_customer_sentiment_end as cust_end, calls_customer_improved as improved, "
                           "calls_customer_worsened as worsened, avg_agent_wpm from v_sentiment_daily order by dt"),
+    ("v_category_daily", "select dt, category, calls, share_of_calls, avg_first_match_s from v_category_daily "
+                         "order by dt, calls desc, category"),
+    ("v_agent_daily", "select dt, agent_username as agent, calls, agent_talk_share, non_talk_ratio, "
+                      "agent_interruptions as agent_int, avg_customer_sentiment_start as cust_start, "
+                      "avg_customer_sentiment_end as cust_end from v_agent_daily order by dt, agent"),
 ]
 
 
@@ -243,3 +248,52 @@ def setup(
         print(json.dumps(iam_policy(settings, account_id=account, region=settings.aws_region or "<region>"), indent=2))
     except AftercallError as exc:
         _fail(exc)
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[str], typer.Argument(help="Output files, folders or s3:// URIs (Transcribe, Call Analytics, "
+                                                    "Contact Lens)")],
+    day: Annotated[str | None, typer.Option("--date", help="Day of the calls, if the file names carry none")] = None,
+    lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
+) -> None:
+    """Import existing Amazon Transcribe / Call Analytics / Contact Lens outputs into the lake (idempotent)."""
+    from pipeline.importers import import_paths
+
+    try:
+        settings = load_settings(lake=lake)
+        summary = import_paths(settings, paths, _day(day) if day else None)
+    except AftercallError as exc:
+        _fail(exc)
+        return
+    for dt, n in summary.imported.items():
+        console.print(f"imported {n} calls into dt={dt}", highlight=False)
+    for path, reason in summary.failed:
+        err.print(f"[yellow]not imported[/] {path}: {reason}", highlight=False, soft_wrap=True)
+    if summary.failed and not summary.imported:
+        raise typer.Exit(1)
+
+
+@app.command()
+def recategorize(
+    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")],
+    lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
+    rules: Annotated[str | None, typer.Option(help="Rules YAML [env AFTERCALL_CATEGORIES]")] = None,
+) -> None:
+    """Re-apply the category rules to stored turns (no transcription); rewrites call_categories only."""
+    from pipeline.categories import recategorize as run_recategorize
+
+    try:
+        settings = load_settings(lake=lake, categories=rules)
+        first, last = _day(start), _day(end)
+        if last < first:
+            raise ConfigurationError("--to is before --from")
+        done = run_recategorize(settings, first, last)
+    except AftercallError as exc:
+        _fail(exc)
+        return
+    for dt, n in done.items():
+        console.print(f"dt={dt}: {n} category matches", highlight=False)
+    if not done:
+        console.print("no stored calls in that range", highlight=False)

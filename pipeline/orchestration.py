@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from pipeline.adapters.duckdb_engine import query
 from pipeline.discovery import Recording
 from pipeline.exceptions import AftercallError
-from pipeline.run import DayResult, discover_day, process_recordings
+from pipeline.run import DayResult, day_tables, discover_day, process_recordings
 from pipeline.schema import TABLES
 from pipeline.settings import Settings
 from pipeline.wiring import aws_client, build_lake, build_store
@@ -35,6 +35,7 @@ __all__ = ["DayFailed", "MAX_BATCHES", "check_views", "commit_day_staged", "plan
 log = logging.getLogger(__name__)
 
 MAX_BATCHES = 256  # well under Airflow's max_map_length (1024)
+STAGED = ("calls", "turns", "turns_raw", "failures")  # what batches produce; the rest is derived at commit
 
 
 class DayFailed(AftercallError):
@@ -98,8 +99,8 @@ def process_batch(settings: Settings, batch: dict) -> str:
     result = process_recordings(settings, recordings, day=recordings[0].dt if recordings else None)
     folder = f"{batch['manifest'].rsplit('/', 1)[0]}/batch-{batch['batch']:05d}"
     store = build_store(settings)
-    for table, rows in (("calls", result.calls), ("turns", result.turns), ("failures", result.failures)):
-        store.write_bytes(f"{folder}/{table}.parquet", _parquet_bytes(table, rows))
+    for table in STAGED:
+        store.write_bytes(f"{folder}/{table}.parquet", _parquet_bytes(table, getattr(result, table)))
     log.info("%s: %d processed, %d quarantined, %.0f s of audio in %.1f s", batch["label"], len(result.calls),
              len(result.failures), result.audio_s, result.wall_s)
     return folder
@@ -113,18 +114,20 @@ def commit_day_staged(settings: Settings, day: date, run_id: str) -> dict:
     result = DayResult(day)
     staged = {path.rsplit("/", 2)[-2:][0] for path in store.list(staging) if "/batch-" in path}
     for folder in sorted(staged):
-        for table in ("calls", "turns", "failures"):
+        for table in STAGED:
             rows = pq.read_table(io.BytesIO(store.read_bytes(f"{staging}/{folder}/{table}.parquet"))).to_pylist()
             getattr(result, table).extend(rows)
     seen = len(result.calls) + len(result.failures)
     if seen < len(manifest):
         raise AftercallError(f"{day}: only {seen} of {len(manifest)} recordings were staged; not committing")
     lake = build_lake(settings)
-    for table, rows in (("calls", result.calls), ("turns", result.turns), ("failures", result.failures)):
+    tables = day_tables(settings, result)
+    for table, rows in tables.items():
         lake.write_partition(table, day, rows)
     store.delete_prefix(staging)
     summary = {"day": str(day), "recordings": len(manifest), "processed": len(result.calls),
-               "quarantined": len(result.failures), "turns": len(result.turns)}
+               "quarantined": len(result.failures), "turns": len(result.turns),
+               "categories": len(tables["call_categories"]), "contacts": len(tables["contacts"])}
     log.info("committed %s", summary)
     if manifest and not result.calls:
         raise DayFailed(day, len(result.failures), result.failures[0]["error"] if result.failures else "?")

@@ -12,12 +12,13 @@ from pipeline.audio import CallAudio, decode_call, frame_levels_db, loudness_sco
 from pipeline.discovery import Recording
 from pipeline.exceptions import BadRecording
 from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
-from pipeline.ports import SentimentAnalyzer, Transcriber, Transcript
+from pipeline.pii import redact
+from pipeline.ports import Transcript
 from pipeline.sentiment import summarize
 from pipeline.turns import build_turns, words_per_minute
 from pipeline.wiring import Components
 
-__all__ = ["CallOutcome", "failure_row", "process_recording"]
+__all__ = ["CallOutcome", "failure_row", "language_rows", "process_recording"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ class CallOutcome:
     recording: Recording
     call: dict | None = None
     turns: list[dict] = field(default_factory=list)
+    turns_raw: list[dict] = field(default_factory=list)
     failure: dict | None = None
     timings: dict[str, float] = field(default_factory=dict)
     audio_s: float = 0.0
@@ -75,14 +77,15 @@ def process_recording(recording: Recording, components: Components, agent_channe
             except Exception as exc:  # an engine failure on one call must not end the night
                 raise BadRecording(recording.uri, "transcribe", f"{type(exc).__name__}: {exc}") from exc
             lap("transcribe")
-            outcome.turns = _language(outcome.call, transcript, components.sentiment, audio, levels, intervals, lap)
+            outcome.turns, outcome.turns_raw = language_rows(outcome.call, transcript, components, audio.duration_s,
+                                                             levels, lap)
     except BadRecording as exc:
         log.warning("quarantined %s at %s: %s", recording.uri, exc.stage, exc.reason)
-        outcome.call, outcome.turns = None, []
+        outcome.call, outcome.turns, outcome.turns_raw = None, [], []
         outcome.failure = failure_row(recording, exc.stage, exc.reason)
     except Exception as exc:
         log.exception("unexpected error on %s", recording.uri)
-        outcome.call, outcome.turns = None, []
+        outcome.call, outcome.turns, outcome.turns_raw = None, [], []
         outcome.failure = failure_row(recording, "process", f"{type(exc).__name__}: {exc}")
     return outcome
 
@@ -113,9 +116,13 @@ def _acoustics(recording: Recording, audio: CallAudio) -> tuple[dict, dict, dict
     return call, levels, intervals
 
 
-def _language(call: dict, transcript: Transcript, sentiment: SentimentAnalyzer | None, audio: CallAudio,
-              levels: dict, intervals: dict, lap) -> list[dict]:
-    """Turns, talk speed and sentiment: fills the call's language columns, returns its ``turns`` rows."""
+def language_rows(call: dict, transcript: Transcript, components: Components, duration_s: float,
+                  levels: dict | None, lap=lambda stage: None) -> tuple[list[dict], list[dict]]:
+    """Turns, talk speed and sentiment: fills the call's language columns; returns ``turns`` and ``turns_raw`` rows.
+
+    With redaction on, PII is replaced before sentiment, so no engine (nor the lake's ``turns``) sees it.
+    """
+    sentiment = components.sentiment
     turns = build_turns(transcript.words)
     spans = {p: [(t.begin_s, t.end_s) for t in turns if t.participant == p] for p in ("AGENT", "CUSTOMER")}
     cut_ins = {
@@ -123,7 +130,8 @@ def _language(call: dict, transcript: Transcript, sentiment: SentimentAnalyzer |
         "CUSTOMER": set(interruptions(spans["CUSTOMER"], spans["AGENT"])),
     }
     lap("turns")
-    texts = [t.text for t in turns]
+    raw_texts = [t.text for t in turns]
+    texts = [redact(t, components.pii_mask)[0] for t in raw_texts] if components.pii_mask else raw_texts
     try:
         results = sentiment.analyze(texts, transcript.language_code) if sentiment and turns else []
     except Exception as exc:  # throttled past every retry, or refused: quarantine this call, not the night
@@ -143,7 +151,7 @@ def _language(call: dict, transcript: Transcript, sentiment: SentimentAnalyzer |
     )
     if results:
         for p in ("agent", "customer"):
-            summary = summarize(turns, results, p.upper(), audio.duration_s)  # type: ignore[arg-type]
+            summary = summarize(turns, results, p.upper(), duration_s)  # type: ignore[arg-type]
             call[f"{p}_sentiment"] = summary.overall
             for i, q in enumerate(summary.quarters, start=1):
                 call[f"{p}_sentiment_q{i}"] = q
@@ -159,7 +167,7 @@ def _language(call: dict, transcript: Transcript, sentiment: SentimentAnalyzer |
             "participant": turn.participant,
             "begin_s": turn.begin_s,
             "end_s": turn.end_s,
-            "text": turn.text,
+            "text": texts[index],
             "word_count": len(turn.words),
             "confidence": round(turn.confidence, 4),
             "sentiment": result.label if result else None,
@@ -167,8 +175,12 @@ def _language(call: dict, transcript: Transcript, sentiment: SentimentAnalyzer |
             "sentiment_negative": result.negative if result else None,
             "sentiment_neutral": result.neutral if result else None,
             "sentiment_mixed": result.mixed if result else None,
-            "loudness": loudness_score(levels[turn.participant], [(turn.begin_s, turn.end_s)]),
+            "loudness": loudness_score(levels[turn.participant], [(turn.begin_s, turn.end_s)]) if levels else None,
             "is_interruption": turn.begin_s in cut_ins[turn.participant],
         })
     lap("turns")
-    return rows
+    raw = []
+    if components.pii_mask and components.keep_raw_text:
+        raw = [{"contact_id": call["contact_id"], "turn_index": i, "participant": t.participant, "text": text}
+               for i, (t, text) in enumerate(zip(turns, raw_texts, strict=True))]
+    return rows, raw

@@ -20,7 +20,7 @@ from pipeline.process import CallOutcome, failure_row, process_recording
 from pipeline.settings import Settings
 from pipeline.wiring import Components, build_components, build_lake, build_source
 
-__all__ = ["DayResult", "commit_day", "discover_day", "process_recordings", "run_day"]
+__all__ = ["DayResult", "commit_day", "day_tables", "discover_day", "process_recordings", "run_day"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class DayResult:
     day: date
     calls: list[dict] = field(default_factory=list)
     turns: list[dict] = field(default_factory=list)
+    turns_raw: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     audio_s: float = 0.0
@@ -41,6 +42,7 @@ class DayResult:
         if outcome.call is not None:
             self.calls.append(outcome.call)
             self.turns.extend(outcome.turns)
+            self.turns_raw.extend(outcome.turns_raw)
         if outcome.failure is not None:
             self.failures.append(outcome.failure)
         self.audio_s += outcome.audio_s
@@ -127,15 +129,33 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
             progress(outcome)
     result.calls.sort(key=lambda r: r["contact_id"])
     result.turns.sort(key=lambda r: (r["contact_id"], r["turn_index"]))
+    result.turns_raw.sort(key=lambda r: (r["contact_id"], r["turn_index"]))
     result.wall_s = time.perf_counter() - started
     return result
 
 
-def commit_day(settings: Settings, result: DayResult) -> None:
+def day_tables(settings: Settings, result: DayResult) -> dict[str, list[dict]]:
+    """Every table's rows for the day: the processed ones, and those derived from them at commit."""
+    from pipeline.categories import categorize_day, load_rules
+    from pipeline.ctr import read_contacts
+
+    return {
+        "calls": result.calls,
+        "turns": result.turns,
+        "failures": result.failures,
+        "turns_raw": result.turns_raw,
+        "call_categories": categorize_day(load_rules(settings.categories), result.calls, result.turns),
+        "contacts": read_contacts(settings, result.day, result.calls),
+    }
+
+
+def commit_day(settings: Settings, result: DayResult) -> dict[str, list[dict]]:
     """Replace the day's partition of every table (an empty day writes empty partitions)."""
     lake = build_lake(settings)
-    for table, rows in (("calls", result.calls), ("turns", result.turns), ("failures", result.failures)):
+    tables = day_tables(settings, result)
+    for table, rows in tables.items():
         lake.write_partition(table, result.day, rows)
+    return tables
 
 
 def run_day(settings: Settings, day: date, progress: Progress | None = None,

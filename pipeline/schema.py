@@ -90,7 +90,51 @@ _FAILURES = pa.schema(
     ]
 )
 
-TABLES: dict[str, pa.Schema] = {"calls": _CALLS, "turns": _TURNS, "failures": _FAILURES}
+_CALL_CATEGORIES = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("category", pa.string()),
+        ("first_match_s", pa.float64()),
+        ("match_count", pa.int32()),
+        ("rules_version", pa.int32()),
+    ]
+)
+
+# The words as spoken, before PII redaction: a table of its own so it can be permissioned apart.
+_TURNS_RAW = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("turn_index", pa.int32()),
+        ("participant", pa.string()),
+        ("text", pa.string()),
+    ]
+)
+
+# Amazon Connect contact trace records, one row per contact (the latest record wins).
+_CONTACTS = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("agent_username", pa.string()),
+        ("agent_arn", pa.string()),
+        ("queue_name", pa.string()),
+        ("channel", pa.string()),
+        ("initiation_method", pa.string()),
+        ("initiation_at", _TS),
+        ("disconnect_at", _TS),
+        ("agent_connected_at", _TS),
+        ("recording_location", pa.string()),
+        ("ctr_uri", pa.string()),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "calls": _CALLS,
+    "turns": _TURNS,
+    "failures": _FAILURES,
+    "call_categories": _CALL_CATEGORIES,
+    "turns_raw": _TURNS_RAW,
+    "contacts": _CONTACTS,
+}
 
 _ATHENA = {
     pa.string(): "string",

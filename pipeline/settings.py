@@ -42,7 +42,12 @@ class Settings(BaseSettings):
                                           description="s3:// prefix for transcripts, the cache (default <lake>/_transcripts/)")
     transcribe_mode: Literal["standard", "call-analytics"] = "standard"
     transcribe_role_arn: str | None = Field(default=None, description="DataAccessRoleArn, needed by Call Analytics jobs")
-    redact_pii: bool = Field(default=False, description="Transcribe ContentRedaction (PII) where the language has it")
+    redact_pii: bool = Field(default=False, description="Redact PII in turns.text (and Transcribe ContentRedaction where it exists)")
+    pii_mask: Literal["type", "pii"] = Field(default="type", description="[CREDIT_DEBIT_NUMBER]... or [PII]")
+    pii_raw: Literal["separate", "drop"] = Field(default="separate",
+                                                 description="Raw text in table turns_raw, or not stored at all")
+    categories: str | None = Field(default=None, description="Category rules YAML (default: the shipped rules)")
+    ctr_source: str | None = Field(default=None, description="Contact trace records root: folder or s3:// (YYYY/MM/DD/...)")
     transcribe_max_concurrent: int = Field(default=100, ge=1, le=250, description="Jobs in flight (quota: 250)")
     transcribe_start_tps: float = Field(default=5.0, gt=0, le=25, description="Job starts per second (quota: 25)")
     transcribe_poll_s: float = Field(default=15.0, ge=0)

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LocalStore", "S3Store", "Store"]
+__all__ = ["LocalStore", "S3Store", "Store", "store_for"]
 
 
 class Store(ABC):
@@ -50,16 +50,14 @@ class LocalStore(Store):
 
 class S3Store(Store):
     def __init__(self, s3: Any, kms_key_id: str | None) -> None:
-        from pipeline.aws._helpers import sse_kwargs
-
         self.s3 = s3
-        self.sse = sse_kwargs(kms_key_id)
+        self.kms_key_id = kms_key_id
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        from pipeline.aws._helpers import split_uri
+        from pipeline.aws._helpers import split_uri, sse_kwargs
 
         bucket, key = split_uri(path)
-        self.s3.put_object(Bucket=bucket, Key=key, Body=data, **self.sse)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=data, **sse_kwargs(self.kms_key_id))
 
     def read_bytes(self, path: str) -> bytes:
         from pipeline.aws._helpers import split_uri

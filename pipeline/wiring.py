@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pipeline.ports import RecordingSource, SentimentAnalyzer, Transcriber
 from pipeline.settings import Settings
 from pipeline.storage import LocalStore, S3Store, Store
 
-__all__ = ["Components", "Lake", "aws_client", "build_components", "build_lake", "build_source", "build_store"]
+__all__ = ["Components", "Lake", "aws_client", "build_components", "build_lake", "build_sentiment", "build_source", "build_store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,8 @@ class Components:
     source: RecordingSource
     transcriber: Transcriber | None
     sentiment: SentimentAnalyzer | None
+    pii_mask: Literal["type", "pii"] | None = None  # None: no redaction
+    keep_raw_text: bool = True
 
 
 class Lake(Protocol):
@@ -62,8 +64,20 @@ def build_lake(settings: Settings) -> Lake:
     return LocalLake(settings.lake)
 
 
-def build_store(settings: Settings) -> Store:
-    return S3Store(aws_client(settings, "s3"), settings.kms_key_id) if settings.lake_is_s3 else LocalStore()
+def build_store(settings: Settings, root: str | None = None) -> Store:
+    """The store of the lake (staging), or of any other ``root`` (a folder or an s3:// prefix)."""
+    on_s3 = (root or settings.lake).startswith("s3://")
+    return S3Store(aws_client(settings, "s3"), settings.kms_key_id) if on_s3 else LocalStore()
+
+
+def build_sentiment(settings: Settings) -> SentimentAnalyzer:
+    if settings.engine == "aws":
+        from pipeline.aws.comprehend import ComprehendSentiment
+
+        return ComprehendSentiment(aws_client(settings, "comprehend"), price_per_unit=settings.price_comprehend_unit)
+    from pipeline.adapters.vader import VaderSentiment
+
+    return VaderSentiment()
 
 
 def build_components(settings: Settings, *, cpu_threads: int = 1) -> Components:
@@ -71,16 +85,18 @@ def build_components(settings: Settings, *, cpu_threads: int = 1) -> Components:
     source = build_source(settings)
     if not settings.transcribe:
         return Components(source, None, None)
+    # Redaction runs on both engines, after Transcribe's own where it has one: ko-KR has none.
+    pii = {"pii_mask": settings.pii_mask if settings.redact_pii else None,
+           "keep_raw_text": settings.pii_raw == "separate"}
     if settings.engine == "aws":
-        from pipeline.aws.comprehend import ComprehendSentiment
         from pipeline.aws.transcribe import TranscribeTranscriber
 
         return Components(
             source,
             TranscribeTranscriber(aws_client(settings, "transcribe"), aws_client(settings, "s3"), settings),
-            ComprehendSentiment(aws_client(settings, "comprehend"), price_per_unit=settings.price_comprehend_unit),
+            build_sentiment(settings),
+            **pii,
         )
-    from pipeline.adapters.vader import VaderSentiment
     from pipeline.adapters.whisper import WhisperTranscriber
 
     transcriber = WhisperTranscriber(
@@ -89,4 +105,4 @@ def build_components(settings: Settings, *, cpu_threads: int = 1) -> Components:
         beam_size=settings.whisper_beam_size,
         cpu_threads=cpu_threads,
     )
-    return Components(source, transcriber, VaderSentiment())
+    return Components(source, transcriber, build_sentiment(settings), **pii)

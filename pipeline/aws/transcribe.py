@@ -26,7 +26,7 @@ from pipeline.audio import CallAudio
 from pipeline.aws._helpers import split_uri
 from pipeline.aws.transcript_format import parse_call_analytics, parse_transcribe
 from pipeline.discovery import Recording
-from pipeline.exceptions import BadRecording, ConfigurationError, TranscriptionError
+from pipeline.exceptions import BadRecording, TranscriptionError
 from pipeline.ports import Transcriber, Transcript
 from pipeline.settings import Settings
 
@@ -49,9 +49,11 @@ class TranscribeTranscriber(Transcriber):
 
     def __init__(self, transcribe: Any, s3: Any, settings: Settings, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if settings.redact_pii and settings.language_code not in REDACTION_LANGUAGES:
-            raise ConfigurationError(f"Amazon Transcribe cannot redact PII in {settings.language_code}; "
-                                     "turn AFTERCALL_REDACT_PII off or use a supported language")
+        # Where Transcribe can't redact (ko-KR), the pipeline's own detector still does (pipeline.pii).
+        self.service_redaction = settings.redact_pii and settings.language_code in REDACTION_LANGUAGES
+        if settings.redact_pii and not self.service_redaction:
+            log.info("Transcribe has no PII redaction for %s: aftercall's detector redacts alone",
+                     settings.language_code)
         self.client, self.s3, self.settings = transcribe, s3, settings
         self.call_analytics = settings.transcribe_mode == "call-analytics"
         self.name = "amazon-transcribe-call-analytics" if self.call_analytics else "amazon-transcribe"
@@ -64,7 +66,7 @@ class TranscribeTranscriber(Transcriber):
     def job_name(self, recording: Recording) -> str:
         content = f"{recording.etag}:{recording.size_bytes}" if recording.etag else recording.uri
         signature: dict[str, Any] = {"content": content, "language": self.settings.language_code,
-                                     "redact": self.settings.redact_pii, "mode": self.settings.transcribe_mode}
+                                     "redact": self.service_redaction, "mode": self.settings.transcribe_mode}
         if self.call_analytics:  # channel roles are part of the job itself
             signature["agent_channel"] = self.settings.agent_channel
         digest = hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:40]
@@ -98,7 +100,7 @@ class TranscribeTranscriber(Transcriber):
 
     def _start(self, recording: Recording, job_name: str) -> None:
         s = self.settings
-        redaction = {"RedactionType": "PII", "RedactionOutput": "redacted"} if s.redact_pii else None
+        redaction = {"RedactionType": "PII", "RedactionOutput": "redacted"} if self.service_redaction else None
         if self.call_analytics:
             settings: dict[str, Any] = {"LanguageOptions": [s.language_code]}
             if redaction:

@@ -76,8 +76,9 @@ def test_full_day_from_s3_to_glue_matches_the_local_engine_and_reruns_pay_nothin
     settings = aws_settings()
 
     batches, summary = _run(settings, "scheduled__2026-11-23T00:30:00+00:00")
-    assert len(batches) == 2 and summary == {"day": "2026-11-22", "recordings": 4, "processed": 4,
-                                             "quarantined": 0, "turns": sum(len(o.turns) for o in outcomes)}
+    assert len(batches) == 2 and summary.items() >= {"day": "2026-11-22", "recordings": 4, "processed": 4,
+                                                     "quarantined": 0,
+                                                     "turns": sum(len(o.turns) for o in outcomes)}.items()
     assert len(outputs.started) == 4  # one job per stereo call
     assert comprehend.batches and all(b <= 25 for b in comprehend.batches)
 

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from pipeline.audio import decode_call
 from pipeline.aws.transcribe import TranscribeTranscriber, billed_minutes
-from pipeline.exceptions import BadRecording, ConfigurationError
+from pipeline.exceptions import BadRecording
 from pipeline.wiring import aws_client, build_source
 from tests.aws_support import KMS_KEY, aws_settings, upload_samples
 from tests.aws_fakes import TranscribeOutputs
@@ -123,12 +123,14 @@ def test_failed_job_quarantines_that_call_with_the_reason(day):
     assert info.value.stage == "transcribe"
 
 
-def test_redaction_requested_where_supported_refused_where_not(day):
+def test_redaction_requested_where_transcribe_has_it_and_left_to_aftercall_where_not(day):
     settings, recordings, outputs = day
     transcriber(aws_settings(redact_pii=True)).prepare(recordings[:1])
     assert outputs.started[-1]["ContentRedaction"] == {"RedactionType": "PII", "RedactionOutput": "redacted"}
-    with pytest.raises(ConfigurationError, match="ko-KR"):
-        transcriber(aws_settings(redact_pii=True, language_code="ko-KR"))
+    korean = transcriber(aws_settings(redact_pii=True, language_code="ko-KR"))
+    korean.prepare(recordings[1:2])
+    assert "ContentRedaction" not in outputs.started[-1] and outputs.started[-1]["LanguageCode"] == "ko-KR"
+    assert not korean.service_redaction
 
 
 def test_call_analytics_mode_defines_channels_and_imports_its_output(day):

@@ -1,0 +1,209 @@
+"""Categories: rules over a call's turns and metrics, with Contact Lens' semantics.
+
+Rules live in a versioned YAML file (``categories/rules.yaml``; ``AFTERCALL_CATEGORIES``
+names another). A category matches when all (or, with ``match: any``, any) of its conditions
+hold. Conditions look only at the stored ``turns`` and ``calls`` rows, so history can be
+re-categorised without transcribing again:
+
+* ``phrase``: a turn of the participant in the window contains one of the phrases as whole
+  words, ignoring case and punctuation. It matches at the first such turn; every matching
+  turn counts.
+* ``sentiment``: at least half of the participant's turns in the window have the sentiment
+  (Contact Lens' rule), and there is at least one such turn.
+* ``interruptions``: the participant (``by``) cut in at least ``at_least`` times in the window.
+* ``non_talk``: a period of at least ``min_s`` seconds in the window in which nobody speaks.
+* ``window``: ``first_s``/``last_s`` seconds, ``from_s``..``to_s``, or ``first_pct``/``last_pct``
+  of the call's duration; a turn is in the window when it starts in it.
+* ``negate: true`` inverts a condition (it then has no match time).
+
+``first_match_s`` is the earliest match time of the category's conditions (0 when only
+negated conditions made it match); ``match_count`` sums their match counts (at least 1).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.exceptions import ConfigurationError
+
+__all__ = ["RULES_FILE", "Category", "RuleSet", "categorize", "categorize_day", "load_rules", "recategorize"]
+
+
+def _rules_file() -> Path:
+    here = Path(__file__).resolve().parent
+    installed = here / "_categories" / "rules.yaml"  # a wheel carries categories/ inside the package
+    return installed if installed.exists() else here.parent / "categories" / "rules.yaml"
+
+
+RULES_FILE = _rules_file()
+Participant = Literal["AGENT", "CUSTOMER"]
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    first_s: float | None = None
+    last_s: float | None = None
+    from_s: float | None = None
+    to_s: float | None = None
+    first_pct: float | None = Field(default=None, gt=0, le=100)
+    last_pct: float | None = Field(default=None, gt=0, le=100)
+
+    def bounds(self, duration_s: float) -> tuple[float, float]:
+        if self.first_s is not None:
+            return 0.0, self.first_s
+        if self.last_s is not None:
+            return max(0.0, duration_s - self.last_s), duration_s
+        if self.first_pct is not None:
+            return 0.0, duration_s * self.first_pct / 100
+        if self.last_pct is not None:
+            return duration_s * (1 - self.last_pct / 100), duration_s
+        return self.from_s or 0.0, self.to_s if self.to_s is not None else duration_s
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["phrase", "sentiment", "interruptions", "non_talk"]
+    participant: Participant | None = None
+    by: Participant | None = None
+    phrases: tuple[str, ...] = ()
+    sentiment: Literal["POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"] | None = None
+    at_least: int = Field(default=1, ge=1)
+    min_s: float = Field(default=3.0, gt=0)
+    window: Window = Window()
+    negate: bool = False
+
+    @model_validator(mode="after")
+    def _complete(self) -> Condition:
+        if self.type == "phrase" and not self.phrases:
+            raise ValueError("a phrase condition needs phrases")
+        if self.type == "sentiment" and (self.sentiment is None or self.participant is None):
+            raise ValueError("a sentiment condition needs participant and sentiment")
+        if self.type == "interruptions" and self.by is None:
+            raise ValueError("an interruptions condition needs by: AGENT or CUSTOMER")
+        return self
+
+
+class Category(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    match: Literal["all", "any"] = "all"
+    conditions: tuple[Condition, ...] = Field(min_length=1)
+
+
+class RuleSet(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: int
+    categories: tuple[Category, ...]
+
+
+@cache
+def load_rules(path: str | None = None) -> RuleSet:
+    """The rule set at ``path`` (default: the shipped ``categories/rules.yaml``), validated."""
+    file = Path(path) if path else RULES_FILE
+    try:
+        return RuleSet.model_validate(yaml.safe_load(file.read_text()))
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise ConfigurationError(f"category rules {file}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    matched: bool
+    first_s: float | None = None
+    count: int = 0
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(re.findall(r"[\w']+", text.lower())) + " "
+
+
+def _in_window(turns: Sequence[Mapping[str, Any]], cond: Condition, duration_s: float,
+               participant: str | None) -> list[Mapping[str, Any]]:
+    lo, hi = cond.window.bounds(duration_s)
+    return [t for t in turns if lo <= t["begin_s"] <= hi and (participant is None or t["participant"] == participant)]
+
+
+def _evaluate(cond: Condition, call: Mapping[str, Any], turns: Sequence[Mapping[str, Any]]) -> _Hit:
+    duration = float(call.get("duration_s") or max((t["end_s"] for t in turns), default=0.0))
+    if cond.type == "phrase":
+        wanted = [_words(p) for p in cond.phrases]
+        hits = [t for t in _in_window(turns, cond, duration, cond.participant)
+                if any(w in _words(t["text"] or "") for w in wanted)]
+        return _Hit(bool(hits), hits[0]["begin_s"] if hits else None, len(hits))
+    if cond.type == "sentiment":
+        own = _in_window(turns, cond, duration, cond.participant)
+        with_it = [t for t in own if t.get("sentiment") == cond.sentiment]
+        ok = bool(own) and len(with_it) * 2 >= len(own) and bool(with_it)
+        return _Hit(ok, with_it[0]["begin_s"] if ok else None, len(with_it) if ok else 0)
+    if cond.type == "interruptions":
+        cuts = [t for t in _in_window(turns, cond, duration, cond.by) if t.get("is_interruption")]
+        ok = len(cuts) >= cond.at_least
+        return _Hit(ok, cuts[cond.at_least - 1]["begin_s"] if ok else None, len(cuts) if ok else 0)
+    lo, hi = cond.window.bounds(duration)  # non_talk: mutual silences from the turns' spans
+    cursor, found = lo, []
+    for t in sorted(turns, key=lambda t: t["begin_s"]):
+        if t["end_s"] < lo or t["begin_s"] > hi:
+            continue
+        if t["begin_s"] - cursor >= cond.min_s:
+            found.append(cursor)
+        cursor = max(cursor, t["end_s"])
+    if hi - cursor >= cond.min_s:
+        found.append(cursor)
+    return _Hit(bool(found), found[0] if found else None, len(found))
+
+
+def categorize(rules: RuleSet, call: Mapping[str, Any], turns: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """The categories one call matches: rows of ``call_categories`` (without ``dt``)."""
+    turns = sorted(turns, key=lambda t: t["turn_index"])
+    rows = []
+    for category in rules.categories:
+        hits = [_evaluate(c, call, turns) for c in category.conditions]
+        truths = [h.matched != c.negate for h, c in zip(hits, category.conditions, strict=True)]
+        if not (all(truths) if category.match == "all" else any(truths)):
+            continue
+        positive = [h for h, c, ok in zip(hits, category.conditions, truths, strict=True) if ok and not c.negate]
+        times = [h.first_s for h in positive if h.first_s is not None]
+        rows.append({"contact_id": call["contact_id"], "category": category.name,
+                     "first_match_s": round(min(times), 3) if times else 0.0,
+                     "match_count": max(1, sum(h.count for h in positive)), "rules_version": rules.version})
+    return rows
+
+
+def categorize_day(rules: RuleSet, calls: Iterable[Mapping[str, Any]], turns: Iterable[Mapping[str, Any]]) -> list[dict]:
+    by_call: dict[str, list[Mapping[str, Any]]] = {}
+    for t in turns:
+        by_call.setdefault(t["contact_id"], []).append(t)
+    return [row for call in sorted(calls, key=lambda c: c["contact_id"])
+            for row in categorize(rules, call, by_call.get(call["contact_id"], []))]
+
+
+def recategorize(settings: Any, start: Any, end: Any) -> dict[str, int]:
+    """Re-apply the current rules to stored turns, day by day; only ``call_categories`` is rewritten.
+
+    Returns matches per day; days with no calls are left alone.
+    """
+    from datetime import timedelta
+
+    from pipeline.wiring import build_lake
+
+    rules = load_rules(settings.categories)
+    lake = build_lake(settings)
+    done: dict[str, int] = {}
+    day = start
+    while day <= end:
+        calls = lake.read_partition("calls", day).to_pylist()
+        if calls:
+            rows = categorize_day(rules, calls, lake.read_partition("turns", day).to_pylist())
+            lake.write_partition("call_categories", day, rows)
+            done[str(day)] = len(rows)
+        day += timedelta(days=1)
+    return done

@@ -1,0 +1,246 @@
+"""``aftercall import``: existing Amazon Transcribe, Call Analytics and Contact Lens outputs into the lake.
+
+* **Transcribe** (``results.channel_labels`` or speaker labels): words → the same turns code as
+  the audio path; talk time, non-talk time, overlap and interruptions from the words' timings
+  with the same metrics code (a participant speaks from a word's start to its end, pauses under
+  :data:`BRIDGE_S` bridged, as voice activity would); sentiment with the configured engine.
+* **Call Analytics / Contact Lens** (``Transcript`` + ``ConversationCharacteristics``): the
+  metrics the service computed are kept as it computed them (talk time, non-talk time,
+  interruptions by interrupter, talk speed, overall and quarterly sentiment, loudness); one
+  turn per transcript segment, with the service's sentiment label.
+
+The contact id is ``CustomerMetadata.ContactId``, else the file name's part before the first
+``_`` (Connect names files ``<contactId>_...``), else the job name. The day is ``--date``, else
+the timestamp in the file name. Importing is idempotent: a day's partitions are re-written
+with the imported contacts replaced, the day's other calls kept, categories re-applied.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from pipeline import __version__
+from pipeline.aws.transcript_format import parse_transcribe
+from pipeline.discovery import parse_recording_name
+from pipeline.exceptions import AftercallError
+from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
+from pipeline.pii import redact
+from pipeline.ports import Transcript, Word
+from pipeline.process import language_rows
+from pipeline.settings import Settings
+from pipeline.wiring import Components, build_lake, build_sentiment, build_store
+
+__all__ = ["BRIDGE_S", "ImportError_", "ImportSummary", "detect_format", "import_document", "import_paths"]
+
+log = logging.getLogger(__name__)
+
+BRIDGE_S = 0.3
+Format = Literal["transcribe", "call-analytics", "contact-lens"]
+_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}|(\d{8})T\d{2}:?\d{2}")
+
+
+class ImportError_(AftercallError):  # noqa: N801 - the builtin name is taken
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(f"{uri}: {reason}")
+        self.uri, self.reason = uri, reason
+
+
+def detect_format(doc: Mapping[str, Any]) -> Format:
+    if "results" in doc:
+        return "transcribe"
+    segments = doc.get("Transcript")
+    if isinstance(segments, list) and "ConversationCharacteristics" in doc:
+        if any("ParticipantRole" in s for s in segments):
+            return "call-analytics"
+        return "contact-lens"
+    raise ValueError("neither Transcribe output nor Call Analytics / Contact Lens analysis")
+
+
+def _contact_id(doc: Mapping[str, Any], name: str) -> str:
+    metadata = doc.get("CustomerMetadata") or {}
+    if metadata.get("ContactId"):
+        return metadata["ContactId"]
+    stem = PurePosixPath(name).name.rsplit(".", 1)[0]
+    if "_" in stem:
+        return stem.split("_", 1)[0]
+    return doc.get("jobName") or doc.get("JobName") or stem
+
+
+def _day(name: str, given: date | None) -> date:
+    if given:
+        return given
+    match = _STAMP.search(PurePosixPath(name).name)
+    if not match:
+        raise ValueError("no date in the file name: pass --date YYYY-MM-DD")
+    return date.fromisoformat(match[1]) if match[1] else datetime.strptime(match[2], "%Y%m%d").date()
+
+
+def _intervals(words: Iterable[Word], participant: str) -> list[tuple[float, float]]:
+    spans: list[list[float]] = []
+    for w in sorted((w for w in words if w.participant == participant), key=lambda w: w.begin_s):
+        if spans and w.begin_s - spans[-1][1] <= BRIDGE_S:
+            spans[-1][1] = max(spans[-1][1], w.end_s)
+        else:
+            spans.append([w.begin_s, w.end_s])
+    return [(b, e) for b, e in spans]
+
+
+def _base(contact_id: str, uri: str, name: str, duration_s: float) -> dict:
+    return {"contact_id": contact_id, "recording_uri": uri, "duration_s": round(duration_s, 3),
+            "call_started_at": (parse_recording_name(PurePosixPath(name).name)[1] or None),
+            "processed_at": datetime.now(UTC).replace(tzinfo=None), "pipeline_version": __version__}
+
+
+def _from_transcribe(doc, uri, name, settings: Settings, components: Components) -> tuple[dict, list, list]:
+    words = parse_transcribe(doc, settings.agent_channel)
+    duration = max((w.end_s for w in words), default=0.0)
+    agent, customer = _intervals(words, "AGENT"), _intervals(words, "CUSTOMER")
+    call = _base(_contact_id(doc, name), uri, name, duration)
+    if call["call_started_at"] is not None:
+        call["call_started_at"] = call["call_started_at"].replace(tzinfo=None)
+    call.update(
+        agent_channel=settings.agent_channel if doc["results"].get("channel_labels") else None,
+        agent_talk_s=round(talk_time(agent), 3), customer_talk_s=round(talk_time(customer), 3),
+        non_talk_s=round(non_talk_time(agent, customer, duration), 3), overlap_s=round(overlap_time(agent, customer), 3),
+        agent_interruptions=len(interruptions(agent, customer)),
+        customer_interruptions=len(interruptions(customer, agent)),
+    )
+    transcript = Transcript(words, settings.language_code, "amazon-transcribe (imported)")
+    turns, raw = language_rows(call, transcript, components, duration, None)
+    return call, turns, raw
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tuple[dict, list, list]:
+    roles = {p.get("ParticipantId", p.get("ParticipantRole")): p["ParticipantRole"] for p in doc.get("Participants", [])}
+    cc = doc["ConversationCharacteristics"]
+    segments = sorted(doc["Transcript"], key=lambda s: s["BeginOffsetMillis"])
+    duration = (cc.get("TotalConversationDurationMillis") or max((s["EndOffsetMillis"] for s in segments), default=0)) / 1000
+    engine = "transcribe-call-analytics (imported)" if kind == "call-analytics" else "contact-lens (imported)"
+    call = _base(_contact_id(doc, name), uri, name, duration)
+    if call["call_started_at"] is not None:
+        call["call_started_at"] = call["call_started_at"].replace(tzinfo=None)
+    talk = (cc.get("TalkTime") or {}).get("DetailsByParticipant", {})
+    cuts = (cc.get("Interruptions") or {}).get("InterruptionsByInterrupter", {})
+    speed = (cc.get("TalkSpeed") or {}).get("DetailsByParticipant", {})
+    sentiment = cc.get("Sentiment") or {}
+    quarters = (sentiment.get("SentimentByPeriod") or {}).get("QUARTER", {})
+    rows, raw = [], []
+    for index, seg in enumerate(segments):
+        role = seg.get("ParticipantRole") or roles.get(seg.get("ParticipantId"), seg.get("ParticipantId"))
+        loud = seg.get("LoudnessScores") or seg.get("LoudnessScore") or []
+        items = [i for i in seg.get("Items", []) if i.get("Type", "pronunciation") == "pronunciation"]
+        text = seg.get("Content", "")
+        shown = redact(text, components.pii_mask)[0] if components.pii_mask else text
+        begin = seg["BeginOffsetMillis"] / 1000
+        rows.append({
+            "contact_id": call["contact_id"], "turn_index": index, "participant": role,
+            "begin_s": begin, "end_s": seg["EndOffsetMillis"] / 1000, "text": shown,
+            "word_count": len(items) or len(text.split()),
+            "confidence": _mean(i.get("Confidence") for i in items) if items else None,
+            "sentiment": seg.get("Sentiment"), "loudness": _mean(loud),
+            "is_interruption": any(abs(c["BeginOffsetMillis"] / 1000 - begin) < 1.0 or
+                                   seg["BeginOffsetMillis"] <= c["BeginOffsetMillis"] < seg["EndOffsetMillis"]
+                                   for c in cuts.get(role, [])),
+        })
+        if components.pii_mask and components.keep_raw_text:
+            raw.append({"contact_id": call["contact_id"], "turn_index": index, "participant": role, "text": text})
+    for p in ("AGENT", "CUSTOMER"):
+        low = p.lower()
+        call[f"{low}_talk_s"] = (talk.get(p) or {}).get("TotalTimeMillis", 0) / 1000
+        call[f"{low}_interruptions"] = len(cuts.get(p, []))
+        call[f"{low}_wpm"] = (speed.get(p) or {}).get("AverageWordsPerMinute")
+        call[f"{low}_loudness"] = _mean(v for r in rows if r["participant"] == p for v in [r["loudness"]])
+        call[f"{low}_sentiment"] = (sentiment.get("OverallSentiment") or {}).get(p)
+        scores = [q.get("Score") for q in quarters.get(p, [])][:4]
+        for i, score in enumerate(scores, start=1):
+            call[f"{low}_sentiment_q{i}"] = score
+        if len(scores) == 4 and None not in (scores[0], scores[3]):
+            call[f"{low}_sentiment_shift"] = round(scores[3] - scores[0], 3)
+    call.update(
+        non_talk_s=(cc.get("NonTalkTime") or {}).get("TotalTimeMillis", 0) / 1000,
+        customer_sentiment_start=call.get("customer_sentiment_q1"), customer_sentiment_end=call.get("customer_sentiment_q4"),
+        language_code=doc.get("LanguageCode"), transcriber=engine, sentiment_engine=engine,
+        transcript_word_count=sum(r["word_count"] for r in rows),
+    )
+    return call, rows, raw
+
+
+def import_document(doc: Mapping[str, Any], uri: str, settings: Settings, components: Components,
+                    day: date | None = None) -> tuple[date, dict, list[dict], list[dict]]:
+    """(day, ``calls`` row, ``turns`` rows, ``turns_raw`` rows) of one output file."""
+    kind = detect_format(doc)
+    name = PurePosixPath(uri).name
+    if kind == "transcribe":
+        call, turns, raw = _from_transcribe(doc, uri, name, settings, components)
+    else:
+        call, turns, raw = _from_analytics(doc, uri, name, kind, components)
+    return _day(name, day), call, turns, raw
+
+
+@dataclass
+class ImportSummary:
+    imported: dict[str, int] = field(default_factory=dict)  # day -> calls
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _files(settings: Settings, targets: Iterable[str]) -> list[str]:
+    found: list[str] = []
+    for target in targets:
+        if target.startswith("s3://"):
+            store = build_store(settings, target)
+            listed = [p for p in store.list(target) if p.endswith(".json")]
+            found += listed or [target]
+        elif Path(target).is_dir():
+            found += sorted(str(p) for p in Path(target).rglob("*.json"))
+        else:
+            found.append(target)
+    return found
+
+
+def import_paths(settings: Settings, targets: Iterable[str], day: date | None = None) -> ImportSummary:
+    """Import every output file under ``targets`` (files, folders, s3:// objects or prefixes)."""
+    from pipeline.run import DayResult, day_tables
+
+    components = Components(source=None, transcriber=None, sentiment=build_sentiment(settings),  # type: ignore[arg-type]
+                            pii_mask=settings.pii_mask if settings.redact_pii else None,
+                            keep_raw_text=settings.pii_raw == "separate")
+    summary = ImportSummary()
+    days: dict[date, DayResult] = {}
+    for path in _files(settings, targets):
+        try:
+            store = build_store(settings, path)
+            doc = json.loads(store.read_bytes(path))
+            dt, call, turns, raw = import_document(doc, path, settings, components, day)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("not imported: %s: %s", path, exc)
+            summary.failed.append((path, f"{type(exc).__name__}: {exc}"))
+            continue
+        result = days.setdefault(dt, DayResult(dt))
+        result.calls = [c for c in result.calls if c["contact_id"] != call["contact_id"]] + [call]
+        result.turns = [t for t in result.turns if t["contact_id"] != call["contact_id"]] + turns
+        result.turns_raw = [t for t in result.turns_raw if t["contact_id"] != call["contact_id"]] + raw
+    lake = build_lake(settings)
+    for dt, new in sorted(days.items()):
+        ids = {c["contact_id"] for c in new.calls}
+        merged = DayResult(dt)
+        for table in ("calls", "turns", "turns_raw", "failures"):
+            kept = [r for r in lake.read_partition(table, dt).to_pylist() if r.get("contact_id") not in ids]
+            setattr(merged, table, kept + getattr(new, table))
+        merged.calls.sort(key=lambda r: r["contact_id"])
+        merged.turns.sort(key=lambda r: (r["contact_id"], r["turn_index"]))
+        for table, rows in day_tables(settings, merged).items():
+            lake.write_partition(table, dt, rows)
+        summary.imported[str(dt)] = len(ids)
+    return summary

@@ -1,0 +1,38 @@
+-- v_queue_daily
+-- grain: one row per day (dt) and queue (queue_name; 'unknown' for calls without a contact trace record)
+-- Load and experience per queue: calls, handle time, silence, customer sentiment at the end.
+with
+
+calls_src as (
+    select * from calls
+),
+
+contacts_src as (
+    select * from contacts
+),
+
+calls_with_queue as (
+    select
+        c.*,
+        coalesce(t.queue_name, 'unknown') as queue_name
+    from calls_src as c
+    left join contacts_src as t
+        on c.contact_id = t.contact_id
+        and c.dt = t.dt
+),
+
+final as (
+    select
+        dt,
+        queue_name,
+        count(*) as calls,
+        count(distinct contact_id) as contacts,
+        round(avg(duration_s), 1) as avg_duration_s,
+        round(sum(non_talk_s) / nullif(sum(duration_s), 0), 4) as non_talk_ratio,
+        round(avg(customer_sentiment_end), 2) as avg_customer_sentiment_end,
+        round(avg(customer_sentiment_shift), 2) as avg_customer_sentiment_shift
+    from calls_with_queue
+    group by dt, queue_name
+)
+
+select * from final
