@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from collections.abc import Callable
 from typing import Literal
 
 __all__ = ["Finding", "find_pii", "luhn_ok", "redact"]
@@ -45,7 +46,7 @@ Kind = Literal["CREDIT_DEBIT_NUMBER", "KR_RRN", "PHONE", "EMAIL", "ACCOUNT_NUMBE
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    kind: Kind
+    kind: Kind | str  # a service may name other kinds (Comprehend: NAME, ADDRESS, ...)
     begin: int
     end: int
 
@@ -138,9 +139,22 @@ def find_pii(text: str) -> list[Finding]:
     return merged
 
 
-def redact(text: str, mask: Literal["type", "pii"] = "type") -> tuple[str, list[Finding]]:
-    """``text`` with every finding replaced by ``[TYPE]`` (or ``[PII]``), and the findings."""
+def redact(text: str, mask: Literal["type", "pii"] = "type",
+           detector: Callable[[str], list[Finding]] | None = None) -> tuple[str, list[Finding]]:
+    """``text`` with every finding replaced by ``[TYPE]`` (or ``[PII]``), and the findings.
+
+    ``detector`` adds a service's findings (Comprehend's ``detect_pii_entities``) to this module's.
+    """
     findings = find_pii(text)
+    if detector is not None:
+        merged: list[Finding] = []
+        for f in sorted(findings + detector(text), key=lambda f: (f.begin, -f.end)):
+            if merged and f.begin < merged[-1].end:
+                if f.end > merged[-1].end:
+                    merged[-1] = Finding(merged[-1].kind, merged[-1].begin, f.end)
+                continue
+            merged.append(f)
+        findings = merged
     out = text
     for f in reversed(findings):
         out = out[:f.begin] + (f"[{f.kind}]" if mask == "type" else "[PII]") + out[f.end:]

@@ -131,7 +131,8 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
     }
     lap("turns")
     raw_texts = [t.text for t in turns]
-    texts = [redact(t, components.pii_mask)[0] for t in raw_texts] if components.pii_mask else raw_texts
+    texts = ([redact(t, components.pii_mask, components.pii_detector)[0] for t in raw_texts]
+             if components.pii_mask else raw_texts)
     try:
         results = sentiment.analyze(texts, transcript.language_code) if sentiment and turns else []
     except Exception as exc:  # throttled past every retry, or refused: quarantine this call, not the night

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, Protocol
@@ -20,6 +21,7 @@ class Components:
     sentiment: SentimentAnalyzer | None
     pii_mask: Literal["type", "pii"] | None = None  # None: no redaction
     keep_raw_text: bool = True
+    pii_detector: Callable[[str], list] | None = None  # a service's detector, on top of pipeline.pii
 
 
 class Lake(Protocol):
@@ -89,8 +91,12 @@ def build_components(settings: Settings, *, cpu_threads: int = 1) -> Components:
     pii = {"pii_mask": settings.pii_mask if settings.redact_pii else None,
            "keep_raw_text": settings.pii_raw == "separate"}
     if settings.engine == "aws":
-        from pipeline.aws.transcribe import TranscribeTranscriber
+        from pipeline.aws.comprehend import PII_LANGUAGES, ComprehendPiiDetector, comprehend_language
+        from pipeline.aws.transcribe import REDACTION_LANGUAGES, TranscribeTranscriber
 
+        if settings.redact_pii and settings.language_code not in REDACTION_LANGUAGES \
+                and comprehend_language(settings.language_code) in PII_LANGUAGES:
+            pii["pii_detector"] = ComprehendPiiDetector(aws_client(settings, "comprehend"), settings.language_code)
         return Components(
             source,
             TranscribeTranscriber(aws_client(settings, "transcribe"), aws_client(settings, "s3"), settings),

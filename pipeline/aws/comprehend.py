@@ -19,13 +19,15 @@ from typing import Any
 from pipeline.exceptions import ConfigurationError, SentimentError
 from pipeline.ports import SentimentAnalyzer, SentimentResult
 
-__all__ = ["MAX_BATCH", "MAX_BYTES", "ComprehendSentiment", "comprehend_language", "split_text"]
+__all__ = ["MAX_BATCH", "MAX_BYTES", "PII_LANGUAGES", "ComprehendPiiDetector", "ComprehendSentiment",
+           "comprehend_language", "split_text"]
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 25
 MAX_BYTES = 5000
 UNIT_CHARS, MIN_UNITS = 100, 3  # billed per 100 characters, at least 3 units per text
+PII_LANGUAGES = frozenset({"en", "es"})  # DetectPiiEntities: "en | es" (API reference)
 _SUPPORTED = frozenset({"en", "es", "fr", "de", "it", "pt", "ar", "hi", "ja", "ko", "zh", "zh-TW"})
 
 
@@ -126,3 +128,29 @@ class ComprehendSentiment(SentimentAnalyzer):
     def cost(self, texts: list[str]) -> tuple[int, float]:
         units = sum(max(MIN_UNITS, math.ceil(len(c) / UNIT_CHARS)) for t in texts if t.strip() for c in split_text(t))
         return units, round(units * self.price_per_unit, 6)
+
+
+class ComprehendPiiDetector:
+    """``detect_pii_entities`` as a detector for :func:`pipeline.pii.redact` (English and Spanish only)."""
+
+    def __init__(self, client: Any, language_code: str, min_score: float = 0.5) -> None:
+        self.client = client
+        self.language = comprehend_language(language_code)
+        if self.language not in PII_LANGUAGES:
+            raise ConfigurationError(f"Comprehend detects PII in English and Spanish only, not {language_code}")
+        self.min_score = min_score
+
+    def __call__(self, text: str) -> list:
+        from pipeline.pii import Finding
+
+        if not text.strip():
+            return []
+        found = []
+        offset = 0
+        for chunk in split_text(text, MAX_BYTES):  # character offsets are per chunk
+            start = text.index(chunk, offset)
+            entities = self.client.detect_pii_entities(Text=chunk, LanguageCode=self.language)["Entities"]
+            found += [Finding(e["Type"], start + e["BeginOffset"], start + e["EndOffset"])
+                      for e in entities if e.get("Score", 1.0) >= self.min_score]
+            offset = start + len(chunk)
+        return found

@@ -157,3 +157,29 @@ def test_throttling_past_every_retry_quarantines_the_call(throttling_endpoint, s
     outcome = process_recording(rec, components, agent_channel=1)
     assert outcome.call is None and outcome.failure["stage"] == "sentiment"
     assert "ThrottlingException" in outcome.failure["error"] and _Throttling.seen == 3
+
+
+def test_pii_entities_from_comprehend_join_the_offline_detector(comprehend):
+    from pipeline.aws.comprehend import ComprehendPiiDetector
+    from pipeline.pii import redact
+
+    c, stub = comprehend
+    text = "Soy Maria Lopez, mi tarjeta es 4111 1111 1111 1111"
+    stub.add_response("detect_pii_entities", {"Entities": [
+        {"Type": "NAME", "BeginOffset": 4, "EndOffset": 15, "Score": 0.99},
+        {"Type": "CREDIT_DEBIT_NUMBER", "BeginOffset": 31, "EndOffset": 50, "Score": 0.98}]},
+        {"Text": text, "LanguageCode": "es"})
+    assert redact(text, "type", ComprehendPiiDetector(c, "es-MX"))[0] == \
+        "Soy [NAME], mi tarjeta es [CREDIT_DEBIT_NUMBER]"
+    with pytest.raises(ConfigurationError, match="English and Spanish only"):
+        ComprehendPiiDetector(c, "ko-KR")
+
+
+def test_wiring_uses_comprehend_pii_only_where_transcribe_cannot_redact(aws):
+    from pipeline.wiring import build_components
+    from tests.aws_support import aws_settings
+
+    assert build_components(aws_settings(redact_pii=True, language_code="es-MX")).pii_detector is not None
+    assert build_components(aws_settings(redact_pii=True)).pii_detector is None  # en-US: Transcribe redacts
+    korean = build_components(aws_settings(redact_pii=True, language_code="ko-KR"))
+    assert korean.pii_detector is None and korean.pii_mask == "type"  # the offline detector alone
