@@ -9,7 +9,7 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test bench venv constraints airflow clean
+.PHONY: demo test bench venv constraints airflow clean chromium
 
 venv: $(STAMP)
 
@@ -33,10 +33,16 @@ demo: $(STAMP)
 	grep -q "state=success" $(AIRFLOW_HOME)/demo-run.log || { tail -40 $(AIRFLOW_HOME)/demo-run.log; echo "DAG run failed"; exit 1; }
 	@grep -o "committed {.*}" $(AIRFLOW_HOME)/demo-run.log | head -1
 	@$(VENV)/bin/aftercall summary --lake $(DEMO_LAKE)
+	@$(VENV)/bin/aftercall report --lake $(DEMO_LAKE) --out $(CURDIR)/report.html
 
 ## make test: the whole suite (unit, DAG integrity, end to end)
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m pytest
+
+# The report test opens the HTML dashboard in Debian's headless Chromium.
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium (report test)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## make bench: throughput, per-stage times and peak memory against bare faster-whisper
 bench: $(STAMP)

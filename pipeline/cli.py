@@ -297,3 +297,24 @@ def recategorize(
         console.print(f"dt={dt}: {n} category matches", highlight=False)
     if not done:
         console.print("no stored calls in that range", highlight=False)
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write")] = Path("report.html"),
+    start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD")] = None,
+    lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
+) -> None:
+    """Write the dashboard (the QuickSight dashboard's sheets) as one self-contained HTML file."""
+    from pipeline.report import write_report
+
+    try:
+        settings = load_settings(lake=lake)
+        if settings.lake_is_s3:
+            raise ConfigurationError("aftercall report reads a local lake; on S3 use the QuickSight dashboard")
+        path = write_report(settings.lake, out, _day(start) if start else None, _day(end) if end else None)
+    except AftercallError as exc:
+        _fail(exc)
+        return
+    console.print(f"report: {path.resolve()}", highlight=False, soft_wrap=True)
