@@ -12,6 +12,8 @@ per-call talk time, silence, interruptions, transcripts and sentiment.
 * **Safe to re-run**: a day's partitions are replaced, never appended to.
 * **Bad recordings** are quarantined in the `failures` table; the run fails only when every
   recording of a non-empty day failed, or when the lake commit fails.
+* **QuickSight**: with `AFTERCALL_QUICKSIGHT_IMPORT_MODE=SPICE`, every dataset is refreshed
+  after the views (one mapped ingestion per dataset); otherwise that step is skipped.
 * Settings: the `AFTERCALL_*` environment variables of the workers (see the README).
 """
 
@@ -21,6 +23,7 @@ import os
 from datetime import timedelta
 
 import pendulum
+from airflow.providers.amazon.aws.operators.quicksight import QuickSightCreateIngestionOperator
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
 
 SCHEDULE = os.environ.get("AFTERCALL_SCHEDULE", "30 0 * * *")  # 00:30 UTC: the day's last calls have landed
@@ -91,10 +94,23 @@ def post_call_analytics():
         day, _, settings = _day_and_settings()
         refresh(settings, day)
 
+    @task
+    def spice_ingestions() -> list[dict]:
+        """The SPICE refreshes to start: one per dataset, or none when datasets are queried directly."""
+        from pipeline.quicksight import spice_ingestions as plan
+
+        _, run_id, settings = _day_and_settings()
+        return plan(settings, run_id)
+
     batches = discover()
     processed = process_calls.expand(batch=batches)
     committed = commit_lake()
-    batches >> processed >> committed >> refresh_views()
+    ingestions = spice_ingestions()
+    refresh_spice = QuickSightCreateIngestionOperator.partial(
+        task_id="refresh_spice", aws_conn_id=os.environ.get("AFTERCALL_AWS_CONN_ID", "aws_default"),
+        wait_for_completion=True, retries=2,
+    ).expand_kwargs(ingestions)
+    batches >> processed >> committed >> refresh_views() >> ingestions >> refresh_spice
 
 
 post_call_analytics()

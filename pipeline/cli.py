@@ -318,3 +318,31 @@ def report(
         _fail(exc)
         return
     console.print(f"report: {path.resolve()}", highlight=False, soft_wrap=True)
+
+
+quicksight_app = typer.Typer(help="QuickSight as code: data source, datasets, analysis, dashboard.", no_args_is_help=True)
+app.add_typer(quicksight_app, name="quicksight")
+
+
+@quicksight_app.command("deploy")
+def quicksight_deploy(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be created or updated; change nothing")] = False,
+) -> None:
+    """Create or update the Athena data source, one dataset per view, the analysis and the dashboard (idempotent)."""
+    from pipeline.quicksight import build_assets, deploy
+    from pipeline.wiring import aws_client
+
+    try:
+        settings = load_settings()
+        account = settings.quicksight_account_id or aws_client(settings, "sts").get_caller_identity()["Account"]
+        client = aws_client(settings, "quicksight")
+        assets = build_assets(settings, account, client.meta.region_name)
+        actions = deploy(client, assets, dry_run=dry_run)
+    except AftercallError as exc:
+        _fail(exc)
+        return
+    for action in actions:
+        console.print(("would " if dry_run else "") + action, highlight=False, soft_wrap=True)
+    if not settings.quicksight_principal_arn:
+        err.print("[yellow]note[/] no AFTERCALL_QUICKSIGHT_PRINCIPAL_ARN: nobody but the API caller can see the assets",
+                  highlight=False, soft_wrap=True)

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     transcribe_max_wait_s: float = Field(default=4 * 3600.0, gt=0, description="Give up on a job after this long")
     aws_max_attempts: int = Field(default=8, ge=1, le=20, description="Attempts in all per AWS call (botocore adaptive retries)")
     recordings_glacier_days: int = Field(default=180, ge=1, description="Lifecycle: recordings to Glacier after N days")
+    quicksight_account_id: str | None = Field(default=None, description="QuickSight account (default: the caller's)")
+    quicksight_principal_arn: str | None = Field(default=None, description="User or group ARN granted the assets")
+    quicksight_import_mode: Literal["DIRECT_QUERY", "SPICE"] = "DIRECT_QUERY"
+    quicksight_prefix: str = Field(default="aftercall", pattern=r"^[A-Za-z0-9_-]{1,40}$")
     # Prices in USD (us-east-1 list prices; see the README's "Costs" for source and date).
     price_transcribe_minute: float = Field(default=0.024, ge=0)
     price_call_analytics_minute: float = Field(default=0.015, ge=0)

@@ -28,7 +28,8 @@ def test_shape_tags_retries_schedule(dagbag):
     assert dag.catchup is False
     assert dag.start_date.tzinfo is not None
     assert dag.timetable.expression == "30 0 * * *" and str(dag.timetable.timezone) in ("UTC", "Timezone('UTC')")
-    assert [t.task_id for t in dag.topological_sort()] == ["discover", "process_calls", "commit_lake", "refresh_views"]
+    assert [t.task_id for t in dag.topological_sort()] == ["discover", "process_calls", "commit_lake", "refresh_views",
+                                                          "spice_ingestions", "refresh_spice"]
     for t in dag.tasks:
         assert t.retries >= 1, t.task_id
     process = dag.get_task("process_calls")
@@ -37,6 +38,9 @@ def test_shape_tags_retries_schedule(dagbag):
     assert dag.get_task("commit_lake").trigger_rule == "none_failed"
     assert {o.name for o in dag.get_task("commit_lake").outlets} == {"aftercall_calls", "aftercall_turns",
                                                                      "aftercall_failures"}
+    spice = dag.get_task("refresh_spice")
+    assert spice.operator_name == "QuickSightCreateIngestionOperator" or "QuickSightCreateIngestion" in str(type(spice))
+    assert spice.partial_kwargs["wait_for_completion"] is True
 
 
 def test_dag_file_is_thin_and_does_no_io_at_import():
