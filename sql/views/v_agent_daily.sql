@@ -4,21 +4,7 @@
 with
 
 calls_src as (
-    select * from calls
-),
-
-contacts_src as (
-    select * from contacts
-),
-
-calls_with_agent as (
-    select
-        c.*,
-        coalesce(t.agent_username, 'unknown') as agent_username
-    from calls_src as c
-    left join contacts_src as t
-        on c.contact_id = t.contact_id
-        and c.dt = t.dt
+    select * from v_call_contacts
 ),
 
 final as (
@@ -35,7 +21,7 @@ final as (
         round(avg(customer_sentiment_start), 2) as avg_customer_sentiment_start,
         round(avg(customer_sentiment_end), 2) as avg_customer_sentiment_end,
         round(avg(customer_sentiment_shift), 2) as avg_customer_sentiment_shift
-    from calls_with_agent
+    from calls_src
     group by dt, agent_username
 )
 

@@ -4,21 +4,7 @@
 with
 
 calls_src as (
-    select * from calls
-),
-
-contacts_src as (
-    select * from contacts
-),
-
-calls_with_queue as (
-    select
-        c.*,
-        coalesce(t.queue_name, 'unknown') as queue_name
-    from calls_src as c
-    left join contacts_src as t
-        on c.contact_id = t.contact_id
-        and c.dt = t.dt
+    select * from v_call_contacts
 ),
 
 final as (
@@ -31,7 +17,7 @@ final as (
         round(sum(non_talk_s) / nullif(sum(duration_s), 0), 4) as non_talk_ratio,
         round(avg(customer_sentiment_end), 2) as avg_customer_sentiment_end,
         round(avg(customer_sentiment_shift), 2) as avg_customer_sentiment_shift
-    from calls_with_queue
+    from calls_src
     group by dt, queue_name
 )
 
