@@ -133,7 +133,9 @@ def build_assets(settings: Settings, account_id: str, region: str, dashboard: Da
                    "Type": "ATHENA", "DataSourceParameters": {"AthenaParameters": {"WorkGroup": settings.athena_workgroup}},
                    "Permissions": _permissions("data_source", principal)}
     data_sets, arns = [], {}
-    for view in dashboard.views():
+    from pipeline.sql import view_definitions
+
+    for view in view_definitions():  # every view, for analysts' own analyses; the dashboard uses some
         set_id = f"{prefix}-{view.replace('_', '-')}"
         arns[view] = f"{arn}:dataset/{set_id}"
         columns = dataset_columns(view)
@@ -149,7 +151,7 @@ def build_assets(settings: Settings, account_id: str, region: str, dashboard: Da
                                          "DataTransforms": transforms if any(n == "dt" for n, _ in columns) else []}},
             "Permissions": _permissions("data_set", principal),
         })
-    definition = _definition(dashboard, arns)
+    definition = _definition(dashboard, {v: arns[v] for v in dashboard.views()})
     analysis = {"AwsAccountId": account_id, "AnalysisId": f"{prefix}-analysis", "Name": dashboard.name,
                 "Definition": definition, "Permissions": _permissions("analysis", principal)}
     board = {"AwsAccountId": account_id, "DashboardId": f"{prefix}-dashboard", "Name": dashboard.name,
@@ -231,6 +233,8 @@ def spice_ingestions(settings: Settings, run_id: str, dashboard: Dashboard | Non
         return []
     run = re.sub(r"[^a-zA-Z0-9-_]", "-", run_id)
     token = uuid.uuid4().hex[:8]  # a cleared and re-run task must not reuse an ingestion id
+    from pipeline.sql import view_definitions
+
     return [{"data_set_id": f"{settings.quicksight_prefix}-{view.replace('_', '-')}",
              "ingestion_id": f"{run}-{token}"[-128:]}
-            for view in (dashboard or load_dashboard()).views()]
+            for view in view_definitions()]

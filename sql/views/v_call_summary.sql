@@ -32,6 +32,11 @@ final as (
         customer_sentiment_start,
         customer_sentiment_end,
         customer_sentiment_shift,
+        customer_sentiment_q1,
+        customer_sentiment_q2,
+        customer_sentiment_q3,
+        customer_sentiment_q4,
+        agent_sentiment_shift,
         transcript_word_count,
         language_code,
         processed_at
