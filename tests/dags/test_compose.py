@@ -86,3 +86,12 @@ def test_postgres_driver_is_pinned():
     pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
     assert "psycopg2-binary" in pins
+
+
+def test_image_build_copies_everything_the_wheel_force_includes():
+    import tomllib
+
+    forced = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"][
+        "force-include"]
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY")}
+    assert set(forced) <= copied, set(forced) - copied
