@@ -71,6 +71,7 @@ def read_contacts(settings: Settings, day: date, calls: Iterable[Mapping[str, An
     store = build_store(settings, settings.ctr_source)
     root = settings.ctr_source.rstrip("/")
     by_file = {c["recording_uri"].rsplit("/", 1)[-1]: c["contact_id"] for c in calls}
+    day_calls = set(by_file.values())
     latest: dict[str, dict] = {}
     bad = 0
     for d in (day, day + timedelta(days=1)):
@@ -88,7 +89,7 @@ def read_contacts(settings: Settings, day: date, calls: Iterable[Mapping[str, An
                 location = (row["recording_location"] or "").rsplit("/", 1)[-1]
                 contact_id = by_file.get(location, row["contact_id"]) if location else row["contact_id"]
                 started = row["initiation_at"]
-                if contact_id not in by_file.values() and (started is None or started.date() != day):
+                if contact_id not in day_calls and (started is None or started.date() != day):
                     continue
                 row["contact_id"] = contact_id
                 if contact_id not in latest or row["_updated"] >= latest[contact_id]["_updated"]:
