@@ -211,6 +211,7 @@ def _files(settings: Settings, targets: Iterable[str]) -> list[str]:
 
 def import_paths(settings: Settings, targets: Iterable[str], day: date | None = None) -> ImportSummary:
     """Import every output file under ``targets`` (files, folders, s3:// objects or prefixes)."""
+    targets = list(targets)
     from pipeline.run import DayResult, day_tables
 
     components = Components(source=None, transcriber=None, sentiment=build_sentiment(settings),  # type: ignore[arg-type]
@@ -218,10 +219,11 @@ def import_paths(settings: Settings, targets: Iterable[str], day: date | None = 
                             keep_raw_text=settings.pii_raw == "separate")
     summary = ImportSummary()
     days: dict[date, DayResult] = {}
+    stores = {scheme: build_store(settings, root) for scheme, root in (("s3", "s3://"), ("local", "."))
+              if any(t.startswith("s3://") == (scheme == "s3") for t in targets)}
     for path in _files(settings, targets):
         try:
-            store = build_store(settings, path)
-            doc = json.loads(store.read_bytes(path))
+            doc = json.loads(stores["s3" if path.startswith("s3://") else "local"].read_bytes(path))
             dt, call, turns, raw = import_document(doc, path, settings, components, day)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("not imported: %s: %s", path, exc)

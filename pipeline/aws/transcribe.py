@@ -135,8 +135,8 @@ class TranscribeTranscriber(Transcriber):
                 to_start.append((name, rec))
             elif status[0] == "FAILED":
                 self._failed[name] = status[1] or "job failed"
-            elif status[0] != "COMPLETED" or self._cached(name) is None:
-                pending[name] = rec  # a job started by an earlier attempt: re-attach
+            else:
+                pending[name] = rec  # a job started by an earlier attempt: re-attach (the next poll settles it)
         deadline = self._clock() + self.settings.transcribe_max_wait_s
         interval = 1.0 / self.settings.transcribe_start_tps
         while to_start or pending:
