@@ -93,8 +93,9 @@ def _intervals(words: Iterable[Word], participant: str) -> list[tuple[float, flo
 
 
 def _base(contact_id: str, uri: str, name: str, duration_s: float) -> dict:
+    started = parse_recording_name(PurePosixPath(name).name)[1]
     return {"contact_id": contact_id, "recording_uri": uri, "duration_s": round(duration_s, 3),
-            "call_started_at": (parse_recording_name(PurePosixPath(name).name)[1] or None),
+            "call_started_at": started.replace(tzinfo=None) if started else None,
             "processed_at": datetime.now(UTC).replace(tzinfo=None), "pipeline_version": __version__}
 
 
@@ -103,8 +104,6 @@ def _from_transcribe(doc, uri, name, settings: Settings, components: Components)
     duration = max((w.end_s for w in words), default=0.0)
     agent, customer = _intervals(words, "AGENT"), _intervals(words, "CUSTOMER")
     call = _base(_contact_id(doc, name), uri, name, duration)
-    if call["call_started_at"] is not None:
-        call["call_started_at"] = call["call_started_at"].replace(tzinfo=None)
     call.update(
         agent_channel=settings.agent_channel if doc["results"].get("channel_labels") else None,
         agent_talk_s=round(talk_time(agent), 3), customer_talk_s=round(talk_time(customer), 3),
@@ -129,8 +128,6 @@ def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tup
     duration = (cc.get("TotalConversationDurationMillis") or max((s["EndOffsetMillis"] for s in segments), default=0)) / 1000
     engine = "transcribe-call-analytics (imported)" if kind == "call-analytics" else "contact-lens (imported)"
     call = _base(_contact_id(doc, name), uri, name, duration)
-    if call["call_started_at"] is not None:
-        call["call_started_at"] = call["call_started_at"].replace(tzinfo=None)
     talk = (cc.get("TalkTime") or {}).get("DetailsByParticipant", {})
     cuts = (cc.get("Interruptions") or {}).get("InterruptionsByInterrupter", {})
     speed = (cc.get("TalkSpeed") or {}).get("DetailsByParticipant", {})
@@ -218,7 +215,7 @@ def import_paths(settings: Settings, targets: Iterable[str], day: date | None = 
                             pii_mask=settings.pii_mask if settings.redact_pii else None,
                             keep_raw_text=settings.pii_raw == "separate")
     summary = ImportSummary()
-    days: dict[date, DayResult] = {}
+    days: dict[date, dict[str, tuple[dict, list[dict], list[dict]]]] = {}  # day -> contact -> rows; last file wins
     stores = {scheme: build_store(settings, root) for scheme, root in (("s3", "s3://"), ("local", "."))
               if any(t.startswith("s3://") == (scheme == "s3") for t in targets)}
     for path in _files(settings, targets):
@@ -229,17 +226,16 @@ def import_paths(settings: Settings, targets: Iterable[str], day: date | None = 
             log.warning("not imported: %s: %s", path, exc)
             summary.failed.append((path, f"{type(exc).__name__}: {exc}"))
             continue
-        result = days.setdefault(dt, DayResult(dt))
-        result.calls = [c for c in result.calls if c["contact_id"] != call["contact_id"]] + [call]
-        result.turns = [t for t in result.turns if t["contact_id"] != call["contact_id"]] + turns
-        result.turns_raw = [t for t in result.turns_raw if t["contact_id"] != call["contact_id"]] + raw
+        days.setdefault(dt, {})[call["contact_id"]] = (call, turns, raw)
     lake = build_lake(settings)
-    for dt, new in sorted(days.items()):
-        ids = {c["contact_id"] for c in new.calls}
+    for dt, contacts in sorted(days.items()):
+        ids = set(contacts)
+        new = {"calls": [c for c, _, _ in contacts.values()], "turns": [t for _, ts, _ in contacts.values() for t in ts],
+               "turns_raw": [r for _, _, rs in contacts.values() for r in rs], "failures": []}
         merged = DayResult(dt)
         for table in ("calls", "turns", "turns_raw", "failures"):
             kept = [r for r in lake.read_partition(table, dt).to_pylist() if r.get("contact_id") not in ids]
-            setattr(merged, table, kept + getattr(new, table))
+            setattr(merged, table, kept + new[table])
         merged.calls.sort(key=lambda r: r["contact_id"])
         merged.turns.sort(key=lambda r: (r["contact_id"], r["turn_index"]))
         for table, rows in day_tables(settings, merged).items():

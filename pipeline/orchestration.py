@@ -24,10 +24,10 @@ import pyarrow.parquet as pq
 from pipeline.adapters.duckdb_engine import query
 from pipeline.discovery import Recording
 from pipeline.exceptions import AftercallError
-from pipeline.run import DayResult, day_tables, discover_day, process_recordings
+from pipeline.run import DayResult, commit_day, discover_day, process_recordings
 from pipeline.schema import TABLES
 from pipeline.settings import Settings
-from pipeline.wiring import aws_client, build_lake, build_store
+from pipeline.wiring import aws_client, build_store
 
 __all__ = ["DayFailed", "MAX_BATCHES", "check_views", "commit_day_staged", "plan_day", "process_batch",
            "refresh_views"]
@@ -120,10 +120,7 @@ def commit_day_staged(settings: Settings, day: date, run_id: str) -> dict:
     seen = len(result.calls) + len(result.failures)
     if seen < len(manifest):
         raise AftercallError(f"{day}: only {seen} of {len(manifest)} recordings were staged; not committing")
-    lake = build_lake(settings)
-    tables = day_tables(settings, result)
-    for table, rows in tables.items():
-        lake.write_partition(table, day, rows)
+    tables = commit_day(settings, result)
     store.delete_prefix(staging)
     summary = {"day": str(day), "recordings": len(manifest), "processed": len(result.calls),
                "quarantined": len(result.failures), "turns": len(result.turns),

@@ -39,6 +39,10 @@ class Word:
     text: str
     confidence: float
 
+    def glued(self, mark: str) -> Word:
+        """This word with a punctuation mark attached, as Whisper prints and Transcribe's items mean it."""
+        return Word(self.participant, self.begin_s, self.end_s, self.text + mark, self.confidence)
+
 
 @dataclass(frozen=True, slots=True)
 class Transcript:

@@ -53,6 +53,10 @@ def dataset_columns(view: str) -> tuple[tuple[str, str], ...]:
     return tuple((name, _TYPES.get(kind.split("(")[0], "STRING")) for name, kind, *_ in described)
 
 
+def _dataset_id(prefix: str, view: str) -> str:
+    return f"{prefix}-{view.replace('_', '-')}"
+
+
 def _permissions(kind: str, principal: str | None) -> list[dict]:
     return [{"Principal": principal, "Actions": [f"quicksight:{a}" for a in _ACTIONS[kind]]}] if principal else []
 
@@ -136,10 +140,13 @@ def build_assets(settings: Settings, account_id: str, region: str, dashboard: Da
     from pipeline.sql import view_definitions
 
     for view in view_definitions():  # every view, for analysts' own analyses; the dashboard uses some
-        set_id = f"{prefix}-{view.replace('_', '-')}"
+        set_id = _dataset_id(prefix, view)
         arns[view] = f"{arn}:dataset/{set_id}"
         columns = dataset_columns(view)
-        transforms = [{"CastColumnTypeOperation": {"ColumnName": "dt", "NewColumnType": "DATETIME", "Format": "yyyy-MM-dd"}}]
+        logical: dict[str, Any] = {"Alias": view, "Source": {"PhysicalTableId": "view"}}
+        if any(n == "dt" for n, _ in columns):
+            logical["DataTransforms"] = [{"CastColumnTypeOperation": {"ColumnName": "dt", "NewColumnType": "DATETIME",
+                                                                      "Format": "yyyy-MM-dd"}}]
         data_sets.append({
             "AwsAccountId": account_id, "DataSetId": set_id, "Name": f"{prefix} {view}",
             "ImportMode": settings.quicksight_import_mode,
@@ -147,8 +154,7 @@ def build_assets(settings: Settings, account_id: str, region: str, dashboard: Da
                 "DataSourceArn": f"{arn}:datasource/{source_id}", "Catalog": "AwsDataCatalog",
                 "Schema": settings.glue_database, "Name": view,
                 "InputColumns": [{"Name": n, "Type": t} for n, t in columns]}}},
-            "LogicalTableMap": {"days": {"Alias": view, "Source": {"PhysicalTableId": "view"},
-                                         "DataTransforms": transforms if any(n == "dt" for n, _ in columns) else []}},
+            "LogicalTableMap": {"days": logical},
             "Permissions": _permissions("data_set", principal),
         })
     definition = _definition(dashboard, {v: arns[v] for v in dashboard.views()})
@@ -158,9 +164,6 @@ def build_assets(settings: Settings, account_id: str, region: str, dashboard: Da
              "Definition": definition, "Permissions": _permissions("dashboard", principal),
              "DashboardPublishOptions": {"AdHocFilteringOption": {"AvailabilityStatus": "ENABLED"},
                                          "ExportToCSVOption": {"AvailabilityStatus": "ENABLED"}}}
-    for entry in data_sets:
-        if not entry["LogicalTableMap"]["days"]["DataTransforms"]:
-            del entry["LogicalTableMap"]["days"]["DataTransforms"]
     return Assets(data_source, data_sets, analysis, board)
 
 
@@ -235,6 +238,6 @@ def spice_ingestions(settings: Settings, run_id: str, dashboard: Dashboard | Non
     token = uuid.uuid4().hex[:8]  # a cleared and re-run task must not reuse an ingestion id
     from pipeline.sql import view_definitions
 
-    return [{"data_set_id": f"{settings.quicksight_prefix}-{view.replace('_', '-')}",
+    return [{"data_set_id": _dataset_id(settings.quicksight_prefix, view),
              "ingestion_id": f"{run}-{token}"[-128:]}
             for view in view_definitions()]

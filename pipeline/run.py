@@ -112,15 +112,15 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
             continue
         seen[rec.contact_id] = rec
         unique.append(rec)
-    if settings.engine == "aws" and unique:
-        # The speech work is remote: start and await the batch's jobs together, then measure in-process.
-        components = build_components(settings)
+    # In-process when the speech work is remote (AWS: a batch's jobs are started and awaited together in
+    # prepare(), a no-op for local engines) or there is nothing to spread over a pool.
+    if unique and (settings.engine == "aws" or settings.workers <= 1 or len(unique) <= 1):
+        components = build_components(settings, cpu_threads=max(1, settings.workers))
         if components.transcriber is not None:
             components.transcriber.prepare(unique)
         outcomes: Iterable[CallOutcome] = (process_recording(r, components, settings.agent_channel) for r in unique)
-    elif settings.workers <= 1 or len(unique) <= 1:
-        components = build_components(settings, cpu_threads=max(1, settings.workers)) if unique else None
-        outcomes = (process_recording(r, components, settings.agent_channel) for r in unique)
+    elif not unique:
+        outcomes = ()
     else:
         outcomes = _in_pool(settings, unique)
     for outcome in outcomes:

@@ -75,9 +75,15 @@ class S3Store(Store):
         return sorted(found)
 
     def delete_prefix(self, prefix: str) -> None:
+        self.delete(self.list(prefix))
+
+    def delete(self, paths: list[str]) -> None:
+        """Delete these objects (s3:// URIs of one bucket), 1,000 per request."""
         from pipeline.aws._helpers import split_uri
 
-        keys = [{"Key": split_uri(p)[1]} for p in self.list(prefix)]
-        bucket = split_uri(prefix)[0]
+        if not paths:
+            return
+        bucket = split_uri(paths[0])[0]
+        keys = [{"Key": split_uri(p)[1]} for p in paths]
         for i in range(0, len(keys), 1000):
             self.s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[i:i + 1000], "Quiet": True})

@@ -86,8 +86,7 @@ class WhisperTranscriber(Transcriber):
                     continue
                 if own and not any(ch.isalnum() for ch in text):
                     # A lone mark ("-", "..."): glue it to the word before, as Transcribe's punctuation items are.
-                    last = own[-1]
-                    own[-1] = Word(p, last.begin_s, last.end_s, last.text + text, last.confidence)
+                    own[-1] = own[-1].glued(text)
                     continue
                 # Plain floats: numpy's round() differs from Python's at the last digit, and both engines must agree.
                 own.append(Word(p, round(float(begin), 3), round(float(end), 3), text, round(float(prob), 4)))

@@ -94,13 +94,11 @@ class S3Lake:
                                        PartitionInput=partition)
 
     def _delete_other_runs(self, table: str, dt: date | str, keep: str) -> None:
-        bucket, prefix = split_uri(self.partition_path(table, dt))
-        _, keep_prefix = split_uri(keep)
-        stale: list[dict[str, str]] = []
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            stale += [{"Key": o["Key"]} for o in page.get("Contents", []) if not o["Key"].startswith(keep_prefix)]
-        for i in range(0, len(stale), 1000):
-            self.s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[i:i + 1000], "Quiet": True})
+        from pipeline.storage import S3Store
+
+        store = S3Store(self.s3, self.kms_key_id)
+        stale = [p for p in store.list(self.partition_path(table, dt)) if not p.startswith(keep)]
+        store.delete(stale)
         if stale:
             log.info("%s dt=%s: deleted %d objects of earlier runs", table, dt, len(stale))
 

@@ -30,8 +30,7 @@ def _words(items: Iterable[dict[str, Any]], who) -> list[Word]:
         best = item["alternatives"][0]
         if item.get("type") == "punctuation":
             if words:
-                last = words[-1]
-                words[-1] = Word(last.participant, last.begin_s, last.end_s, last.text + best["content"], last.confidence)
+                words[-1] = words[-1].glued(best["content"])
             continue
         words.append(Word(who(item), round(float(item["start_time"]), 3), round(float(item["end_time"]), 3),
                           best["content"], round(float(best.get("confidence") or 0.0), 4)))
@@ -73,9 +72,7 @@ def parse_call_analytics(doc: dict[str, Any]) -> list[Word]:
         for item in segment.get("Items", []):
             if item.get("Type") == "punctuation":
                 if words:
-                    last = words[-1]
-                    words[-1] = Word(last.participant, last.begin_s, last.end_s, last.text + item["Content"],
-                                     last.confidence)
+                    words[-1] = words[-1].glued(item["Content"])
                 continue
             words.append(Word(role, round(item["BeginOffsetMillis"] / 1000, 3), round(item["EndOffsetMillis"] / 1000, 3),
                               item["Content"], round(float(item.get("Confidence", 0.0)), 4)))
