@@ -5,13 +5,17 @@ Processes one day of stereo call recordings (Amazon Connect layout,
 `*/CallRecordings/YYYY/MM/DD/`) from `AFTERCALL_SOURCE` into the lake at `AFTERCALL_LAKE`:
 per-call talk time, silence, interruptions, transcripts and sentiment.
 
-* **Which day**: the day on which the run's data interval starts (UTC), never "now" — so any
-  past day can be backfilled, from the UI (*Trigger ▸ Backfill*) or `airflow backfill create`.
-  The scheduled run at 00:30 UTC on the 23rd covers the 22nd. A manual trigger covers the
-  interval that ended last before its logical date, unless its `day` parameter names a day.
+* **Which day**: the run's logical date names it (UTC), never "now". The nightly run for day D
+  has logical date D 00:00 and starts once D has ended (plus `AFTERCALL_LANDING_DELAY_MIN`,
+  default 30, for late uploads). `airflow dags test post_call_analytics D`,
+  `airflow backfill create --from-date D1 --to-date D2` (both days included) and a UI trigger
+  with a logical date process those days; a trigger without a logical date processes yesterday
+  (UTC). The `day` param overrides all of these.
 * **Safe to re-run**: a day's partitions are replaced, never appended to.
-* **Bad recordings** are quarantined in the `failures` table; the run fails only when every
-  recording of a non-empty day failed, or when the lake commit fails.
+* **Bad recordings** are quarantined in the `failures` table. A worker that dies, a model that
+  can't load, a service that stays down fail the batch task, and Airflow retries it.
+* **A failed run changes nothing**: when every recording of a non-empty day failed, or the commit
+  failed, the day keeps its last committed rows; the attempt is recorded in the `runs` table.
 * **QuickSight**: with `AFTERCALL_QUICKSIGHT_IMPORT_MODE=SPICE`, every dataset is refreshed
   after the views (one mapped ingestion per dataset); otherwise that step is skipped.
 * Settings: the `AFTERCALL_*` environment variables of the workers (see the README).
@@ -26,19 +30,22 @@ import pendulum
 from airflow.providers.amazon.aws.operators.quicksight import QuickSightCreateIngestionOperator
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
 
-SCHEDULE = os.environ.get("AFTERCALL_SCHEDULE", "30 0 * * *")  # 00:30 UTC: the day's last calls have landed
+SCHEDULE = os.environ.get("AFTERCALL_SCHEDULE", "0 0 * * *")  # one interval per UTC day: logical date = the day
+LANDING_DELAY_MIN = float(os.environ.get("AFTERCALL_LANDING_DELAY_MIN", "30"))  # the day's last uploads
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("AFTERCALL_RETRY_DELAY_S", "60")))
 LAKE_TABLES = [Asset(name=f"aftercall_{t}", uri=f"aftercall://lake/{t}") for t in ("calls", "turns", "failures")]
 
 
 def _day_and_settings():
-    """The data interval's day and the workers' settings (imports stay out of DAG parsing)."""
+    """The run's day (see the DAG's doc), logged first in every task, and the workers' settings."""
+    import logging
+
+    from pipeline.orchestration import day_of_run
     from pipeline.settings import load_settings
 
-    from datetime import date
-
     context = get_current_context()
-    chosen = context["params"].get("day")
-    day = date.fromisoformat(chosen) if chosen else context["data_interval_start"].in_timezone("UTC").date()
+    day = day_of_run(context["params"].get("day"), context.get("logical_date"), context["dag_run"].run_after)
+    logging.getLogger("aftercall").info("aftercall day %s (run %s)", day, context["run_id"])
     return day, context["run_id"], load_settings()
 
 
@@ -51,16 +58,24 @@ def _day_and_settings():
     doc_md=__doc__,
     tags=["aftercall", "post-call-analytics"],
     params={"day": Param(None, type=["null", "string"], format="date",
-                         description="Process this day (YYYY-MM-DD) instead of the data interval's")},
+                         description="Process this day (YYYY-MM-DD) instead of the logical date's")},
     default_args={
         "owner": "aftercall",
         "retries": 3,
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": RETRY_DELAY,
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
     },
 )
 def post_call_analytics():
+    @task.sensor(poke_interval=300, timeout=timedelta(hours=26).total_seconds(), mode="reschedule")
+    def wait_for_day_end() -> bool:
+        """Wait until the day has ended and its last uploads have landed (at once for past days)."""
+        from pipeline.orchestration import day_has_landed
+
+        day, _, _ = _day_and_settings()
+        return day_has_landed(day, LANDING_DELAY_MIN)
+
     @task
     def discover() -> list[dict]:
         """Find the day's recordings; one small descriptor (manifest path, index range) per batch."""
@@ -103,6 +118,7 @@ def post_call_analytics():
         return plan(settings, run_id)
 
     batches = discover()
+    wait_for_day_end() >> batches
     processed = process_calls.expand(batch=batches)
     committed = commit_lake()
     ingestions = spice_ingestions()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["AftercallError", "BadRecording", "ConfigurationError", "LakeError", "SentimentError", "TranscriptionError"]
+__all__ = ["AftercallError", "BadRecording", "ConfigurationError", "DayFailed", "InfrastructureError", "LakeError",
+           "SentimentError", "TranscriptionError", "WorkerLost"]
 
 
 class AftercallError(Exception):
@@ -48,3 +49,32 @@ class LakeError(AftercallError):
 
 class SentimentError(AftercallError):
     """The sentiment engine refused texts even after retries; the call is quarantined."""
+
+
+class InfrastructureError(AftercallError):
+    """Not the recording's fault: a service, an engine or a worker failed. The task fails and is retried;
+    nothing is quarantined. ``stage`` names the step, ``uri`` the recording being worked on (if any)."""
+
+    def __init__(self, stage: str, reason: str, uri: str | None = None) -> None:
+        super().__init__(f"{stage}: {reason}" + (f" (while on {uri})" if uri else ""))
+        self.stage = stage
+        self.reason = reason
+        self.uri = uri
+
+
+class WorkerLost(InfrastructureError):
+    """A worker process died (native crash, OOM killer, a model that could not load)."""
+
+    def __init__(self, in_flight: list[str]) -> None:
+        super().__init__("worker", f"a worker process died with {len(in_flight)} recording(s) in flight; "
+                                   "the batch fails so the orchestrator retries it")
+        self.in_flight = in_flight
+
+
+class DayFailed(AftercallError):
+    """The day cannot be committed (e.g. every recording of a non-empty day failed); the lake is unchanged."""
+
+    def __init__(self, day, reason: str) -> None:
+        super().__init__(f"{day}: {reason}; the committed day was left unchanged")
+        self.day = day
+        self.reason = reason

@@ -46,24 +46,34 @@ class LocalLake:
 
     def write_partition(self, table: str, dt: date | str, rows: Iterable[Mapping[str, object]]) -> Path:
         """Replace ``table``'s partition for ``dt`` with ``rows`` (zero rows is a valid, empty day)."""
-        schema = TABLES[table]
-        data = pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
-        folder = self.partition_dir(table, dt)
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(".tmp-*"):
-            stale.unlink(missing_ok=True)
-        tmp = folder / f".tmp-{uuid.uuid4().hex}.partial"  # not *.parquet: globs must not see it
-        final = folder / PART_NAME
+        return self.write_partitions(dt, {table: rows})[table]
+
+    def write_partitions(self, dt: date | str, tables: Mapping[str, Iterable[Mapping[str, object]]]) -> dict[str, Path]:
+        """Replace several tables' partitions for ``dt``: every file is written and flushed first, then
+        all are renamed into place, so a failed write changes no table at all."""
+        staged: dict[str, tuple[Path, Path, int]] = {}
+        table = ""
         try:
-            pq.write_table(data, tmp, compression="zstd")
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
+            for table, rows in tables.items():
+                schema = TABLES[table]
+                data = pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
+                folder = self.partition_dir(table, dt)
+                folder.mkdir(parents=True, exist_ok=True)
+                for stale in folder.glob(".tmp-*"):
+                    stale.unlink(missing_ok=True)
+                tmp = folder / f".tmp-{uuid.uuid4().hex}.partial"  # not *.parquet: globs must not see it
+                staged[table] = (tmp, folder / PART_NAME, data.num_rows)
+                pq.write_table(data, tmp, compression="zstd")
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            for tmp, _, _ in staged.values():
+                tmp.unlink(missing_ok=True)
             raise LakeError(table, str(dt), f"could not write the partition: {exc}") from exc
-        log.info("wrote %s rows to %s", data.num_rows, final)
-        return final
+        for table, (tmp, final, rows) in staged.items():
+            os.replace(tmp, final)  # a rename within one folder: atomic, and all files are already on disk
+            log.info("wrote %s rows to %s", rows, final)
+        return {table: final for table, (_, final, _) in staged.items()}
 
     def read_partition(self, table: str, dt: date | str) -> pa.Table:
         path = self.partition_dir(table, dt) / PART_NAME

@@ -16,21 +16,21 @@ import logging
 import math
 import re
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.adapters.duckdb_engine import query
 from pipeline.discovery import Recording
-from pipeline.exceptions import AftercallError
+from pipeline.exceptions import AftercallError, DayFailed
 from pipeline.run import DayResult, commit_day, discover_day, process_recordings
 from pipeline.schema import TABLES
 from pipeline.settings import Settings
 from pipeline.wiring import aws_client, build_store
 
-__all__ = ["DayFailed", "MAX_BATCHES", "check_views", "commit_day_staged", "plan_day", "process_batch",
-           "refresh_views"]
+__all__ = ["DayFailed", "MAX_BATCHES", "check_views", "commit_day_staged", "day_has_landed", "day_of_run", "plan_day",
+           "process_batch", "refresh_views"]
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,25 @@ MAX_BATCHES = 256  # well under Airflow's max_map_length (1024)
 STAGED = ("calls", "turns", "turns_raw", "failures")  # what batches produce; the rest is derived at commit
 
 
-class DayFailed(AftercallError):
-    """Every recording of a non-empty day was quarantined: something is wrong beyond bad files."""
+def day_of_run(day_param: str | None, logical_date: datetime | None, run_after: datetime) -> date:
+    """The day a run processes, as users name it.
 
-    def __init__(self, day: date, failures: int, sample: str) -> None:
-        super().__init__(f"{day}: all {failures} recordings failed (e.g. {sample})")
-        self.day = day
+    The ``day`` param if given; else the logical date's day (UTC): the nightly run of the interval
+    starting at D 00:00, ``airflow dags test … D``, each day of ``backfill create --from-date D1
+    --to-date D2``, a UI trigger with a logical date. A trigger without a logical date: yesterday
+    (UTC) relative to when it runs, the last day that has ended.
+    """
+    if day_param:
+        return date.fromisoformat(day_param)
+    if logical_date is not None:
+        return logical_date.astimezone(UTC).date()
+    return run_after.astimezone(UTC).date() - timedelta(days=1)
+
+
+def day_has_landed(day: date, delay_minutes: float, now: datetime | None = None) -> bool:
+    """Whether ``day`` ended at least ``delay_minutes`` ago (UTC): its last recordings have been uploaded."""
+    landed = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1, minutes=delay_minutes)
+    return (now or datetime.now(UTC)) >= landed
 
 
 def _run_key(run_id: str) -> str:
@@ -79,7 +92,7 @@ def plan_day(settings: Settings, day: date, run_id: str, batch_size: int = 50) -
     log.info("%s: %d recordings in %d batches of up to %d", day, len(recordings), count, size)
     return [
         {"manifest": manifest, "batch": i, "start": i * size, "stop": min((i + 1) * size, len(recordings)),
-         "label": f"batch {i + 1}/{count} ({min((i + 1) * size, len(recordings)) - i * size} calls)"}
+         "label": f"{day} batch {i + 1}/{count} ({min((i + 1) * size, len(recordings)) - i * size} calls)"}
         for i in range(count)
     ]
 
@@ -107,7 +120,11 @@ def process_batch(settings: Settings, batch: dict) -> str:
 
 
 def commit_day_staged(settings: Settings, day: date, run_id: str) -> dict:
-    """Switch the day's partitions to the staged batches; fail the day if every recording failed."""
+    """Switch the day's partitions to the staged batches, or change nothing.
+
+    Staging is removed only after a successful commit: a retry of this step commits the same rows,
+    or fails again with the same reason (:class:`DayFailed` when every recording failed).
+    """
     store = build_store(settings)
     staging = _staging(settings, day, run_id)
     manifest = json.loads(store.read_bytes(f"{staging}/manifest.json"))
@@ -120,14 +137,12 @@ def commit_day_staged(settings: Settings, day: date, run_id: str) -> dict:
     seen = len(result.calls) + len(result.failures)
     if seen < len(manifest):
         raise AftercallError(f"{day}: only {seen} of {len(manifest)} recordings were staged; not committing")
-    tables = commit_day(settings, result)
+    tables = commit_day(settings, result, recordings=len(manifest), run_id=run_id)
     store.delete_prefix(staging)
     summary = {"day": str(day), "recordings": len(manifest), "processed": len(result.calls),
                "quarantined": len(result.failures), "turns": len(result.turns),
                "categories": len(tables["call_categories"]), "contacts": len(tables["contacts"])}
     log.info("committed %s", summary)
-    if manifest and not result.calls:
-        raise DayFailed(day, len(result.failures), result.failures[0]["error"] if result.failures else "?")
     return summary
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pipeline import __version__
 from pipeline.audio import CallAudio, decode_call, frame_levels_db, loudness_score, speech_intervals
 from pipeline.discovery import Recording
-from pipeline.exceptions import BadRecording
+from pipeline.exceptions import BadRecording, InfrastructureError, SentimentError
 from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
 from pipeline.pii import redact
 from pipeline.ports import Transcript
@@ -50,7 +50,11 @@ def failure_row(recording: Recording, stage: str, error: str) -> dict:
 
 
 def process_recording(recording: Recording, components: Components, agent_channel: int) -> CallOutcome:
-    """Never raises for a bad recording: the outcome then carries a ``failures`` row with the reason."""
+    """Never raises for a bad recording: the outcome then carries a ``failures`` row with the reason.
+
+    Raises :class:`InfrastructureError` when a service or engine fails (not the recording): the batch
+    must fail and be retried rather than quarantine a good call.
+    """
     outcome = CallOutcome(recording)
     clock = time.perf_counter()
 
@@ -61,7 +65,12 @@ def process_recording(recording: Recording, components: Components, agent_channe
         clock = now
 
     try:
-        data = components.source.read(recording)
+        try:
+            data = components.source.read(recording)
+        except (BadRecording, FileNotFoundError):
+            raise
+        except Exception as exc:  # the store is down, throttled, refusing: not this recording's fault
+            raise InfrastructureError("read", f"{type(exc).__name__}: {exc}", recording.uri) from exc
         lap("read")
         audio = decode_call(data, recording.uri, agent_channel)
         del data
@@ -72,13 +81,18 @@ def process_recording(recording: Recording, components: Components, agent_channe
         if components.transcriber is not None:
             try:
                 transcript = components.transcriber.transcribe(recording, audio)
-            except BadRecording:
+            except (BadRecording, InfrastructureError):
                 raise
-            except Exception as exc:  # an engine failure on one call must not end the night
-                raise BadRecording(recording.uri, "transcribe", f"{type(exc).__name__}: {exc}") from exc
+            except Exception as exc:  # the engine failed, not the recording (which decoded): retry the batch
+                raise InfrastructureError("transcribe", f"{type(exc).__name__}: {exc}", recording.uri) from exc
             lap("transcribe")
             outcome.turns, outcome.turns_raw = language_rows(outcome.call, transcript, components, audio.duration_s,
                                                              levels, lap)
+    except InfrastructureError:
+        raise
+    except FileNotFoundError as exc:  # listed at discovery, gone since: the recording's own fault
+        log.warning("quarantined %s at read: %s", recording.uri, exc)
+        outcome.failure = failure_row(recording, "read", f"recording disappeared after discovery ({exc})")
     except BadRecording as exc:
         log.warning("quarantined %s at %s: %s", recording.uri, exc.stage, exc.reason)
         outcome.call, outcome.turns, outcome.turns_raw = None, [], []
@@ -135,8 +149,10 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
              if components.pii_mask else raw_texts)
     try:
         results = sentiment.analyze(texts, transcript.language_code) if sentiment and turns else []
-    except Exception as exc:  # throttled past every retry, or refused: quarantine this call, not the night
-        raise BadRecording(call["recording_uri"], "sentiment", f"{type(exc).__name__}: {exc}") from exc
+    except SentimentError as exc:  # the engine refused these texts even alone: this call's fault
+        raise BadRecording(call["recording_uri"], "sentiment", str(exc)) from exc
+    except Exception as exc:  # throttled past every retry, or down: the service's fault, retry the batch
+        raise InfrastructureError("sentiment", f"{type(exc).__name__}: {exc}", call["recording_uri"]) from exc
     units, sentiment_usd = sentiment.cost(texts) if sentiment and turns else (0, 0.0)
     lap("sentiment")
     call.update(

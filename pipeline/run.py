@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
+from pipeline import __version__
 from pipeline.discovery import Recording
+from pipeline.exceptions import DayFailed, WorkerLost
 from pipeline.process import CallOutcome, failure_row, process_recording
 from pipeline.settings import Settings
-from pipeline.wiring import Components, build_components, build_lake, build_source
+from pipeline.wiring import Components, Lake, build_components, build_lake, build_source
 
-__all__ = ["DayResult", "commit_day", "day_tables", "discover_day", "process_recordings", "run_day"]
+__all__ = ["DayResult", "commit_day", "day_tables", "discover_day", "process_recordings", "record_run", "run_day"]
 
 log = logging.getLogger(__name__)
 
@@ -69,29 +74,50 @@ def _work(recording: Recording) -> CallOutcome:
     return process_recording(recording, *_worker)
 
 
+@contextmanager
+def _workers_main() -> Iterator[None]:
+    """Let spawned workers import a harmless ``__main__`` (see ``pipeline._spawn_main``), not the parent's."""
+    import pipeline._spawn_main as neutral
+
+    with _MAIN_LOCK:
+        saved = sys.modules["__main__"]
+        sys.modules["__main__"] = neutral
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = saved
+
+
+_MAIN_LOCK = threading.Lock()
+
+
 def _in_pool(settings: Settings, recordings: list[Recording]) -> Iterator[CallOutcome]:
-    """Outcomes as they complete; at most two calls per worker in flight so memory stays bounded."""
+    """Outcomes as they complete; at most two calls per worker in flight so memory stays bounded.
+
+    A worker that dies (native crash, OOM killer, a model that cannot load) is not the recording's
+    fault: :class:`WorkerLost` is raised and the orchestrator retries the batch.
+    """
     workers = min(settings.workers, len(recordings))
     pending = list(reversed(recordings))
-    while pending:
-        ctx = multiprocessing.get_context("spawn")  # no fork: model runtimes start threads
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(settings.model_dump_json(),)) as pool:
-            running: dict[Future, Recording] = {}
-            try:
-                while pending or running:
-                    while pending and len(running) < 2 * workers:
-                        rec = pending.pop()
+    ctx = multiprocessing.get_context("spawn")  # no fork: the parent may run threads (Airflow's, a model's)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(settings.model_dump_json(),)) as pool:
+        running: dict[Future, Recording] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < 2 * workers:
+                    rec = pending.pop()
+                    with _workers_main():  # a submit may start a worker (spawn starts them one by one)
                         running[pool.submit(_work, rec)] = rec
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        outcome = future.result()  # raises BrokenProcessPool while still in `running`
-                        del running[future]
-                        yield outcome
-            except BrokenProcessPool:
-                # A native crash or the OOM killer took a worker: quarantine what was in flight, go on.
-                for rec in running.values():
-                    yield CallOutcome(rec, failure=failure_row(rec, "worker", "worker process died while processing"))
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    outcome = future.result()  # raises BrokenProcessPool while still in `running`
+                    del running[future]
+                    yield outcome
+        except BrokenProcessPool as exc:
+            lost = [rec.uri for rec in running.values()]
+            log.error("a worker process died with %d recording(s) in flight: %s", len(lost), ", ".join(lost))
+            raise WorkerLost(lost) from exc
 
 
 def process_recordings(settings: Settings, recordings: Iterable[Recording],
@@ -115,7 +141,9 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
     # In-process when the speech work is remote (AWS: a batch's jobs are started and awaited together in
     # prepare(), a no-op for local engines) or there is nothing to spread over a pool.
     if unique and (settings.engine == "aws" or settings.workers <= 1 or len(unique) <= 1):
-        components = build_components(settings, cpu_threads=max(1, settings.workers))
+        # One thread, as in a pool worker: int8 kernels may round differently with another thread count,
+        # and a call must get the same transcript whichever way its batch ran.
+        components = build_components(settings, cpu_threads=1)
         if components.transcriber is not None:
             components.transcriber.prepare(unique)
         outcomes: Iterable[CallOutcome] = (process_recording(r, components, settings.agent_channel) for r in unique)
@@ -149,13 +177,49 @@ def day_tables(settings: Settings, result: DayResult) -> dict[str, list[dict]]:
     }
 
 
-def commit_day(settings: Settings, result: DayResult) -> dict[str, list[dict]]:
-    """Replace the day's partition of every table (an empty day writes empty partitions)."""
+def commit_day(settings: Settings, result: DayResult, *, recordings: int | None = None,
+               run_id: str | None = None) -> dict[str, list[dict]]:
+    """Replace the day's partition of every table at once (an empty day writes empty partitions).
+
+    A day whose recordings all failed is not committed: :class:`DayFailed` is raised and the day
+    keeps its last committed rows. Either way the attempt is recorded in the ``runs`` table, the
+    one thing a failed run writes. ``recordings`` is how many were found (default: outcomes seen).
+    """
     lake = build_lake(settings)
+    found = len(result.calls) + len(result.failures) if recordings is None else recordings
+    run_id = run_id or f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
+    if found and not result.calls:
+        for failure in result.failures:
+            log.error("%s: %s failed at %s: %s", result.day, failure["recording_uri"], failure["stage"],
+                      failure["error"])
+        example = result.failures[0]["error"] if result.failures else "nothing staged"
+        reason = f"all {found} recordings failed (e.g. {example})"
+        record_run(lake, result, run_id, found, "failed", reason)
+        raise DayFailed(result.day, reason)
     tables = day_tables(settings, result)
-    for table, rows in tables.items():
-        lake.write_partition(table, result.day, rows)
+    try:
+        lake.write_partitions(result.day, tables)
+    except Exception as exc:
+        record_run(lake, result, run_id, found, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    record_run(lake, result, run_id, found, "committed", None)
     return tables
+
+
+def record_run(lake: Lake, result: DayResult, run_id: str, recordings: int, status: str, error: str | None) -> None:
+    """Add (or replace) this run's row in the day's ``runs`` partition; never masks the run's own error."""
+    row = {"run_id": run_id, "status": status, "recordings": recordings, "processed": len(result.calls),
+           "quarantined": len(result.failures), "error": error, "finished_at": _utcnow(),
+           "pipeline_version": __version__}
+    try:
+        rows = [r for r in lake.read_partition("runs", result.day).to_pylist() if r["run_id"] != run_id]
+        lake.write_partition("runs", result.day, [*rows, row])
+    except Exception:
+        log.exception("%s: could not record run %s (%s) in the runs table", result.day, run_id, status)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def run_day(settings: Settings, day: date, progress: Progress | None = None,
@@ -164,5 +228,5 @@ def run_day(settings: Settings, day: date, progress: Progress | None = None,
     if on_discovered:
         on_discovered(len(recordings))
     result = process_recordings(settings, recordings, progress, day=day)
-    commit_day(settings, result)
+    commit_day(settings, result, recordings=len(recordings))
     return result

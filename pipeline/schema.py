@@ -127,6 +127,21 @@ _CONTACTS = pa.schema(
     ]
 )
 
+# One row per run that tried to commit the day (Airflow run id, or the CLI's): what it saw and how it ended.
+# A failed run's row is the only thing it writes; the day's other tables keep the last committed run.
+_RUNS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("status", pa.string()),  # committed | failed
+        ("recordings", pa.int32()),
+        ("processed", pa.int32()),
+        ("quarantined", pa.int32()),
+        ("error", pa.string()),
+        ("finished_at", _TS),
+        ("pipeline_version", pa.string()),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "calls": _CALLS,
     "turns": _TURNS,
@@ -134,6 +149,7 @@ TABLES: dict[str, pa.Schema] = {
     "call_categories": _CALL_CATEGORIES,
     "turns_raw": _TURNS_RAW,
     "contacts": _CONTACTS,
+    "runs": _RUNS,
 }
 
 _ATHENA = {

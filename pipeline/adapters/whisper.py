@@ -18,6 +18,7 @@ __all__ = ["WHISPER_RATE", "WhisperTranscriber", "resample", "resolve_model"]
 log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000  # Whisper assumes 16 kHz mono float32; 8 kHz input gives garbage
+LOOP_COMPRESSION_RATIO = 2.4  # faster-whisper's own threshold for "this segment repeats itself"
 
 
 def resolve_model(setting: str) -> str:
@@ -73,8 +74,19 @@ class WhisperTranscriber(Transcriber):
             vad_filter=True,
             word_timestamps=True,
             condition_on_previous_text=False,
+            # Greedy/beam decoding only: the default falls back to sampling at higher temperatures, and a
+            # backfill must give the same transcript as the night it replaces.
+            temperature=0.0,
         )
-        return [(w.start, w.end, w.word.strip(), w.probability) for s in segments for w in (s.words or [])]
+        words = []
+        for s in segments:
+            if s.compression_ratio > LOOP_COMPRESSION_RATIO:
+                # Without the fallback, a repetition loop ("1, 1, 1, ...") would be kept: drop it.
+                log.info("dropped a repetitive segment at %.1f s (compression ratio %.1f): %.60s",
+                         s.start, s.compression_ratio, s.text)
+                continue
+            words += [(w.start, w.end, w.word.strip(), w.probability) for w in (s.words or [])]
+        return words
 
     def transcribe(self, recording: Recording, audio: CallAudio) -> Transcript:
         words: list[Word] = []

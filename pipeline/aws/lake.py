@@ -61,24 +61,37 @@ class S3Lake:
 
     def write_partition(self, table: str, dt: date | str, rows: Iterable[Mapping[str, object]]) -> str:
         """Replace ``table``'s partition for ``dt`` with ``rows``; returns the new location."""
+        return self.write_partitions(dt, {table: rows})[table]
+
+    def write_partitions(self, dt: date | str, tables: Mapping[str, Iterable[Mapping[str, object]]]) -> dict[str, str]:
+        """Replace several tables' partitions for ``dt``: every table is written first, then the Glue
+        partitions are switched one call each, so a failed write switches none of them."""
         import awswrangler as wr
 
-        schema = TABLES[table]
-        data = pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
         run = f"run={datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        location = join(self.partition_path(table, dt), run) + "/"
-        try:
-            if data.num_rows:
-                wr.s3.to_parquet(data.to_pandas(), path=f"{location}part-00000.snappy.parquet", index=False,
-                                 dtype={f.name: athena_type(f.type) for f in schema},
-                                 s3_additional_kwargs=sse_kwargs(self.kms_key_id), boto3_session=self.session)
-            self.ensure_table(table)
-            self._point_partition(table, str(dt), location)
-        except Exception as exc:
-            raise LakeError(table, str(dt), f"could not write or switch the partition: {exc}") from exc
-        self._delete_other_runs(table, dt, keep=location)
-        log.info("%s dt=%s -> %s (%d rows)", table, dt, location, data.num_rows)
-        return location
+        written: dict[str, tuple[str, int]] = {}
+        for table, rows in tables.items():
+            schema = TABLES[table]
+            data = pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
+            location = join(self.partition_path(table, dt), run) + "/"
+            try:
+                if data.num_rows:
+                    wr.s3.to_parquet(data.to_pandas(), path=f"{location}part-00000.snappy.parquet", index=False,
+                                     dtype={f.name: athena_type(f.type) for f in schema},
+                                     s3_additional_kwargs=sse_kwargs(self.kms_key_id), boto3_session=self.session)
+                self.ensure_table(table)
+            except Exception as exc:
+                raise LakeError(table, str(dt), f"could not write the partition: {exc}") from exc
+            written[table] = (location, data.num_rows)
+        for table, (location, _) in written.items():
+            try:
+                self._point_partition(table, str(dt), location)
+            except Exception as exc:
+                raise LakeError(table, str(dt), f"could not switch the partition: {exc}") from exc
+        for table, (location, rows) in written.items():
+            self._delete_other_runs(table, dt, keep=location)
+            log.info("%s dt=%s -> %s (%d rows)", table, dt, location, rows)
+        return {table: location for table, (location, _) in written.items()}
 
     def _point_partition(self, table: str, dt: str, location: str) -> None:
         table_sd = self.glue.get_table(DatabaseName=self.database, Name=table)["Table"]["StorageDescriptor"]

@@ -27,8 +27,8 @@ def test_shape_tags_retries_schedule(dagbag):
     assert dag.doc_md and "backfill" in dag.doc_md.lower()
     assert dag.catchup is False
     assert dag.start_date.tzinfo is not None
-    assert dag.timetable.expression == "30 0 * * *" and str(dag.timetable.timezone) in ("UTC", "Timezone('UTC')")
-    assert [t.task_id for t in dag.topological_sort()] == ["discover", "process_calls", "commit_lake", "refresh_views",
+    assert dag.timetable.expression == "0 0 * * *" and str(dag.timetable.timezone) in ("UTC", "Timezone('UTC')")
+    assert [t.task_id for t in dag.topological_sort()] == ["wait_for_day_end", "discover", "process_calls", "commit_lake", "refresh_views",
                                                           "spice_ingestions", "refresh_spice"]
     for t in dag.tasks:
         assert t.retries >= 1, t.task_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -22,8 +22,8 @@ def _dag():
 
 
 def _run(day: date):
-    """A manual run at 00:30 UTC the next day: its data interval starts on ``day``, as the scheduled run's does."""
-    return _dag().test(logical_date=datetime(day.year, day.month, day.day, 0, 30, tzinfo=timezone.utc) + timedelta(days=1))
+    """A run with logical date ``day`` 00:00 UTC, as the nightly run and ``airflow dags test … DAY`` have."""
+    return _dag().test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
 
 
 @pytest.fixture
@@ -32,8 +32,8 @@ def env(monkeypatch, source, tmp_path, airflow_db):
     monkeypatch.setenv("AFTERCALL_SOURCE", str(source))
     monkeypatch.setenv("AFTERCALL_LAKE", str(lake))
     monkeypatch.setenv("AFTERCALL_TRANSCRIBE", "false")
-    monkeypatch.setenv("AFTERCALL_WORKERS", "1")
-    monkeypatch.setenv("AFTERCALL_BATCH_SIZE", "2")
+    monkeypatch.setenv("AFTERCALL_BATCH_SIZE", "2")  # two mapped batches; workers: the default (CPU count)
+    monkeypatch.setenv("AFTERCALL_RETRY_DELAY_S", "1")  # dag.test() waits out retry delays
     return source, lake
 
 
@@ -69,14 +69,24 @@ def test_one_bad_recording_does_not_fail_the_run(env):
     assert quarantined == 7 and calls == 4 + 6
 
 
-def test_a_day_where_everything_failed_fails_the_run(env, tmp_path, monkeypatch):
-    broken = tmp_path / "broken"
-    (broken / DAY_DIR).mkdir(parents=True)
-    (broken / DAY_DIR / "x_20261122T10:00_UTC.wav").write_text("not audio")
-    monkeypatch.setenv("AFTERCALL_SOURCE", str(broken))
+def test_a_day_whose_recordings_all_turned_unreadable_fails_and_changes_nothing(env, monkeypatch):
+    source, lake = env
+    assert _run(date(2026, 11, 22)).state == "success"
+    tables = ("calls", "turns", "failures", "call_categories", "contacts")
+    def snapshot():
+        return {t: sorted(_rows(lake, f"select * from {t}"), key=repr) for t in tables}
+
+    before = snapshot()
+    assert before["calls"] and before["call_categories"]
+    for wav in (source / DAY_DIR).glob("*.wav"):
+        wav.write_bytes(b"RIFF not audio any more")
     assert _run(date(2026, 11, 22)).state == "failed"
-    _, lake = env
-    assert _rows(lake, "select stage, error from failures")[0][0] == "decode"  # the reason is still recorded
+    assert snapshot() == before
+    runs = _rows(lake, "select status, recordings, processed, quarantined, error from runs order by finished_at")
+    assert [r[0] for r in runs] == ["committed", "failed"]
+    assert runs[1][1:4] == (4, 0, 4) and "all 4 recordings failed" in runs[1][4] and "not a readable" in runs[1][4]
+    # staging is kept for the retry (which fails with the same reason), never committed
+    assert list((lake / "_staging" / "dt=2026-11-22").iterdir())
 
 
 def test_the_day_parameter_overrides_the_data_interval(env):
@@ -90,3 +100,22 @@ def test_an_empty_day_succeeds(env):
     _, lake = env
     assert _run(date(2026, 11, 24)).state == "success"
     assert _rows(lake, "select count(*) from calls where dt = '2026-11-24'") == [(0,)]
+
+
+
+def test_a_worker_that_dies_fails_the_batch_and_airflow_retries_it(env, monkeypatch, tmp_path):
+    """Infrastructure, not the recording: nothing is quarantined, the retried batch processes every call."""
+    import pipeline.run
+
+    from tests.fakes import work_but_die_once
+
+    _, lake = env
+    marker = tmp_path / "worker-died"
+    monkeypatch.setenv("AFTERCALL_TEST_DIE_MARKER", str(marker))
+    monkeypatch.setenv("AFTERCALL_WORKERS", "2")
+    monkeypatch.setattr(pipeline.run, "_work", work_but_die_once)
+    run = _run(date(2026, 11, 22))
+    assert marker.exists(), "the fake never killed a worker"
+    assert run.state == "success"
+    assert _rows(lake, "select dt, calls, quarantined from v_daily_overview") == [("2026-11-22", 4, 0)]
+    assert _rows(lake, "select count(*) from failures") == [(0,)]

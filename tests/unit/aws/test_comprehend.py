@@ -137,7 +137,9 @@ def test_throttling_is_retried_by_botocore_adaptive_mode(throttling_endpoint):
     assert len(results) == 2 and _Throttling.seen == 3
 
 
-def test_throttling_past_every_retry_quarantines_the_call(throttling_endpoint, sample_files):
+def test_throttling_past_every_retry_fails_the_batch_not_the_call(throttling_endpoint, sample_files):
+    """The service's fault: the task fails and is retried by the orchestrator; nothing is quarantined."""
+    from pipeline.exceptions import InfrastructureError
     from pipeline.adapters.local_source import LocalSource
     from pipeline.discovery import discover_local
     from pipeline.ports import Transcriber, Transcript, Word
@@ -154,9 +156,9 @@ def test_throttling_past_every_retry_quarantines_the_call(throttling_endpoint, s
     _Throttling.throttle = 100
     rec = discover_local(SAMPLES_DIR, __import__("datetime").date(2026, 11, 22))[0]
     components = Components(LocalSource(SAMPLES_DIR), OneLine(), ComprehendSentiment(_client(throttling_endpoint, 3)))
-    outcome = process_recording(rec, components, agent_channel=1)
-    assert outcome.call is None and outcome.failure["stage"] == "sentiment"
-    assert "ThrottlingException" in outcome.failure["error"] and _Throttling.seen == 3
+    with pytest.raises(InfrastructureError, match="ThrottlingException") as info:
+        process_recording(rec, components, agent_channel=1)
+    assert info.value.stage == "sentiment" and info.value.uri == rec.uri and _Throttling.seen == 3
 
 
 def test_pii_entities_from_comprehend_join_the_offline_detector(comprehend):

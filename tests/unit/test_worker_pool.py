@@ -1,0 +1,32 @@
+"""The worker pool starts from any parent: the Airflow CLI's ``__main__`` must never be re-imported by workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_workers_start_when_the_parents_main_cannot_be_imported_again(tmp_path, source):
+    # Like the `airflow` entry point inside a task: importing it again (as spawn does) dies,
+    # here with the same error Airflow's task supervisor causes.
+    script = tmp_path / "entry_point.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        if __name__ != "__main__":
+            raise SystemExit("Could not parse SQLAlchemy URL: the parent's main was re-imported")
+        sys.path.insert(0, {str(ROOT)!r})
+        from datetime import date
+        from pipeline.run import process_recordings, discover_day
+        from pipeline.settings import Settings
+
+        settings = Settings(source={str(source)!r}, lake={str(tmp_path / "lake")!r}, transcribe=False, workers=2)
+        result = process_recordings(settings, discover_day(settings, date(2026, 11, 22)))
+        print("processed", len(result.calls), "failed", len(result.failures))
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "processed 4 failed 0"
