@@ -28,7 +28,7 @@ demo: $(STAMP)
 	@mkdir -p $(AIRFLOW_HOME)
 	@$(VENV)/bin/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -30 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
 	@echo "Running DAG post_call_analytics for $(DEMO_DAY) over the bundled sample calls (log: $(AIRFLOW_HOME)/demo-run.log)..."
-	@AFTERCALL_LAKE=$(DEMO_LAKE) AFTERCALL_CTR_SOURCE=$(CURDIR)/pipeline/samples/ctr $(VENV)/bin/airflow dags test post_call_analytics -c '{"day": "$(DEMO_DAY)"}' \
+	@AFTERCALL_LAKE=$(DEMO_LAKE) AFTERCALL_CTR_SOURCE=$(CURDIR)/pipeline/samples/ctr $(VENV)/bin/airflow dags test post_call_analytics $(DEMO_DAY) \
 		> $(AIRFLOW_HOME)/demo-run.log 2>&1; \
 	grep -q "state=success" $(AIRFLOW_HOME)/demo-run.log || { tail -40 $(AIRFLOW_HOME)/demo-run.log; echo "DAG run failed"; exit 1; }
 	@grep -o "committed {.*}" $(AIRFLOW_HOME)/demo-run.log | head -1
@@ -48,9 +48,10 @@ chromium:
 bench: $(STAMP)
 	$(PY) bench/bench.py
 
-## make airflow: Airflow standalone (UI on http://localhost:8080) with the project's DAGs
+## make airflow: Airflow (scheduler, DAG processor, triggerer, UI on http://127.0.0.1:8080) with the project's DAGs.
+## Loopback only; AIRFLOW_HOST=0.0.0.0 opens it up, AIRFLOW_PORT picks another port (scripts/airflow_local.py).
 airflow: $(STAMP)
-	AFTERCALL_LAKE=$${AFTERCALL_LAKE:-$(DEMO_LAKE)} AFTERCALL_CTR_SOURCE=$${AFTERCALL_CTR_SOURCE:-$(CURDIR)/pipeline/samples/ctr} $(VENV)/bin/airflow standalone
+	AFTERCALL_LAKE=$${AFTERCALL_LAKE:-$(DEMO_LAKE)} AFTERCALL_CTR_SOURCE=$${AFTERCALL_CTR_SOURCE:-$(CURDIR)/pipeline/samples/ctr} $(PY) scripts/airflow_local.py
 
 ## make constraints: re-resolve and pin every dependency (needs the package index)
 constraints:
