@@ -92,7 +92,7 @@ def _run(day: date, settings) -> None:
     summary.add_row("wall time", f"{result.wall_s:.1f} s")
     if result.wall_s > 0:
         summary.add_row("speed", f"{result.audio_s / result.wall_s:.1f}x real time")
-    summary.add_row("lake", str(Path(settings.lake).resolve()))
+    summary.add_row("lake", settings.lake if settings.lake_is_s3 else str(Path(settings.lake).resolve()))
     console.print(summary)
     for failure in result.failures:
         err.print(f"[yellow]quarantined[/] {failure['recording_uri']}: {failure['stage']}: {failure['error']}",
