@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 
 import psutil
 import pytest
 
 from pipeline.adapters.duckdb_engine import query
-from tests.e2e.test_airflow_standalone import AIRFLOW, DAG_ID, ROOT, _cli, _free_port, _healthy, _kill_strays, _runs, _wait
+from tests.e2e.test_airflow_standalone import DAG_ID, ROOT, _cli, _free_port, _runs, _wait, stop_all, wait_until_up
 
 pytestmark = pytest.mark.slow
 
@@ -34,17 +33,7 @@ def make_airflow(tmp_path, source):
     try:
         yield env, lake, port, log, proc
     finally:
-        for sig, grace in ((signal.SIGTERM, 40), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        _kill_strays(home)
+        stop_all(proc, home, grace=40)
 
 
 def _listening(root_pid: int) -> list[tuple[str, int]]:
@@ -60,13 +49,7 @@ def _listening(root_pid: int) -> list[tuple[str, int]]:
 def test_make_airflow_listens_on_loopback_only_and_runs_a_day(make_airflow):
     env, lake, port, log, proc = make_airflow
 
-    def up():
-        if proc.poll() is not None:
-            pytest.fail(f"make airflow exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-        return _healthy(port)
-
-    _wait("the API server and scheduler", up, 240, log)
-    _wait("the DAG to be parsed", lambda: DAG_ID in _cli(env, "dags", "list", "-o", "plain").stdout, 120, log)
+    wait_until_up("make airflow", env, port, log, proc, 240)
     sockets = _listening(proc.pid)
     assert ("127.0.0.1", port) in sockets, sockets
     assert all(ip == "127.0.0.1" for ip, _ in sockets), f"listening beyond loopback: {sockets}"
