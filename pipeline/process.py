@@ -18,7 +18,7 @@ from pipeline.sentiment import summarize
 from pipeline.turns import build_turns, words_per_minute
 from pipeline.wiring import Components
 
-__all__ = ["CallOutcome", "failure_row", "language_rows", "process_recording"]
+__all__ = ["CallOutcome", "failure_row", "language_rows", "process_recording", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ class CallOutcome:
     audio_s: float = 0.0
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
+    """Naive UTC, as the lake's timestamp columns hold it."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -44,7 +45,7 @@ def failure_row(recording: Recording, stage: str, error: str) -> dict:
         "contact_id": recording.contact_id,
         "stage": stage,
         "error": error,
-        "failed_at": _now(),
+        "failed_at": utc_now(),
         "pipeline_version": __version__,
     }
 
@@ -67,7 +68,7 @@ def process_recording(recording: Recording, components: Components, agent_channe
     try:
         try:
             data = components.source.read(recording)
-        except (BadRecording, FileNotFoundError):
+        except BadRecording:  # deleted or changed since discovery: the sources say so themselves
             raise
         except Exception as exc:  # the store is down, throttled, refusing: not this recording's fault
             raise InfrastructureError("read", f"{type(exc).__name__}: {exc}", recording.uri) from exc
@@ -90,9 +91,6 @@ def process_recording(recording: Recording, components: Components, agent_channe
                                                              levels, lap)
     except InfrastructureError:
         raise
-    except FileNotFoundError as exc:  # listed at discovery, gone since: the recording's own fault
-        log.warning("quarantined %s at read: %s", recording.uri, exc)
-        outcome.failure = failure_row(recording, "read", f"recording disappeared after discovery ({exc})")
     except BadRecording as exc:
         log.warning("quarantined %s at %s: %s", recording.uri, exc.stage, exc.reason)
         outcome.call, outcome.turns, outcome.turns_raw = None, [], []
@@ -124,7 +122,7 @@ def _acoustics(recording: Recording, audio: CallAudio) -> tuple[dict, dict, dict
         "customer_interruptions": len(interruptions(customer, agent)),
         "agent_loudness": loudness_score(levels["AGENT"], agent),
         "customer_loudness": loudness_score(levels["CUSTOMER"], customer),
-        "processed_at": _now(),
+        "processed_at": utc_now(),
         "pipeline_version": __version__,
     }
     return call, levels, intervals

@@ -16,16 +16,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 from pipeline import __version__
 from pipeline.discovery import Recording
 from pipeline.exceptions import DayFailed, WorkerLost
-from pipeline.process import CallOutcome, failure_row, process_recording
+from pipeline.process import CallOutcome, failure_row, process_recording, utc_now
 from pipeline.settings import Settings
 from pipeline.wiring import Components, Lake, build_components, build_lake, build_source
 
-__all__ = ["DayResult", "commit_day", "day_tables", "discover_day", "process_recordings", "record_run", "run_day"]
+__all__ = ["DayResult", "commit_day", "day_tables", "discover_day", "process_recordings", "run_day"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,9 @@ def _work(recording: Recording) -> CallOutcome:
     return process_recording(recording, *_worker)
 
 
+_MAIN_LOCK = threading.Lock()
+
+
 @contextmanager
 def _workers_main() -> Iterator[None]:
     """Let spawned workers import a harmless ``__main__`` (see ``pipeline._spawn_main``), not the parent's."""
@@ -86,9 +89,6 @@ def _workers_main() -> Iterator[None]:
             yield
         finally:
             sys.modules["__main__"] = saved
-
-
-_MAIN_LOCK = threading.Lock()
 
 
 def _in_pool(settings: Settings, recordings: list[Recording]) -> Iterator[CallOutcome]:
@@ -187,39 +187,35 @@ def commit_day(settings: Settings, result: DayResult, *, recordings: int | None 
     """
     lake = build_lake(settings)
     found = len(result.calls) + len(result.failures) if recordings is None else recordings
-    run_id = run_id or f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
+    run_id = run_id or f"cli__{utc_now():%Y-%m-%dT%H:%M:%S}"
     if found and not result.calls:
         for failure in result.failures:
             log.error("%s: %s failed at %s: %s", result.day, failure["recording_uri"], failure["stage"],
                       failure["error"])
         example = result.failures[0]["error"] if result.failures else "nothing staged"
         reason = f"all {found} recordings failed (e.g. {example})"
-        record_run(lake, result, run_id, found, "failed", reason)
+        _record_run(lake, result, run_id, found, "failed", reason)
         raise DayFailed(result.day, reason)
     tables = day_tables(settings, result)
     try:
         lake.write_partitions(result.day, tables)
     except Exception as exc:
-        record_run(lake, result, run_id, found, "failed", f"{type(exc).__name__}: {exc}")
+        _record_run(lake, result, run_id, found, "failed", f"{type(exc).__name__}: {exc}")
         raise
-    record_run(lake, result, run_id, found, "committed", None)
+    _record_run(lake, result, run_id, found, "committed", None)
     return tables
 
 
-def record_run(lake: Lake, result: DayResult, run_id: str, recordings: int, status: str, error: str | None) -> None:
+def _record_run(lake: Lake, result: DayResult, run_id: str, recordings: int, status: str, error: str | None) -> None:
     """Add (or replace) this run's row in the day's ``runs`` partition; never masks the run's own error."""
     row = {"run_id": run_id, "status": status, "recordings": recordings, "processed": len(result.calls),
-           "quarantined": len(result.failures), "error": error, "finished_at": _utcnow(),
+           "quarantined": len(result.failures), "error": error, "finished_at": utc_now(),
            "pipeline_version": __version__}
     try:
         rows = [r for r in lake.read_partition("runs", result.day).to_pylist() if r["run_id"] != run_id]
         lake.write_partition("runs", result.day, [*rows, row])
     except Exception:
         log.exception("%s: could not record run %s (%s) in the runs table", result.day, run_id, status)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def run_day(settings: Settings, day: date, progress: Progress | None = None,

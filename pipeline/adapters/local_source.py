@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from pipeline.discovery import Recording, discover_local
+from pipeline.exceptions import BadRecording
 from pipeline.ports import RecordingSource
 
 __all__ = ["LocalSource"]
@@ -19,5 +20,8 @@ class LocalSource(RecordingSource):
         return discover_local(self.root, day)
 
     def read(self, recording: Recording) -> bytes:
-        with open(recording.uri, "rb") as fh:  # read-only: the source is never touched
-            return fh.read()
+        try:
+            with open(recording.uri, "rb") as fh:  # read-only: the source is never touched
+                return fh.read()
+        except FileNotFoundError:
+            raise BadRecording(recording.uri, "read", "the file was deleted after discovery") from None

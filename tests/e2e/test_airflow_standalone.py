@@ -1,9 +1,6 @@
 """A real Airflow: `airflow standalone` on loopback with the project's default settings (worker pool of
 CPU-count processes, Whisper and VADER): a CLI backfill of two days, then a trigger through the REST API
 with a logical date as the UI sends it. Every run succeeds and every good recording is processed.
-
-Starts its own processes with a temporary AIRFLOW_HOME and stops them (the whole process
-group) when done, whatever happens.
 """
 
 from __future__ import annotations
@@ -11,11 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,35 +16,14 @@ from pathlib import Path
 import pytest
 
 from pipeline.adapters.duckdb_engine import query
+from tests.airflow_support import AIRFLOW, DAG_ID, ROOT, cli, free_port, list_runs, stop_all, wait_for, wait_until_up
 from tests.conftest import DAY_DIR
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
-DAG_ID = "post_call_analytics"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(what: str, check, timeout: float, log: Path, every: float = 2.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    tail = "\n".join(log.read_text(errors="replace").splitlines()[-60:]) if log.exists() else ""
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n--- standalone log ---\n{tail}")
-
-
 @pytest.fixture
 def standalone(tmp_path, source):
-    home, lake, port = tmp_path / "airflow", tmp_path / "lake", _free_port()
+    home, lake, port = tmp_path / "airflow", tmp_path / "lake", free_port()
     home.mkdir()
     shutil.copytree(source / DAY_DIR, source / DAY_DIR.parent / "23")
     env = {
@@ -83,63 +55,6 @@ def standalone(tmp_path, source):
         stop_all(proc, home)
 
 
-def stop_all(proc: subprocess.Popen, home: Path, grace: float = 30) -> None:
-    """Stop a started Airflow: its whole process group (SIGTERM, then SIGKILL), then any stray process."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    _kill_strays(home)
-
-
-def _kill_strays(home: Path) -> None:
-    """Kill any process still carrying this AIRFLOW_HOME (Airflow rewrites process titles, so match the environment)."""
-    marker = f"AIRFLOW_HOME={home}".encode()
-    for proc_dir in Path("/proc").glob("[0-9]*"):
-        try:
-            if marker in (proc_dir / "environ").read_bytes().split(b"\0"):
-                os.kill(int(proc_dir.name), signal.SIGKILL)
-        except (OSError, ValueError):
-            continue
-
-
-def _cli(env, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5) as r:
-            body = json.load(r)
-        return body.get("scheduler", {}).get("status") == "healthy"
-    except OSError:
-        return False
-
-
-def _runs(env) -> list[dict]:
-    result = _cli(env, "dags", "list-runs", DAG_ID, "-o", "json")
-    # Airflow prints warnings (graphviz) on stdout before the JSON.
-    lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
-    return json.loads(lines[-1]) if result.returncode == 0 and lines else []
-
-
-def wait_until_up(what: str, env: dict, port: int, log: Path, proc: subprocess.Popen, timeout: float) -> None:
-    """Until the API server and scheduler are healthy and the DAG is parsed; fails at once if ``proc`` exits."""
-    def up():
-        if proc.poll() is not None:
-            pytest.fail(f"{what} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-        return _healthy(port)
-
-    _wait("the API server and scheduler", up, timeout, log)
-    _wait("the DAG to be parsed", lambda: DAG_ID in _cli(env, "dags", "list", "-o", "plain").stdout, 120, log)
-
-
 def _token(home: Path, port: int) -> str:
     users = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
     request = urllib.request.Request(f"http://127.0.0.1:{port}/auth/token", method="POST",
@@ -161,7 +76,7 @@ def _trigger_like_the_ui(env: dict, port: int, logical_date: str) -> str | None:
             return json.load(r)["dag_run_id"]
     except urllib.error.HTTPError as exc:
         if exc.code == 409:  # an earlier try landed after all
-            return next(r["run_id"] for r in _runs(env) if r["logical_date"].startswith(logical_date[:10])
+            return next(r["run_id"] for r in list_runs(env) if r["logical_date"].startswith(logical_date[:10])
                         and not r["run_id"].startswith(("backfill__", "scheduled__")))
         if exc.code >= 500:
             return None
@@ -179,28 +94,28 @@ def test_backfill_two_days_on_a_real_scheduler(standalone):
     def created():
         # SQLite allows one writer: the CLI can lose the lock to the scheduler; the create is one
         # transaction, so retrying is safe, and runs already present mean an earlier try landed.
-        result = _cli(env, *backfill)
-        if result.returncode == 0 or _runs(env):
+        result = cli(env, *backfill)
+        if result.returncode == 0 or list_runs(env):
             return True
         if "database is locked" not in result.stderr:
             pytest.fail(f"backfill create failed:\n{result.stderr[-3000:]}")
         return False
 
-    _wait("the backfill to be created", created, 120, log, every=3)
+    wait_for("the backfill to be created", created, 120, log, every=3)
     # Like the UI's "unpause on trigger": the scheduler leaves a paused DAG's backfill runs queued.
     # Unpausing also makes the scheduler add its own run for the latest complete day (whatever today
     # is); that run is not this test's business, so only the runs started here are awaited.
-    unpaused = _cli(env, "dags", "unpause", DAG_ID)
+    unpaused = cli(env, "dags", "unpause", DAG_ID)
     assert unpaused.returncode == 0, unpaused.stderr
-    ui_run = _wait("the API to accept a trigger", lambda: _trigger_like_the_ui(env, port, "2026-11-21T00:00:00Z"),
+    ui_run = wait_for("the API to accept a trigger", lambda: _trigger_like_the_ui(env, port, "2026-11-21T00:00:00Z"),
                    120, log, every=3)
 
     def finished():
-        ours = [r for r in _runs(env) if r["run_id"].startswith("backfill__") or r["run_id"] == ui_run]
+        ours = [r for r in list_runs(env) if r["run_id"].startswith("backfill__") or r["run_id"] == ui_run]
         done = [r for r in ours if r["state"] in ("success", "failed")]
         return ours if len(ours) >= 3 and len(done) == len(ours) else None
 
-    runs = _wait("the backfill and the triggered run to finish", finished, 900, log, every=5)
+    runs = wait_for("the backfill and the triggered run to finish", finished, 900, log, every=5)
     assert sorted((r["logical_date"][:10], r["state"]) for r in runs) == [
         ("2026-11-21", "success"), ("2026-11-22", "success"), ("2026-11-23", "success")], runs
     assert not list((lake / "_staging").glob("dt=2026-11-2[123]/*")), "staging left behind"

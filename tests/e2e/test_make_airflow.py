@@ -10,14 +10,14 @@ import psutil
 import pytest
 
 from pipeline.adapters.duckdb_engine import query
-from tests.e2e.test_airflow_standalone import DAG_ID, ROOT, _cli, _free_port, _runs, _wait, stop_all, wait_until_up
+from tests.airflow_support import DAG_ID, ROOT, cli, free_port, list_runs, stop_all, wait_for, wait_until_up
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def make_airflow(tmp_path, source):
-    home, lake, port = tmp_path / "airflow", tmp_path / "lake", _free_port()
+    home, lake, port = tmp_path / "airflow", tmp_path / "lake", free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AFTERCALL_", "MAKE", "MFLAGS"))},
         "AIRFLOW_HOME": str(home),
@@ -54,16 +54,16 @@ def test_make_airflow_listens_on_loopback_only_and_runs_a_day(make_airflow):
     assert ("127.0.0.1", port) in sockets, sockets
     assert all(ip == "127.0.0.1" for ip, _ in sockets), f"listening beyond loopback: {sockets}"
 
-    assert _cli(env, "dags", "unpause", DAG_ID).returncode == 0
-    triggered = _cli(env, "dags", "trigger", DAG_ID, "-c", json.dumps({"day": "2026-11-22"}), "-o", "json")
+    assert cli(env, "dags", "unpause", DAG_ID).returncode == 0
+    triggered = cli(env, "dags", "trigger", DAG_ID, "-c", json.dumps({"day": "2026-11-22"}), "-o", "json")
     assert triggered.returncode == 0, triggered.stderr[-3000:]
     run_id = json.loads([line for line in triggered.stdout.splitlines() if line.startswith("[")][-1])[0]["dag_run_id"]
 
     def finished():
-        run = [r for r in _runs(env) if r["run_id"] == run_id]
+        run = [r for r in list_runs(env) if r["run_id"] == run_id]
         return run if run and run[0]["state"] in ("success", "failed") else None
 
-    run = _wait("the triggered run to finish", finished, 600, log, every=5)[0]
+    run = wait_for("the triggered run to finish", finished, 600, log, every=5)[0]
     assert run["state"] == "success", log.read_text(errors="replace")[-4000:]
     assert query("select calls, quarantined from v_daily_overview where dt = '2026-11-22'", lake)[1] == [(4, 0)]
     assert query("select count(*) from failures", lake)[1] == [(0,)]

@@ -1,0 +1,97 @@
+"""A real Airflow started by a test (`airflow standalone`, `make airflow`): wait for it, talk to it, stop it.
+
+Shared by the e2e tests that run Airflow as users do; each starts its own processes with a
+temporary AIRFLOW_HOME and stops them (the whole process group, then strays) whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+DAG_ID = "post_call_analytics"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what: str, check, timeout: float, log: Path, every: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-60:]) if log.exists() else ""
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n--- log ---\n{tail}")
+
+
+def stop_all(proc: subprocess.Popen, home: Path, grace: float = 30) -> None:
+    """Stop a started Airflow: its whole process group (SIGTERM, then SIGKILL), then any stray process."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    _kill_strays(home)
+
+
+def _kill_strays(home: Path) -> None:
+    """Kill any process still carrying this AIRFLOW_HOME (Airflow rewrites process titles, so match the environment)."""
+    marker = f"AIRFLOW_HOME={home}".encode()
+    for proc_dir in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc_dir / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc_dir.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+
+
+def cli(env, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5) as r:
+            body = json.load(r)
+        return body.get("scheduler", {}).get("status") == "healthy"
+    except OSError:
+        return False
+
+
+def list_runs(env) -> list[dict]:
+    result = cli(env, "dags", "list-runs", DAG_ID, "-o", "json")
+    # Airflow prints warnings (graphviz) on stdout before the JSON.
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    return json.loads(lines[-1]) if result.returncode == 0 and lines else []
+
+
+def wait_until_up(what: str, env: dict, port: int, log: Path, proc: subprocess.Popen, timeout: float) -> None:
+    """Until the API server and scheduler are healthy and the DAG is parsed; fails at once if ``proc`` exits."""
+    def up():
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
+        return healthy(port)
+
+    wait_for("the API server and scheduler", up, timeout, log)
+    wait_for("the DAG to be parsed", lambda: DAG_ID in cli(env, "dags", "list", "-o", "plain").stdout, 120, log)
