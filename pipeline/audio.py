@@ -96,14 +96,18 @@ def _runs(active: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
-def speech_intervals(levels_db: np.ndarray) -> list[Interval]:
-    """Stretches of speech (seconds) from frame levels: adaptive threshold, then merge and prune."""
+def speech_intervals(levels_db: np.ndarray, merge_gap_s: float = MERGE_GAP_S) -> list[Interval]:
+    """Stretches of speech (seconds) from frame levels: adaptive threshold, then merge and prune.
+
+    ``merge_gap_s``: pauses up to this long stay inside a stretch (talk time ignores breaths
+    between words; turn edges use a finer gap).
+    """
     if len(levels_db) == 0:
         return []
     floor = float(np.percentile(levels_db, FLOOR_PERCENTILE))
     threshold = max(floor + ABOVE_FLOOR_DB, MIN_THRESHOLD_DB)
     merged: list[list[int]] = []
-    gap = round(MERGE_GAP_S / FRAME_S)
+    gap = round(merge_gap_s / FRAME_S)
     for start, stop in _runs(levels_db > threshold):
         if merged and start - merged[-1][1] <= gap:
             merged[-1][1] = stop

@@ -10,6 +10,9 @@ Definitions (also in the README):
   speaking for at least 0.5 s, and both then keep speaking together for at least 0.5 s.
   ``agent_interruptions`` counts the agent cutting into the customer, and the reverse.
   Starting together, or a short backchannel ("mm") under the other, is not counted.
+  With a transcript the rule runs on turns: ``turns.is_interruption`` flags the interrupting
+  turns and the call's counts are their number. Without one (acoustic-only runs) it runs on
+  the speech intervals.
 """
 
 from __future__ import annotations

@@ -15,12 +15,14 @@ from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_ti
 from pipeline.pii import redact
 from pipeline.ports import Transcript
 from pipeline.sentiment import summarize
-from pipeline.turns import build_turns, words_per_minute
+from pipeline.turns import align_to_speech, build_turns, words_per_minute
 from pipeline.wiring import Components
 
 __all__ = ["CallOutcome", "failure_row", "language_rows", "process_recording", "utc_now"]
 
 log = logging.getLogger(__name__)
+
+TURN_EDGE_GAP_S = 0.2  # turn edges snap to speech measured with pauses over 0.2 s kept apart
 
 
 @dataclass(slots=True)
@@ -136,11 +138,16 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
     """
     sentiment = components.sentiment
     turns = build_turns(transcript.words)
+    if levels:
+        align_to_speech(turns, {p: speech_intervals(lv, TURN_EDGE_GAP_S) for p, lv in levels.items()})
     spans = {p: [(t.begin_s, t.end_s) for t in turns if t.participant == p] for p in ("AGENT", "CUSTOMER")}
     cut_ins = {
         "AGENT": set(interruptions(spans["AGENT"], spans["CUSTOMER"])),
         "CUSTOMER": set(interruptions(spans["CUSTOMER"], spans["AGENT"])),
     }
+    # One definition for calls and turns: with a transcript, the call counts its interrupting turns
+    # (the acoustic count, from speech intervals, stands only for acoustic-only runs).
+    call["agent_interruptions"], call["customer_interruptions"] = len(cut_ins["AGENT"]), len(cut_ins["CUSTOMER"])
     lap("turns")
     raw_texts = [t.text for t in turns]
     texts = ([redact(t, components.pii_mask, components.pii_detector)[0] for t in raw_texts]

@@ -6,9 +6,10 @@ engine's Comprehend-shaped result, in -1..+1. A participant's score over a span 
     5 * sum(s_i * d_i) / sum(d_i)
 
 over the participant's turns in that span, ``d_i`` being the turn's duration, so long
-turns weigh more than "okay". Quarters split the call's duration in four; a turn belongs
-to the quarter that holds its midpoint. A quarter in which the participant did not speak
-has no score (NULL). The shift is last quarter minus first quarter.
+turns weigh more than "okay". Quarters split the call's duration in four; a turn counts in
+every quarter it overlaps, weighted by the overlap (a 40 s answer that starts in the first
+quarter colours the start of the call, even if most of it falls in the second). A quarter in
+which the participant did not speak has no score (NULL). The shift is last quarter minus first.
 """
 
 from __future__ import annotations
@@ -60,9 +61,17 @@ def summarize(
         if t.participant == participant
     ]
     quarters: list[list[tuple[float, float]]] = [[], [], [], []]
+    length = duration_s / 4
     for turn, score, dur in scored:
-        midpoint = (turn.begin_s + turn.end_s) / 2
-        index = min(3, max(0, int(4 * midpoint / duration_s))) if duration_s > 0 else 0
-        quarters[index].append((score, dur))
+        if length <= 0 or turn.end_s <= turn.begin_s:  # a point: the quarter that holds it
+            index = min(3, max(0, int(turn.begin_s / length))) if length > 0 else 0
+            quarters[index].append((score, dur))
+            continue
+        for index in range(4):
+            start = index * length
+            end = duration_s if index == 3 else start + length  # the last quarter takes any turn past the end
+            overlap = min(turn.end_s, end) - max(turn.begin_s, start if index else float("-inf"))
+            if overlap > 0:
+                quarters[index].append((score, overlap))
     q = tuple(_weighted(items) for items in quarters)
     return SentimentSummary(overall=_weighted([(s, d) for _, s, d in scored]), quarters=q)  # type: ignore[arg-type]

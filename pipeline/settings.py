@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     engine: Literal["local", "aws"] = "local"
     agent_channel: int = Field(default=1, ge=0, le=1, description="0 = left, 1 = right (Amazon Connect: agent right)")
     transcribe: bool = Field(default=True, description="False: acoustic metrics only, no speech-to-text")
-    whisper_model: str = Field(default="bundled", description="'bundled', a CTranslate2 model folder, or a size name")
+    whisper_model: str = Field(default="base", description="base (multilingual), tiny.en or a CTranslate2 model folder")
     whisper_beam_size: int = Field(default=1, ge=1, le=10)
     language_code: str = "en-US"
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)

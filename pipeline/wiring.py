@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -10,6 +11,8 @@ from typing import Any, Literal, Protocol
 from pipeline.ports import RecordingSource, SentimentAnalyzer, Transcriber
 from pipeline.settings import Settings
 from pipeline.storage import LocalStore, S3Store, Store
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Components", "Lake", "aws_client", "build_components", "build_lake", "build_sentiment", "build_source", "build_store"]
 
@@ -79,6 +82,12 @@ def build_sentiment(settings: Settings) -> SentimentAnalyzer:
         from pipeline.aws.comprehend import ComprehendSentiment
 
         return ComprehendSentiment(aws_client(settings, "comprehend"), price_per_unit=settings.price_comprehend_unit)
+    if not settings.language_code.lower().startswith("en"):
+        from pipeline.adapters.no_sentiment import NoSentiment
+
+        log.warning("no local sentiment engine reads %s: sentiment is left empty (sentiment_engine 'none')",
+                    settings.language_code)
+        return NoSentiment()
     from pipeline.adapters.vader import VaderSentiment
 
     return VaderSentiment()

@@ -124,12 +124,16 @@ def speak(text: str, voice: str, speed: int, tmp: Path) -> np.ndarray:
     return audio
 
 
-def build(call: dict, tmp: Path) -> dict:
+def place(call: dict, tmp: Path, voices: dict = VOICES) -> tuple[list[dict], np.ndarray]:
+    """Speak every turn of ``call`` and mix it onto its channel.
+
+    Returns the turns as written to truth.json and the clean stereo float mix (no noise yet).
+    """
     placed = []
     prev_begin = prev_end = None
     t = call["lead_in"]
     for participant, text, timing in call["turns"]:
-        voice, speed = VOICES[participant]
+        voice, speed = voices[participant]
         audio = speak(text, voice, speed, tmp)
         if prev_end is None:
             begin = t
@@ -147,6 +151,11 @@ def build(call: dict, tmp: Path) -> dict:
     for p in placed:
         start = round(p["begin_s"] * RATE)
         stereo[start:start + len(p["audio"]), CHANNEL[p["participant"]]] += p.pop("audio")
+    return placed, stereo
+
+
+def build(call: dict, tmp: Path) -> dict:
+    placed, stereo = place(call, tmp)
     # a faint noise floor, as on a real line, so voice activity is not trivially "non-zero"
     rng = np.random.default_rng(int(call["contact_id"][:8], 16))
     stereo += rng.normal(0, 0.0015, stereo.shape).astype("float32")

