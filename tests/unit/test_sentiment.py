@@ -30,7 +30,9 @@ def test_calibrated_band_accuracy_on_the_labelled_call_centre_set(labelled):
     vader_default = _accuracy(VaderSentiment(band=(-0.05, 0.05)), labelled)
     print(f"labelled set: calibrated band {NEUTRAL_BAND} accuracy {calibrated:.3f}, VADER's ±0.05 {vader_default:.3f}")
     assert calibrated >= 0.85
-    assert calibrated > vader_default + 0.1
+    # The call-centre layer zeroes "yes"/"please"/"sure", which the band was first widened for: the band still
+    # may not do worse than VADER's own.
+    assert calibrated >= vader_default
 
 
 def test_scores_have_comprehends_shape():
