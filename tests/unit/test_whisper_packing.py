@@ -71,3 +71,45 @@ def test_silence_and_line_noise_give_no_words(whisper):
     audio = CallAudio(agent=np.zeros(rate * seconds, np.float32),
                       customer=rng.normal(0, 0.003, rate * seconds).astype(np.float32), sample_rate=rate, agent_channel=1)
     assert whisper.transcribe(None, audio).words == []
+
+
+class _Segment:
+    def __init__(self, start, text, ratio, no_speech=0.01, logprob=-0.3):
+        self.start, self.text, self.compression_ratio = start, text, ratio
+        self.no_speech_prob, self.avg_logprob = no_speech, logprob
+        self.words = [type("W", (), {"start": start + i * 0.3, "end": start + i * 0.3 + 0.2, "word": w,
+                                      "probability": 0.9})() for i, w in enumerate(text.split())]
+
+
+class _ScriptedPipeline:
+    """Stands in for faster-whisper's batched pipeline: a real loop cannot be produced on demand."""
+
+    def __init__(self, answers):
+        self.answers, self.asked = answers, []
+
+    def transcribe(self, samples, *, clip_timestamps, **options):
+        clips = [(c["start"], c["end"]) for c in clip_timestamps]
+        self.asked.append(clips)
+        return [self.answers[len(self.asked) - 1](s) for s, _ in clips], None
+
+
+def test_a_window_that_loops_is_decoded_again_piece_by_piece_and_silence_is_dropped():
+    stream = pack({"AGENT": [_s(0, 5), _s(8, 12)], "CUSTOMER": [_s(20, 24)]}, _channels(30))
+    assert len(stream.windows) == 1
+    loop = "a bit of " * 40
+    first = {0.0: _Segment(0.0, "hello there " + loop, 3.6)}
+    pieces = {p.stream_s: p for p in stream.pieces}
+
+    def again(start):
+        if pieces[start].participant == "CUSTOMER":
+            return _Segment(start, "thanks thanks thanks thanks bye", 2.6)  # still loops: first kept
+        if pieces[start].begin_s == 8:
+            return _Segment(start, "ok", 0.9, no_speech=0.9, logprob=-1.5)  # judged silent: dropped
+        return _Segment(start, "hello there", 1.1)
+
+    whisper = WhisperTranscriber.__new__(WhisperTranscriber)
+    whisper.language, whisper.beam_size = "en", 1
+    whisper.pipeline = _ScriptedPipeline([lambda s: first[s], again])
+    words = [w[2] for w in whisper.decode(stream)]
+    assert whisper.pipeline.asked[1] == [(p.stream_s, p.stream_end_s) for p in stream.pieces]
+    assert words == ["hello", "there", "thanks", "bye"]
