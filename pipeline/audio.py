@@ -9,6 +9,7 @@ time and on telephone audio it agrees with the scripted turn timings to a few pe
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
@@ -19,6 +20,7 @@ from pipeline.exceptions import BadRecording
 
 __all__ = [
     "CallAudio",
+    "check_header",
     "Interval",
     "Participant",
     "decode_call",
@@ -66,19 +68,47 @@ def decode_call(data: bytes | BinaryIO | str, uri: str, agent_channel: int) -> C
     try:
         samples, rate = sf.read(data, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError) as exc:
-        raise BadRecording(uri, "decode", f"not a readable audio file ({exc})") from None
+        raise BadRecording(uri, "decode", f"not a readable audio file ({_reason(exc)})") from None
     frames, channels = samples.shape
-    if channels == 1:
-        raise BadRecording(uri, "audio", "mono recording: agent and customer cannot be separated")
-    if channels != 2:
-        raise BadRecording(uri, "audio", f"{channels} channels: expected a stereo (2-channel) call recording")
-    if frames < MIN_DURATION_S * rate:
-        raise BadRecording(uri, "audio", f"{frames / rate:.2f} s long: shorter than {MIN_DURATION_S} s")
+    _check_layout(uri, channels, frames / rate)
     if not np.isfinite(samples).all():
         raise BadRecording(uri, "audio", "samples are not finite numbers (corrupt data)")
     agent = np.ascontiguousarray(samples[:, agent_channel])
     customer = np.ascontiguousarray(samples[:, 1 - agent_channel])
     return CallAudio(agent=agent, customer=customer, sample_rate=int(rate), agent_channel=agent_channel)
+
+
+def _reason(exc: Exception) -> str:
+    """libsndfile's message without the in-memory file's address (the same file gives the same reason)."""
+    return re.sub(r"^Error opening <[^>]*>: ", "", str(exc))
+
+
+def _check_layout(uri: str, channels: int, duration_s: float) -> None:
+    if channels == 1:
+        raise BadRecording(uri, "audio", "mono recording: agent and customer cannot be separated")
+    if channels != 2:
+        raise BadRecording(uri, "audio", f"{channels} channels: expected a stereo (2-channel) call recording")
+    if duration_s < MIN_DURATION_S:
+        raise BadRecording(uri, "audio", f"{duration_s:.2f} s long: shorter than {MIN_DURATION_S} s")
+
+
+def check_header(head: bytes, size: int, uri: str) -> None:
+    """What :func:`decode_call` would refuse, judged from the first bytes of a ``size``-byte file.
+
+    For a remote engine that bills per job: a ranged GET of the header decides whether a
+    recording is worth a job. Raises the same :class:`BadRecording` (stage and reason) as
+    decoding the whole file would; the duration of a longer file is estimated from its size.
+    """
+    if size == 0 or not head:
+        raise BadRecording(uri, "decode", "empty file (0 bytes)")
+    try:
+        info = sf.info(io.BytesIO(head))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError) as exc:
+        raise BadRecording(uri, "decode", f"not a readable audio file ({_reason(exc)})") from None
+    seconds = info.frames / info.samplerate if info.samplerate else 0.0
+    if size > len(head):  # only the header and the first frames were read: scale by the file's size
+        seconds *= size / len(head)
+    _check_layout(uri, info.channels, seconds)
 
 
 def frame_levels_db(x: np.ndarray, rate: int) -> np.ndarray:

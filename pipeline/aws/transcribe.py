@@ -7,6 +7,9 @@
   roles). A retried task or a backfill finds its job, or its transcript, instead of paying again.
 * **The transcript cache is the job's output**: ``<transcripts prefix>/<job name>.json``,
   written by Transcribe with the project's KMS key. It is looked up before any job starts.
+* **No job for unusable audio**: before a job starts, a ranged GET of the object's header is
+  checked as the local decoder would (container, channels, duration): mono, 3-channel, too
+  short, empty or non-audio files cost nothing and are quarantined by decoding.
 * **Batched**: :meth:`prepare` starts a batch's jobs within the quotas (``transcribe_start_tps``,
   ``transcribe_max_concurrent``) and polls them all in one loop, so a worker waits once per
   batch, not once per call; inside Airflow a deferrable trigger can replace the loop
@@ -22,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pipeline.audio import CallAudio
+from pipeline.audio import CallAudio, check_header
 from pipeline.aws._helpers import split_uri
 from pipeline.aws.transcript_format import parse_call_analytics, parse_transcribe
 from pipeline.discovery import Recording
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 REDACTION_LANGUAGES = frozenset({"en-AU", "en-GB", "en-IN", "en-IE", "en-AB", "en-NZ", "en-US", "en-WL", "en-ZA",
                                  "es-ES", "es-US", "fr-CA", "fr-FR", "de-DE", "de-CH", "it-IT", "pt-BR", "pt-PT"})
 MIN_BILLED_S = 15.0  # Transcribe bills per second with a 15-second minimum per job
+HEADER_BYTES = 65536  # enough for any WAV/FLAC header and the first frames
 
 
 def billed_minutes(duration_s: float) -> float:
@@ -61,6 +65,7 @@ class TranscribeTranscriber(Transcriber):
         self._sleep, self._clock = sleep, clock
         self._failed: dict[str, str] = {}
         self.jobs_started = 0
+        self.jobs_refused = 0
 
     # --- names and cache -------------------------------------------------------------------
     def job_name(self, recording: Recording) -> str:
@@ -132,6 +137,8 @@ class TranscribeTranscriber(Transcriber):
                 continue
             status = self._status(name)
             if status is None:
+                if self._refused(rec, name):
+                    continue
                 to_start.append((name, rec))
             elif status[0] == "FAILED":
                 self._failed[name] = status[1] or "job failed"
@@ -159,6 +166,30 @@ class TranscribeTranscriber(Transcriber):
                         self._failed[name] = f"not finished after {self.settings.transcribe_max_wait_s:.0f} s"
                     break
                 self._sleep(self.settings.transcribe_poll_s)
+
+    def _refused(self, recording: Recording, job_name: str) -> bool:
+        """True when the object's header shows audio the pipeline refuses: no job, nothing billed.
+
+        One ranged GET of the first HEADER_BYTES (``IfMatch`` the ETag seen at discovery). The call
+        is quarantined later by decoding, with the same stage and reason.
+        """
+        bucket, key = split_uri(recording.uri)
+        extra = {"IfMatch": f'"{recording.etag}"'} if recording.etag else {}
+        try:
+            head = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEADER_BYTES - 1}", **extra)["Body"].read()
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # an empty object has no byte 0
+                head = b""
+            else:
+                raise
+        try:
+            check_header(head, recording.size_bytes or len(head), recording.uri)
+        except BadRecording as exc:
+            log.warning("no Transcribe job for %s: %s", recording.uri, exc.reason)
+            self._failed[job_name] = f"{exc.stage}: {exc.reason}"
+            self.jobs_refused += 1
+            return True
+        return False
 
     def _poll(self, pending: dict[str, Recording]) -> None:
         for name in list(pending):

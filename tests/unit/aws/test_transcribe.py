@@ -165,3 +165,28 @@ def test_call_analytics_mode_defines_channels_and_imports_its_output(day):
     transcript = t.transcribe(rec, audio)
     assert transcript.engine == "amazon-transcribe-call-analytics"
     assert [w.text for w in transcript.words if w.participant == "CUSTOMER"] == ["It", "broke", "again."]
+
+
+def test_no_job_for_a_recording_whose_header_shows_unusable_audio(day, tmp_path, aws):
+    """Jobs = usable stereo calls: mono, 4-channel, 0.3 s, empty, corrupt and text files cost nothing."""
+    from pipeline.run import process_recordings
+    from tests.aws_support import SOURCE_BUCKET
+    from tests.aws_fakes import ComprehendByVader
+    from tests.badinput import EXPECTED, write_bad_recordings
+    from pipeline.settings import SAMPLES_DIR
+
+    settings, samples, outputs = day
+    ComprehendByVader().attach(aws.events)
+    write_bad_recordings(tmp_path, sorted(SAMPLES_DIR.rglob("*.wav"))[0])
+    s3 = aws_client(settings, "s3")
+    for f in tmp_path.iterdir():
+        s3.upload_file(str(f), SOURCE_BUCKET, f"connect/acme/CallRecordings/2026/11/22/{f.name}")
+    recordings = build_source(settings).discover(DAY)
+    usable = len(samples) + sum(v == "ok" for v in EXPECTED.values())
+    result = process_recordings(settings, recordings, day=DAY)
+    assert len(outputs.started) == usable == len(result.calls)
+    refused = {f["recording_uri"].rsplit("/", 1)[1]: f for f in result.failures}
+    assert set(refused) == {name for name, v in EXPECTED.items() if v != "ok"}
+    for name, (stage, words) in ((n, v) for n, v in EXPECTED.items() if v != "ok"):
+        assert refused[name]["stage"] == stage and words in refused[name]["error"], refused[name]
+        assert "0x" not in refused[name]["error"]  # the same file gives the same reason, run after run
