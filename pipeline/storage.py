@@ -21,6 +21,10 @@ class Store(ABC):
     def read_bytes(self, path: str) -> bytes: ...
 
     @abstractmethod
+    def read_if_exists(self, path: str) -> bytes | None:
+        """The object's bytes, or None when there is no such object."""
+
+    @abstractmethod
     def list(self, prefix: str) -> list[str]:
         """Every object (file) path below ``prefix``, sorted."""
 
@@ -29,6 +33,12 @@ class Store(ABC):
 
 
 class LocalStore(Store):
+    def read_if_exists(self, path: str) -> bytes | None:
+        try:
+            return self.read_bytes(path)
+        except FileNotFoundError:
+            return None
+
     def write_bytes(self, path: str, data: bytes) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(data)
@@ -64,6 +74,12 @@ class S3Store(Store):
 
         bucket, key = split_uri(path)
         return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def read_if_exists(self, path: str) -> bytes | None:
+        try:
+            return self.read_bytes(path)
+        except self.s3.exceptions.NoSuchKey:
+            return None
 
     def list(self, prefix: str) -> list[str]:
         from pipeline.aws._helpers import split_uri

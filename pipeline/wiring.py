@@ -80,8 +80,11 @@ def build_store(settings: Settings, root: str | None = None) -> Store:
 def build_sentiment(settings: Settings) -> SentimentAnalyzer:
     if settings.engine == "aws":
         from pipeline.aws.comprehend import ComprehendSentiment
+        from pipeline.sentiment_cache import CachedSentiment
 
-        return ComprehendSentiment(aws_client(settings, "comprehend"), price_per_unit=settings.price_comprehend_unit)
+        comprehend = ComprehendSentiment(aws_client(settings, "comprehend"), price_per_unit=settings.price_comprehend_unit)
+        prefix = f"{settings.transcripts_prefix.rstrip('/')}/_sentiment"
+        return CachedSentiment(comprehend, build_store(settings, prefix), prefix)
     if not settings.language_code.lower().startswith("en"):
         from pipeline.adapters.no_sentiment import NoSentiment
 

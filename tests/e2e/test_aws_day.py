@@ -94,9 +94,13 @@ def test_full_day_from_s3_to_glue_matches_the_local_engine_and_reruns_pay_nothin
     assert {r["transcriber"] for r in calls} == {"amazon-transcribe"}
     assert all(r["transcribe_minutes"] > 0 and r["comprehend_units"] >= 3 and r["est_cost_usd"] > 0 for r in calls)
 
-    # A backfill of the same day: the cached transcripts are reused, the day is replaced, not appended to.
+    # A backfill of the same day: the cached transcripts and sentiment are reused (nothing sent to Transcribe or
+    # Comprehend), the day is replaced, not appended to.
+    analysed = len(comprehend.batches)
     _run(settings, "backfill__2026-11-23T00:30:00+00:00")
     assert len(outputs.started) == 4
+    assert len(comprehend.batches) == analysed
+    assert [k for k in all_objects(s3, LAKE_BUCKET) if "/_transcripts/_sentiment/amazon-comprehend/en-US/" in k]
     assert len(lake.read_partition("calls", DAY)) == 4
     assert len(lake.read_partition("turns", DAY)) == len(local_turns)
 
