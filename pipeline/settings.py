@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     transcribe_max_concurrent: int = Field(default=100, ge=1, le=250, description="Jobs in flight (quota: 250)")
     transcribe_start_tps: float = Field(default=5.0, gt=0, le=25, description="Job starts per second (quota: 25)")
     transcribe_poll_s: float = Field(default=15.0, ge=0)
+    transcribe_max_attempts: int = Field(default=3, ge=1, le=10,
+                                         description="Jobs per recording in all: a FAILED job is retried on later runs")
     transcribe_max_wait_s: float = Field(default=4 * 3600.0, gt=0, description="Give up on a job after this long")
     aws_max_attempts: int = Field(default=8, ge=1, le=20, description="Attempts in all per AWS call (botocore adaptive retries)")
     recordings_glacier_days: int = Field(default=180, ge=1, description="Lifecycle: recordings to Glacier after N days")

@@ -64,6 +64,7 @@ class TranscribeTranscriber(Transcriber):
         self._out_bucket, self._out_prefix = split_uri(settings.transcripts_prefix)
         self._sleep, self._clock = sleep, clock
         self._failed: dict[str, str] = {}
+        self._current: dict[str, str] = {}  # recording URI -> the job name of this run's attempt
         self.jobs_started = 0
         self.jobs_refused = 0
 
@@ -76,6 +77,11 @@ class TranscribeTranscriber(Transcriber):
             signature["agent_channel"] = self.settings.agent_channel
         digest = hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:40]
         return f"aftercall-{digest}"
+
+    def attempt_names(self, recording: Recording) -> list[str]:
+        """The job names a recording may have: the first attempt, then one per retry of a FAILED job."""
+        first = self.job_name(recording)
+        return [first] + [f"{first}-a{n}" for n in range(2, self.settings.transcribe_max_attempts + 1)]
 
     def output_key(self, job_name: str) -> str:
         return f"{self._out_prefix.rstrip('/')}/{job_name}.json".lstrip("/")
@@ -128,21 +134,20 @@ class TranscribeTranscriber(Transcriber):
         log.info("started %s for %s", job_name, recording.uri)
 
     def prepare(self, recordings: Sequence[Recording]) -> None:
-        """Make sure every recording has a transcript: reuse cache or running jobs, start the rest, wait."""
+        """Make sure every recording has a transcript: reuse cache or running jobs, start the rest, wait.
+
+        A job that FAILED in an earlier run is retried under the next attempt name (``-a2``, ``-a3``...),
+        at most ``transcribe_max_attempts`` jobs in all; one that fails during this run quarantines the
+        call until the next run.
+        """
         to_start: list[tuple[str, Recording]] = []
         pending: dict[str, Recording] = {}
         for rec in recordings:
-            name = self.job_name(rec)
-            if name in self._failed or self._cached(name) is not None:
-                continue
-            status = self._status(name)
-            if status is None:
-                if self._refused(rec, name):
-                    continue
+            name, state = self._locate(rec)
+            self._current[rec.uri] = name
+            if state == "start" and not self._refused(rec, name):
                 to_start.append((name, rec))
-            elif status[0] == "FAILED":
-                self._failed[name] = status[1] or "job failed"
-            else:
+            elif state == "pending":
                 pending[name] = rec  # a job started by an earlier attempt: re-attach (the next poll settles it)
         deadline = self._clock() + self.settings.transcribe_max_wait_s
         interval = 1.0 / self.settings.transcribe_start_tps
@@ -166,6 +171,25 @@ class TranscribeTranscriber(Transcriber):
                         self._failed[name] = f"not finished after {self.settings.transcribe_max_wait_s:.0f} s"
                     break
                 self._sleep(self.settings.transcribe_poll_s)
+
+    def _locate(self, recording: Recording) -> tuple[str, str]:
+        """(job name, state): ``done`` (transcript cached, or given up), ``pending``, or ``start`` that name."""
+        names = self.attempt_names(recording)
+        reason = None
+        for name in names:
+            if name in self._failed:
+                return name, "done"
+            if self._cached(name) is not None:
+                return name, "done"
+            status = self._status(name)
+            if status is None:
+                return name, "start"
+            if status[0] != "FAILED":
+                return name, "pending"
+            reason = status[1] or "job failed"
+            log.info("%s FAILED in an earlier run (%s)", name, reason)
+        self._failed[names[-1]] = f"{len(names)} attempts failed, the last: {reason}"
+        return names[-1], "done"
 
     def _refused(self, recording: Recording, job_name: str) -> bool:
         """True when the object's header shows audio the pipeline refuses: no job, nothing billed.
@@ -203,11 +227,10 @@ class TranscribeTranscriber(Transcriber):
                 del pending[name]
 
     def transcribe(self, recording: Recording, audio: CallAudio) -> Transcript:
-        name = self.job_name(recording)
-        doc = self._cached(name)
-        if doc is None and name not in self._failed:
+        if recording.uri not in self._current:
             self.prepare([recording])
-            doc = self._cached(name)
+        name = self._current[recording.uri]
+        doc = self._cached(name)
         if doc is None:
             reason = self._failed.get(name, "job completed but wrote no transcript")
             raise BadRecording(recording.uri, "transcribe", f"{name}: {reason}")

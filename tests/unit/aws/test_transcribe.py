@@ -106,19 +106,47 @@ def test_start_rate_and_concurrency_stay_within_the_configured_quota(day):
     assert 0.25 in sleeps and 7 in sleeps  # 1 / TPS between starts, the poll delay between polls
 
 
-def test_failed_job_quarantines_that_call_with_the_reason(day):
-    settings, recordings, _ = day
+REASON = "The media format provided does not match the detected media format."
+
+
+def _failed_jobs(client, names: set[str]):
+    """Transcribe answers FAILED for these job names (moto's jobs always complete); other names go to moto."""
+    from botocore.awsrequest import AWSResponse
+
+    def on_get(params, **_):
+        name = json.loads(params["body"])["TranscriptionJobName"]
+        if name in names:
+            return AWSResponse(None, 200, {}, None), {"TranscriptionJob": {
+                "TranscriptionJobName": name, "TranscriptionJobStatus": "FAILED", "FailureReason": REASON}}
+        return None
+
+    client.meta.events.register("before-call.transcribe.GetTranscriptionJob", on_get)
+
+
+def test_a_job_that_failed_in_an_earlier_run_is_retried_under_a_new_attempt_name(day):
+    settings, recordings, outputs = day
     t = transcriber(settings)
-    stub = Stubber(t.client)
-    name = t.job_name(recordings[0])
-    stub.add_response("get_transcription_job", {"TranscriptionJob": {
-        "TranscriptionJobName": name, "TranscriptionJobStatus": "FAILED",
-        "FailureReason": "The media format provided does not match the detected media format."}},
-        {"TranscriptionJobName": name})
-    with stub:
-        t.prepare(recordings[:1])
+    first = t.job_name(recordings[0])
+    _failed_jobs(t.client, {first})
+    t.prepare(recordings[:1])
+    assert [p["TranscriptionJobName"] for p in outputs.started] == [f"{first}-a2"]
     audio = decode_call(build_source(settings).read(recordings[0]), recordings[0].uri, 1)
-    with pytest.raises(BadRecording, match="media format") as info:
+    assert t.transcribe(recordings[0], audio).words
+    again = transcriber(settings)  # a later run finds the second attempt's transcript: no new job
+    _failed_jobs(again.client, {first})  # the service keeps the failed job's record
+    again.prepare(recordings[:1])
+    assert again.jobs_started == 0, [p["TranscriptionJobName"] for p in outputs.started]
+    assert again.transcribe(recordings[0], audio).words
+
+
+def test_a_job_that_fails_every_attempt_quarantines_the_call_with_the_service_reason(day):
+    settings, recordings, outputs = day
+    t = transcriber(settings)
+    _failed_jobs(t.client, set(t.attempt_names(recordings[0])))
+    t.prepare(recordings[:1])
+    assert outputs.started == [] and len(t.attempt_names(recordings[0])) == settings.transcribe_max_attempts == 3
+    audio = decode_call(build_source(settings).read(recordings[0]), recordings[0].uri, 1)
+    with pytest.raises(BadRecording, match="3 attempts failed, the last: The media format") as info:
         t.transcribe(recordings[0], audio)
     assert info.value.stage == "transcribe"
 
