@@ -16,7 +16,7 @@ from typing import Any
 from pipeline.audio import Participant
 from pipeline.ports import Word
 
-__all__ = ["parse_call_analytics", "parse_transcribe", "render_transcribe"]
+__all__ = ["parse_call_analytics", "parse_transcribe", "parse_utterances", "render_transcribe"]
 
 
 def _participant_of_channel(label: str, agent_channel: int) -> Participant:
@@ -62,6 +62,26 @@ def parse_transcribe(doc: dict[str, Any], agent_channel: int = 1, agent_speaker:
 
         return _words(items, who)
     raise ValueError("transcript has neither channel_labels nor speaker labels: cannot tell agent from customer")
+
+
+def parse_utterances(doc: dict[str, Any], agent_channel: int = 1,
+                     agent_speaker: str = "spk_0") -> dict[Participant, list[tuple[float, float]]] | None:
+    """Each participant's utterances (start, end) from ``results.audio_segments``; None in older output without it.
+
+    Call Analytics counts talk time over utterances, not words: the pauses between a sentence's words
+    are talk. Current standard Transcribe output lists the same utterances as ``audio_segments``.
+    """
+    segments = doc["results"].get("audio_segments")
+    if not segments:
+        return None
+    spans: dict[Participant, list[tuple[float, float]]] = {"AGENT": [], "CUSTOMER": []}
+    for seg in segments:
+        if "channel_label" in seg:
+            who = _participant_of_channel(seg["channel_label"], agent_channel)
+        else:
+            who = "AGENT" if seg.get("speaker_label") == agent_speaker else "CUSTOMER"
+        spans[who].append((float(seg["start_time"]), float(seg["end_time"])))
+    return {p: sorted(v) for p, v in spans.items()}
 
 
 def parse_call_analytics(doc: dict[str, Any]) -> list[Word]:

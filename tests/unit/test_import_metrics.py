@@ -1,0 +1,107 @@
+"""Metrics from plain Transcribe output against what Call Analytics / Contact Lens computed for the same call.
+
+The published Contact Lens example (tests/unit/fixtures, see its README) is rendered in the documented
+standard Transcribe format: its utterances (times, text, channel) become ``results.audio_segments`` and
+per-channel ``items``. Its words have no published times, so they are spread over each utterance with
+the pauses a speaker leaves (40 % of the utterance here; real word items cover 80-90 % of an utterance).
+Tolerances are the issue's: talk time and talk speed within 10 %, non-talk within 1.5 s, interruptions ±1.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.importers import import_document
+from pipeline.settings import Settings
+from pipeline.wiring import Components, build_sentiment
+
+CONTACT_LENS = json.loads((Path(__file__).parent / "fixtures" / "contact_lens_voice_analysis_example_raw.json")
+                          .read_text())
+NAME = "0cb2d4a8-example_20191114T18:25_UTC.json"
+PAUSE_SHARE = 0.4
+
+
+def _standard_transcribe(doc: dict, agent_channel: int = 1, segments: bool = True) -> dict:
+    """The Contact Lens example as a standard Transcribe job with channel identification would write it."""
+    channels: dict[str, list] = {"ch_0": [], "ch_1": []}
+    audio_segments = []
+    for n, seg in enumerate(doc["Transcript"]):
+        label = f"ch_{agent_channel}" if seg["ParticipantId"] == "AGENT" else f"ch_{1 - agent_channel}"
+        begin, end = seg["BeginOffsetMillis"] / 1000, seg["EndOffsetMillis"] / 1000
+        tokens = seg["Content"].split()
+        step = (end - begin) / len(tokens)
+        ids = []
+        for i, token in enumerate(tokens):
+            word = token.rstrip(".,?!")
+            start = begin + i * step
+            channels[label].append({"id": len(channels[label]), "type": "pronunciation",
+                                    "start_time": f"{start:.3f}", "end_time": f"{start + step * (1 - PAUSE_SHARE):.3f}",
+                                    "alternatives": [{"confidence": "0.99", "content": word}]})
+            ids.append(channels[label][-1]["id"])
+            if word != token:
+                channels[label].append({"id": len(channels[label]), "type": "punctuation",
+                                        "alternatives": [{"confidence": "0.0", "content": token[len(word):]}]})
+        audio_segments.append({"id": n, "transcript": seg["Content"], "start_time": f"{begin:.3f}",
+                               "end_time": f"{end:.3f}", "channel_label": label, "items": ids})
+    results = {"transcripts": [{"transcript": " ".join(s["Content"] for s in doc["Transcript"])}],
+               "channel_labels": {"channels": [{"channel_label": k, "items": v} for k, v in channels.items()],
+                                  "number_of_channels": 2},
+               "items": []}
+    if segments:
+        results["audio_segments"] = audio_segments
+    return {"jobName": "aftercall-example", "accountId": "123456789012", "status": "COMPLETED", "results": results}
+
+
+def _import(doc: dict) -> dict:
+    settings = Settings()
+    components = Components(None, None, build_sentiment(settings))  # type: ignore[arg-type]
+    return import_document(doc, f"/imports/{NAME}", settings, components)[1]
+
+
+def _expected() -> dict:
+    cc = CONTACT_LENS["ConversationCharacteristics"]
+    return {"agent_talk_s": cc["TalkTime"]["DetailsByParticipant"]["AGENT"]["TotalTimeMillis"] / 1000,
+            "customer_talk_s": cc["TalkTime"]["DetailsByParticipant"]["CUSTOMER"]["TotalTimeMillis"] / 1000,
+            "agent_wpm": cc["TalkSpeed"]["DetailsByParticipant"]["AGENT"]["AverageWordsPerMinute"],
+            "customer_wpm": cc["TalkSpeed"]["DetailsByParticipant"]["CUSTOMER"]["AverageWordsPerMinute"],
+            "non_talk_s": cc["NonTalkTime"]["TotalTimeMillis"] / 1000,
+            "interruptions": {p: len(cc["Interruptions"]["InterruptionsByInterrupter"].get(p, []))
+                              for p in ("AGENT", "CUSTOMER")}}
+
+
+def _within_tolerances(call: dict) -> None:
+    want = _expected()
+    for key in ("agent_talk_s", "customer_talk_s", "agent_wpm", "customer_wpm"):
+        assert call[key] == pytest.approx(want[key], rel=0.10), (key, call[key], want[key])
+    assert abs(call["non_talk_s"] - want["non_talk_s"]) <= 1.5
+    for p in ("AGENT", "CUSTOMER"):
+        assert abs(call[f"{p.lower()}_interruptions"] - want["interruptions"][p]) <= 1
+
+
+def test_standard_transcribe_output_matches_call_analytics_through_its_audio_segments():
+    call = _import(_standard_transcribe(CONTACT_LENS))
+    print({k: call[k] for k in ("agent_talk_s", "customer_talk_s", "agent_wpm", "customer_wpm", "non_talk_s")},
+          "against", _expected())
+    _within_tolerances(call)
+    assert call["transcriber"] == "amazon-transcribe (imported)"
+
+
+def test_talk_time_follows_the_utterances_not_the_words():
+    doc = _standard_transcribe(CONTACT_LENS)
+    for seg in doc["results"]["audio_segments"]:  # a breath before each utterance: Transcribe's segment is longer
+        seg["start_time"] = f"{float(seg['start_time']) - 0.05:.3f}"
+    call = _import(doc)
+    assert call["agent_talk_s"] == pytest.approx(_import(_standard_transcribe(CONTACT_LENS))["agent_talk_s"] + 5 * 0.05,
+                                                 abs=0.03)
+
+
+def test_call_analytics_output_without_conversation_characteristics_is_recomputed():
+    doc = copy.deepcopy(CONTACT_LENS)
+    del doc["ConversationCharacteristics"]
+    call = _import(doc)
+    _within_tolerances(call)
+    assert call["customer_sentiment"] is None  # the service's scores are not invented
