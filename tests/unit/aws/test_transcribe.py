@@ -218,3 +218,26 @@ def test_no_job_for_a_recording_whose_header_shows_unusable_audio(day, tmp_path,
     for name, (stage, words) in ((n, v) for n, v in EXPECTED.items() if v != "ok"):
         assert refused[name]["stage"] == stage and words in refused[name]["error"], refused[name]
         assert "0x" not in refused[name]["error"]  # the same file gives the same reason, run after run
+
+
+def test_throttling_past_the_retries_fails_the_batch_instead_of_quarantining_calls(day):
+    """The service's fault: the batch task fails and Airflow retries it; no call becomes a failures row."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.exceptions import ClientError
+
+    from pipeline.run import process_recordings
+
+    settings, recordings, _ = day
+    client = aws_client(settings, "transcribe")
+
+    def throttled(**_):
+        return AWSResponse(None, 400, {}, None), {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+
+    client.meta.events.register("before-call.transcribe.StartTranscriptionJob", throttled)
+    import pipeline.wiring as wiring
+
+    original = wiring.aws_client
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(wiring, "aws_client", lambda s, service: client if service == "transcribe" else original(s, service))
+        with pytest.raises(ClientError, match="ThrottlingException"):
+            process_recordings(settings, recordings)
