@@ -91,6 +91,24 @@ def _workers_main() -> Iterator[None]:
             sys.modules["__main__"] = saved
 
 
+@contextmanager
+def _children_allowed() -> Iterator[None]:
+    """Let a daemonic process (a task under Celery's prefork pool) start the pool's worker processes.
+
+    multiprocessing refuses children to daemonic processes only so that they cannot be orphaned when
+    the daemon is killed; the pool below shuts its workers down itself, on every exit path.
+    """
+    current = multiprocessing.current_process()
+    if not current.daemon:
+        yield
+        return
+    current._config["daemon"] = False  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        current._config["daemon"] = True  # type: ignore[attr-defined]
+
+
 def _in_pool(settings: Settings, recordings: list[Recording]) -> Iterator[CallOutcome]:
     """Outcomes as they complete; at most two calls per worker in flight so memory stays bounded.
 
@@ -100,8 +118,8 @@ def _in_pool(settings: Settings, recordings: list[Recording]) -> Iterator[CallOu
     workers = min(settings.workers, len(recordings))
     pending = list(reversed(recordings))
     ctx = multiprocessing.get_context("spawn")  # no fork: the parent may run threads (Airflow's, a model's)
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(settings.model_dump_json(),)) as pool:
+    with _children_allowed(), ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                                  initargs=(settings.model_dump_json(),)) as pool:
         running: dict[Future, Recording] = {}
         try:
             while pending or running:

@@ -30,3 +30,32 @@ def test_workers_start_when_the_parents_main_cannot_be_imported_again(tmp_path, 
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "processed 4 failed 0"
+
+
+def test_workers_start_inside_a_daemonic_process_as_under_celerys_prefork_pool(tmp_path, source):
+    script = tmp_path / "daemonic.py"
+    script.write_text(textwrap.dedent(f"""
+        import multiprocessing, sys
+        sys.path.insert(0, {str(ROOT)!r})
+
+        def task(queue):
+            from datetime import date
+            from pipeline.run import process_recordings, discover_day
+            from pipeline.settings import Settings
+
+            settings = Settings(source={str(source)!r}, lake={str(tmp_path / "lake")!r}, transcribe=False, workers=2)
+            result = process_recordings(settings, discover_day(settings, date(2026, 11, 22)))
+            queue.put((len(result.calls), len(result.failures), multiprocessing.current_process().daemon))
+
+        if __name__ == "__main__":
+            ctx = multiprocessing.get_context("fork")
+            queue = ctx.Queue()
+            worker = ctx.Process(target=task, args=(queue,), daemon=True)  # what Celery's prefork pool runs tasks in
+            worker.start()
+            print(*queue.get(timeout=100))
+            worker.join()
+            print("exit", worker.exitcode)
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["4", "0", "True", "exit", "0"], done.stderr[-3000:]
