@@ -9,7 +9,7 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test bench venv constraints airflow clean chromium
+.PHONY: demo test bench venv constraints airflow clean chromium services
 
 venv: $(STAMP)
 
@@ -36,7 +36,7 @@ demo: $(STAMP)
 	@$(VENV)/bin/aftercall report --lake $(DEMO_LAKE) --out $(CURDIR)/report.html
 
 ## make test: the whole suite (unit, DAG integrity, end to end)
-test: $(STAMP) chromium
+test: $(STAMP) chromium services
 	$(if $(findstring faketime,$(LD_PRELOAD)),$(MOVED_CLOCK)) $(PY) -m pytest
 
 # `faketime '+30 days' make test`: Debian's libfaketime 0.9.10 makes Python 3.11's time.sleep fail (EINVAL) or its
@@ -49,6 +49,12 @@ MOVED_CLOCK = env -u FAKETIME_SHARED LD_PRELOAD=$(FAKETIME_LIB) FAKETIME_DONT_FA
 chromium:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium (report test)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The CeleryExecutor test runs Debian's redis-server and PostgreSQL on loopback (temporary data, stopped by PID).
+services:
+	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing Debian's redis-server and postgresql (CeleryExecutor test)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql >/dev/null; }
 
 ## make bench: throughput, per-stage times and peak memory against bare faster-whisper
 bench: $(STAMP)

@@ -93,20 +93,26 @@ def _workers_main() -> Iterator[None]:
 
 @contextmanager
 def _children_allowed() -> Iterator[None]:
-    """Let a daemonic process (a task under Celery's prefork pool) start the pool's worker processes.
+    """Let a task process forked from Celery's prefork pool (billiard) start the pool's worker processes.
 
-    multiprocessing refuses children to daemonic processes only so that they cannot be orphaned when
-    the daemon is killed; the pool below shuts its workers down itself, on every exit path.
+    There the current process is daemonic, which multiprocessing refuses children only so that they
+    cannot be orphaned (the pool below shuts its workers down itself, on every exit path), and its
+    authentication key is billiard's, which refuses to be pickled into a spawned child. Both are put
+    back as they were afterwards.
     """
+    from multiprocessing.process import AuthenticationString
+
     current = multiprocessing.current_process()
-    if not current.daemon:
-        yield
-        return
-    current._config["daemon"] = False  # type: ignore[attr-defined]
+    config = current._config  # type: ignore[attr-defined]
+    saved = dict(config)
+    config["daemon"] = False
+    if config.get("authkey") is not None and type(config["authkey"]) is not AuthenticationString:
+        config["authkey"] = AuthenticationString(bytes(config["authkey"]))
     try:
         yield
     finally:
-        current._config["daemon"] = True  # type: ignore[attr-defined]
+        config.clear()
+        config.update(saved)
 
 
 def _in_pool(settings: Settings, recordings: list[Recording]) -> Iterator[CallOutcome]:

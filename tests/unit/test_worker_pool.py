@@ -32,7 +32,8 @@ def test_workers_start_when_the_parents_main_cannot_be_imported_again(tmp_path, 
     assert done.stdout.strip() == "processed 4 failed 0"
 
 
-def test_workers_start_inside_a_daemonic_process_as_under_celerys_prefork_pool(tmp_path, source):
+def test_workers_start_inside_a_task_process_of_celerys_prefork_pool(tmp_path, source):
+    """billiard (Celery's multiprocessing) runs tasks in daemonic processes with an authkey that refuses pickling."""
     script = tmp_path / "daemonic.py"
     script.write_text(textwrap.dedent(f"""
         import multiprocessing, sys
@@ -48,11 +49,12 @@ def test_workers_start_inside_a_daemonic_process_as_under_celerys_prefork_pool(t
             queue.put((len(result.calls), len(result.failures), multiprocessing.current_process().daemon))
 
         if __name__ == "__main__":
-            ctx = multiprocessing.get_context("fork")
-            queue = ctx.Queue()
-            worker = ctx.Process(target=task, args=(queue,), daemon=True)  # what Celery's prefork pool runs tasks in
+            import billiard
+
+            queue = billiard.Queue()
+            worker = billiard.Process(target=task, args=(queue,), daemon=True)  # what Celery's prefork pool runs
             worker.start()
-            print(*queue.get(timeout=100))
+            print(*queue.get(timeout=60))
             worker.join()
             print("exit", worker.exitcode)
     """))
