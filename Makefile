@@ -9,7 +9,7 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test bench venv constraints airflow clean chromium services
+.PHONY: demo test bench bench-celery venv constraints airflow clean chromium services
 
 venv: $(STAMP)
 
@@ -50,15 +50,20 @@ chromium:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium (report test)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# The CeleryExecutor test runs Debian's redis-server and PostgreSQL on loopback (temporary data, stopped by PID).
+# The CeleryExecutor test runs Debian's redis-server and PostgreSQL on loopback (temporary data, stopped by PID);
+# the compose test validates both compose variants with Debian's docker-compose (no Docker engine needed).
 services:
-	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-		echo "installing Debian's redis-server and postgresql (CeleryExecutor test)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql >/dev/null; }
+	@command -v redis-server >/dev/null && command -v docker-compose >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing Debian's redis-server, postgresql and docker-compose (CeleryExecutor and compose tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql docker-compose >/dev/null; }
 
 ## make bench: throughput, per-stage times and peak memory against bare faster-whisper
 bench: $(STAMP)
 	$(PY) bench/bench.py
+
+## make bench-celery: calls per hour on CeleryExecutor with 1 and 2 workers (redis-server, PostgreSQL on loopback)
+bench-celery: $(STAMP) services
+	$(PY) bench/celery_scaling.py
 
 ## make airflow: Airflow (scheduler, DAG processor, triggerer, UI on http://127.0.0.1:8080) with the project's DAGs.
 ## Loopback only; AIRFLOW_HOST=0.0.0.0 opens it up, AIRFLOW_PORT picks another port (scripts/airflow_local.py).
