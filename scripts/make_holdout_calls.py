@@ -19,19 +19,16 @@ Output: ``tests/fixtures/holdout/connect/bank-demo/CallRecordings/2026/11/19/*.w
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_sample_calls import CHANNEL, RATE, place  # noqa: E402
+from make_sample_calls import CHANNEL, RATE, place, save, write_all  # noqa: E402
 
 # sox dithers with a random seed whenever it reduces bit depth (the trim step in ``speak``
 # writes 16-bit); without this, runs differ by a couple of LSBs and the fixture is not
@@ -161,18 +158,11 @@ def build(call: dict, tmp: Path) -> dict:
     for ch in range(stereo.shape[1]):
         stereo[:, ch] = phone_line(stereo[:, ch])
     stereo += rng.normal(0, NOISE_STD, stereo.shape).astype("float32")
-    name = f"{call['contact_id']}_{call['started']}_UTC.wav"
-    sf.write(DAY_DIR / name, np.clip(stereo, -1, 1), RATE, subtype="PCM_16")
-    return {"contact_id": call["contact_id"], "file": name, "duration_s": len(stereo) / RATE, "turns": placed}
+    return save(call, stereo, placed, DAY_DIR)
 
 
 def main() -> None:
-    DAY_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as d:
-        truth = [build(call, Path(d)) for call in CALLS]
-    (OUT / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
-    for t in truth:
-        print(f"{t['file']}: {t['duration_s']:.1f} s, {len(t['turns'])} turns")
+    write_all(CALLS, build, DAY_DIR, OUT)
 
 
 if __name__ == "__main__":

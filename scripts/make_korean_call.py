@@ -12,17 +12,14 @@ leaves sentiment empty rather than scoring Korean with an English lexicon.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_sample_calls import RATE, place  # noqa: E402
+from make_sample_calls import place, save, write_all  # noqa: E402
 
 os.environ["SOX_OPTS"] = "-D"  # no dither: the file is the same run after run
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,16 +43,14 @@ CALL = {
 }
 
 
-def main() -> None:
-    DAY_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as d:
-        placed, stereo = place(CALL, Path(d), VOICES)
+def build(call: dict, tmp: Path) -> dict:
+    placed, stereo = place(call, tmp, VOICES)
     stereo += np.random.default_rng(2026).normal(0, 0.0015, stereo.shape).astype("float32")
-    name = f"{CALL['contact_id']}_{CALL['started']}_UTC.wav"
-    sf.write(DAY_DIR / name, np.clip(stereo, -1, 1), RATE, subtype="PCM_16")
-    truth = [{"contact_id": CALL["contact_id"], "file": name, "duration_s": len(stereo) / RATE, "turns": placed}]
-    (OUT / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n")
-    print(f"{name}: {len(stereo) / RATE:.1f} s, {len(placed)} turns")
+    return save(call, stereo, placed, DAY_DIR)
+
+
+def main() -> None:
+    write_all([CALL], build, DAY_DIR, OUT)
 
 
 if __name__ == "__main__":

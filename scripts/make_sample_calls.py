@@ -154,23 +154,33 @@ def place(call: dict, tmp: Path, voices: dict = VOICES) -> tuple[list[dict], np.
     return placed, stereo
 
 
+def save(call: dict, stereo: np.ndarray, placed: list[dict], day_dir: Path = DAY_DIR) -> dict:
+    """Write the call as Connect names it; its truth.json entry."""
+    name = f"{call['contact_id']}_{call['started']}_UTC.wav"
+    sf.write(day_dir / name, np.clip(stereo, -1, 1), RATE, subtype="PCM_16")
+    return {"contact_id": call["contact_id"], "file": name, "duration_s": len(stereo) / RATE, "turns": placed}
+
+
+def write_all(calls: list[dict], build, day_dir: Path = DAY_DIR, out: Path = OUT) -> None:
+    """Build every call into ``day_dir`` and their placements into ``out``/truth.json."""
+    day_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as d:
+        truth = [build(call, Path(d)) for call in calls]
+    (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n")
+    for t in truth:
+        print(f"{t['file']}: {t['duration_s']:.1f} s, {len(t['turns'])} turns")
+
+
 def build(call: dict, tmp: Path) -> dict:
     placed, stereo = place(call, tmp)
     # a faint noise floor, as on a real line, so voice activity is not trivially "non-zero"
     rng = np.random.default_rng(int(call["contact_id"][:8], 16))
     stereo += rng.normal(0, 0.0015, stereo.shape).astype("float32")
-    name = f"{call['contact_id']}_{call['started']}_UTC.wav"
-    sf.write(DAY_DIR / name, np.clip(stereo, -1, 1), RATE, subtype="PCM_16")
-    return {"contact_id": call["contact_id"], "file": name, "duration_s": len(stereo) / RATE, "turns": placed}
+    return save(call, stereo, placed)
 
 
 def main() -> None:
-    DAY_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as d:
-        truth = [build(call, Path(d)) for call in CALLS]
-    (OUT / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
-    for t in truth:
-        print(f"{t['file']}: {t['duration_s']:.1f} s, {len(t['turns'])} turns")
+    write_all(CALLS, build)
 
 
 if __name__ == "__main__":
