@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -21,29 +22,68 @@ from pipeline.settings import load_settings
 
 __all__ = ["app"]
 
+# Plain (click) help: Typer 0.29's rich help prints "<bool>" beside every switch with click 8.5.
 app = typer.Typer(help="aftercall: post-call analytics for contact centres.", no_args_is_help=True,
+                  rich_markup_mode=None,
                   pretty_exceptions_enable=False)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("pipeline")
 
 DEMO_DAY = date(2026, 11, 22)
+SWITCH = ""  # a switch takes no value: without this its help shows "<bool>"
 
 
-def _day(value: str) -> date:
+def _day(value: str, flag: str = "--date") -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ConfigurationError(f"--date {value!r} is not a date (expected YYYY-MM-DD)") from None
+        raise ConfigurationError(f"{flag} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _named(flag: str, given: str | None, variable: str, value: str) -> str:
+    """A setting as the user gave it: the flag as typed, the environment variable, or the default."""
+    if given is not None:
+        return f"{flag} {given}"
+    if variable in os.environ:
+        return f"{variable}={os.environ[variable]}"
+    return f"the default {variable.removeprefix('AFTERCALL_').lower()} {value!r}"
+
+
+def _existing_lake(settings, given: str | None) -> None:
+    """Reading a local lake that is not there is an error that says where it looked, never an empty answer."""
+    if settings.lake_is_s3:
+        return
+    path = Path(settings.lake).expanduser().resolve()
+    named = _named("--lake", given, "AFTERCALL_LAKE", settings.lake)
+    if not path.exists():
+        raise ConfigurationError(f"{named}: no lake at {path} (`aftercall run` or `make demo` writes one)")
+    if not path.is_dir():
+        raise ConfigurationError(f"{named}: {path} is a file, not a lake folder")
+
+
+def _sql_error(exc: Exception) -> ConfigurationError:
+    """One line a user can act on: the parser's complaint and where, not the parser's internals."""
+    from sqlglot.errors import ParseError
+
+    if isinstance(exc, ParseError) and exc.errors:
+        first = exc.errors[0]
+        what = first.get("description") or ""
+        if "<class" in what or "sqlglot" in what:  # the parser's own types mean nothing to the user
+            what = "incomplete or invalid statement"
+        near = (first.get("highlight") or "").strip()
+        return ConfigurationError(f"the SQL does not parse: {what} at line {first.get('line')}, column "
+                                  f"{first.get('col')}" + (f" (near {near!r})" if near else ""))
+    return ConfigurationError(f"query failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)  # one line, however long
     raise typer.Exit(2)
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step")] = False) -> None:
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step", metavar=SWITCH)] = False) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
@@ -94,9 +134,26 @@ def _run(day: date, settings) -> None:
         summary.add_row("speed", f"{result.audio_s / result.wall_s:.1f}x real time")
     summary.add_row("lake", settings.lake if settings.lake_is_s3 else str(Path(settings.lake).resolve()))
     console.print(summary)
+    if not result.calls and not result.failures:
+        err.print(f"no recordings under {settings.source} for {day} (…/CallRecordings/{day:%Y/%m/%d}/): "
+                  "the day is committed empty", highlight=False, soft_wrap=True)
     for failure in result.failures:
         err.print(f"[yellow]quarantined[/] {failure['recording_uri']}: {failure['stage']}: {failure['error']}",
                   highlight=False)
+
+
+def _connect_layout(settings, given: str | None) -> None:
+    """A local source must be a folder holding Amazon Connect's layout somewhere below it."""
+    from pipeline.discovery import has_connect_layout
+
+    root = Path(settings.source).expanduser()
+    named = _named("--source", given, "AFTERCALL_SOURCE", settings.source)
+    if not root.is_dir():
+        raise ConfigurationError(f"{named} is not an existing folder")
+    if not has_connect_layout(root):
+        raise ConfigurationError(
+            f"{named}: no */CallRecordings/YYYY/MM/DD/ folder below it; expected Amazon Connect's layout, e.g. "
+            "connect/<instance>/CallRecordings/2026/11/22/<contactId>_20261122T09:12_UTC.wav")
 
 
 @app.command()
@@ -107,7 +164,7 @@ def run(
     agent_channel: Annotated[int | None, typer.Option(help="0 = left, 1 = right [env AFTERCALL_AGENT_CHANNEL]")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes [env AFTERCALL_WORKERS]")] = None,
     transcribe: Annotated[bool | None, typer.Option("--transcribe/--no-transcribe",
-                                                    help="Speech-to-text and sentiment [env AFTERCALL_TRANSCRIBE]")] = None,
+                                                    help="Speech-to-text and sentiment [env AFTERCALL_TRANSCRIBE]", metavar=SWITCH)] = None,
     engine: Annotated[str | None, typer.Option(help="local or aws [env AFTERCALL_ENGINE]")] = None,
 ) -> None:
     """Process one day of recordings into the lake; bad recordings are quarantined, the rest completes."""
@@ -115,7 +172,8 @@ def run(
         settings = load_settings(source=source, lake=lake, agent_channel=agent_channel, workers=workers,
                                  transcribe=transcribe, engine=engine)
         parsed = _day(day)
-        settings.require_local_source() if not settings.source_is_s3 else None
+        if not settings.source_is_s3:
+            _connect_layout(settings, source)
         _run(parsed, settings)
     except AftercallError as exc:
         _fail(exc)
@@ -131,13 +189,17 @@ def query(
     try:
         if fmt not in ("table", "csv", "json"):
             raise ConfigurationError(f"--format {fmt!r}: expected table, csv or json")
+        if not sql.strip():
+            raise ConfigurationError('the query is empty: give one SQL statement, e.g. '
+                                     'aftercall query "select * from v_daily_overview"')
         settings = load_settings(lake=lake)
+        _existing_lake(settings, lake)
         columns, rows = _query(settings, sql)
     except AftercallError as exc:
         _fail(exc)
         return
     except Exception as exc:  # SQL errors: one line, not a traceback
-        _fail(ConfigurationError(f"query failed: {str(exc).splitlines()[0]}"))
+        _fail(_sql_error(exc))
         return
     _emit(columns, rows, fmt)
 
@@ -190,6 +252,7 @@ def summary(
 
     try:
         settings = load_settings(lake=lake)
+        _existing_lake(settings, lake)
         for title, sql in _DEMO_QUERIES:
             columns, rows = _query(settings, sql)
             _print_table(columns, rows, title=title)
@@ -222,7 +285,7 @@ _DEMO_QUERIES = [
 def setup(
     lake: Annotated[str | None, typer.Option(help="Lake root, s3://bucket/prefix [env AFTERCALL_LAKE]")] = None,
     source: Annotated[str | None, typer.Option(help="Recordings, s3://bucket/prefix [env AFTERCALL_SOURCE]")] = None,
-    policy_only: Annotated[bool, typer.Option("--policy-only", help="Only print the IAM policy; touch nothing")] = False,
+    policy_only: Annotated[bool, typer.Option("--policy-only", help="Only print the IAM policy; touch nothing", metavar=SWITCH)] = False,
 ) -> None:
     """Create or check the AWS side (Glue database, Athena workgroup, SSE-KMS, lifecycle); print the IAM policy."""
     from pipeline.aws.setup import iam_policy, setup as run_setup
@@ -286,9 +349,9 @@ def recategorize(
 
     try:
         settings = load_settings(lake=lake, categories=rules)
-        first, last = _day(start), _day(end)
+        first, last = _day(start, "--from"), _day(end, "--to")
         if last < first:
-            raise ConfigurationError("--to is before --from")
+            raise ConfigurationError(f"--to {end} is before --from {start}")
         done = run_recategorize(settings, first, last)
     except AftercallError as exc:
         _fail(exc)
@@ -313,20 +376,26 @@ def report(
         settings = load_settings(lake=lake)
         if settings.lake_is_s3:
             raise ConfigurationError("aftercall report reads a local lake; on S3 use the QuickSight dashboard")
-        path = write_report(settings.lake, out, _day(start) if start else None, _day(end) if end else None)
+        first, last = _day(start, "--from") if start else None, _day(end, "--to") if end else None
+        if first and last and last < first:
+            raise ConfigurationError(f"--to {end} is before --from {start}")
+        _existing_lake(settings, lake)
+        path = write_report(settings.lake, out, first, last)
     except AftercallError as exc:
         _fail(exc)
         return
     console.print(f"report: {path.resolve()}", highlight=False, soft_wrap=True)
 
 
-quicksight_app = typer.Typer(help="QuickSight as code: data source, datasets, analysis, dashboard.", no_args_is_help=True)
+quicksight_app = typer.Typer(help="QuickSight as code: data source, datasets, analysis, dashboard.", no_args_is_help=True,
+                             rich_markup_mode=None)
 app.add_typer(quicksight_app, name="quicksight")
 
 
 @quicksight_app.command("deploy")
 def quicksight_deploy(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be created or updated; change nothing")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be created or updated; change nothing",
+                                       metavar=SWITCH)] = False,
 ) -> None:
     """Create or update the Athena data source, one dataset per view, the analysis and the dashboard (idempotent)."""
     from pipeline.quicksight import build_assets, deploy

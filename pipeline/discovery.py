@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-__all__ = ["AUDIO_SUFFIXES", "Recording", "discover_local", "parse_recording_name"]
+__all__ = ["AUDIO_SUFFIXES", "Recording", "discover_local", "has_connect_layout", "parse_recording_name"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,18 @@ def parse_recording_name(name: str) -> tuple[str, datetime | None]:
     except ValueError:
         started = None
     return match["contact"], started
+
+
+def has_connect_layout(root: Path) -> bool:
+    """Whether any ``CallRecordings`` folder with a ``YYYY/MM/DD`` below it exists under ``root``."""
+    for dirpath, dirnames, _ in os.walk(root):
+        if Path(dirpath).name == "CallRecordings":
+            if any(p.is_dir() for p in Path(dirpath).glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]")):
+                return True
+            dirnames.clear()
+            continue
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    return False
 
 
 def _day_dirs(root: Path, day: date) -> list[Path]:
