@@ -19,7 +19,7 @@ from typing import Any
 
 from pipeline.settings import Settings
 
-__all__ = ["iter_records", "read_contacts"]
+__all__ = ["attribute_rows", "iter_records", "read_contacts"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ def _row(record: Mapping[str, Any], uri: str) -> dict:
         "recording_location": recording.get("Location"),
         "ctr_uri": uri,
         "_updated": record.get("LastUpdateTimestamp") or "",
+        "_attributes": record.get("Attributes") or {},
     }
 
 
@@ -96,3 +97,13 @@ def read_contacts(settings: Settings, day: date, calls: Iterable[Mapping[str, An
                     latest[contact_id] = row
     log.info("%s: %d contact trace records (%d unreadable files)", day, len(latest), bad)
     return [{k: v for k, v in r.items() if k != "_updated"} for _, r in sorted(latest.items())]
+
+
+def attribute_rows(contacts: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """``contact_attributes`` rows (contact_id, name, value) from the contacts' latest records.
+
+    Contact flows set these (``$.Attributes``, a Lambda's return): intent, customer tier, IVR choice.
+    Values are kept as text, as Connect stores them.
+    """
+    return [{"contact_id": c["contact_id"], "name": str(name), "value": None if value is None else str(value)}
+            for c in contacts for name, value in sorted((c.get("_attributes") or {}).items())]

@@ -189,15 +189,17 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
 def day_tables(settings: Settings, result: DayResult) -> dict[str, list[dict]]:
     """Every table's rows for the day: the processed ones, and those derived from them at commit."""
     from pipeline.categories import categorize_day, load_rules
-    from pipeline.ctr import read_contacts
+    from pipeline.ctr import attribute_rows, read_contacts
 
+    contacts = read_contacts(settings, result.day, result.calls)
     return {
         "calls": result.calls,
         "turns": result.turns,
         "failures": result.failures,
         "turns_raw": result.turns_raw,
         "call_categories": categorize_day(load_rules(settings.categories), result.calls, result.turns),
-        "contacts": read_contacts(settings, result.day, result.calls),
+        "contacts": [{k: v for k, v in c.items() if not k.startswith("_")} for c in contacts],
+        "contact_attributes": attribute_rows(contacts),
     }
 
 

@@ -127,6 +127,15 @@ _CONTACTS = pa.schema(
     ]
 )
 
+# Contact attributes set in contact flows (the CTR's Attributes map), one row per contact and name.
+_CONTACT_ATTRIBUTES = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("name", pa.string()),
+        ("value", pa.string()),
+    ]
+)
+
 # One row per run that tried to commit the day (Airflow run id, or the CLI's): what it saw and how it ended.
 # A failed run's row is the only thing it writes; the day's other tables keep the last committed run.
 _RUNS = pa.schema(
@@ -149,6 +158,7 @@ TABLES: dict[str, pa.Schema] = {
     "call_categories": _CALL_CATEGORIES,
     "turns_raw": _TURNS_RAW,
     "contacts": _CONTACTS,
+    "contact_attributes": _CONTACT_ATTRIBUTES,
     "runs": _RUNS,
 }
 

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
                                                  description="Raw text in table turns_raw, or not stored at all")
     categories: str | None = Field(default=None, description="Category rules YAML (default: the shipped rules)")
     ctr_source: str | None = Field(default=None, description="Contact trace records root: folder or s3:// (YYYY/MM/DD/...)")
+    ctr_attributes: str = Field(default="", description="Contact attributes (CTR Attributes) shown as columns of "
+                                                        "v_call_contacts, comma-separated: intent,customerTier")
     transcribe_max_concurrent: int = Field(default=100, ge=1, le=250, description="Jobs in flight (quota: 250)")
     transcribe_start_tps: float = Field(default=5.0, gt=0, le=25, description="Job starts per second (quota: 25)")
     transcribe_poll_s: float = Field(default=15.0, ge=0)

@@ -18,6 +18,13 @@ CALLS = [  # contact id, file stamp, start, end, agent, queue
 ]
 
 
+ATTRIBUTES = {
+    "3f1c9a52-7d4e-4b8a-9c61-2a7e5d0b1c01": {"intent": "billing_question", "customerTier": "gold", "ivrChoice": "2"},
+    "8b2d4e61-1a3f-4c7d-b5e9-6f0a2c3d4e02": {"intent": "outage", "customerTier": "standard", "ivrChoice": "3"},
+    "c4e5f607-2b1a-4d3c-8e9f-0a1b2c3d4e03": {"intent": "cancel", "customerTier": "standard"},
+}
+
+
 def record(contact_id, stamp, start, end, agent, queue, updated):
     return {
         "AWSAccountId": "123456789012", "AWSContactTraceRecordFormatVersion": "2017-03-10",
@@ -29,6 +36,8 @@ def record(contact_id, stamp, start, end, agent, queue, updated):
                   "EnqueueTimestamp": start, "Duration": 12},
         "Recording": {"Location": f"{REC}/{contact_id}_{stamp}_UTC.wav", "Status": "AVAILABLE", "Type": "AUDIO"},
         "CustomerEndpoint": {"Type": "TELEPHONE_NUMBER", "Address": "+15555550100"},
+        # Set in the contact flow (an IVR choice, a Lambda's lookup): what analysts slice by.
+        "Attributes": ATTRIBUTES[contact_id],
     }
 
 
