@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -49,15 +50,33 @@ def _stop(pid: int, sig: int = signal.SIGTERM, grace: float = 30) -> None:
         pass
 
 
+def _accepting(proc: subprocess.Popen, port: int, timeout: float = 30) -> None:
+    """Until something listens on 127.0.0.1:port (a worker started before its broker would give up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening on port {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{proc.args[0]} is not listening on 127.0.0.1:{port} after {timeout:.0f} s")
+
+
 @contextmanager
 def servers() -> Iterator[dict]:
     """redis-server and PostgreSQL on loopback ports, data in a temporary folder; yields their URLs."""
     base = Path(tempfile.mkdtemp(prefix="aftercall-celery-"))
     base.chmod(0o755)
     redis_port, pg_port = free_port(), free_port()
+    # The broker keeps the real clock: redis-server (jemalloc) cannot start under libfaketime, which
+    # `faketime '+30 days' make test` preloads everywhere; no day logic reads the broker's clock.
+    real_clock = {k: v for k, v in os.environ.items() if not k.startswith(("FAKETIME", "DONT_FAKE"))}
+    if "faketime" in real_clock.get("LD_PRELOAD", ""):
+        real_clock.pop("LD_PRELOAD")
     redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
                               "--appendonly", "no", "--dir", str(base)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                             env=real_clock, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     data = base / "pg"
     data.mkdir()
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # PostgreSQL refuses root
@@ -65,6 +84,7 @@ def servers() -> Iterator[dict]:
         shutil.chown(data, "postgres", "postgres")
     postmaster = None
     try:
+        _accepting(redis, redis_port)
         subprocess.run([*as_postgres, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                         "-E", "UTF8"], check=True, capture_output=True)
         subprocess.run([*as_postgres, _pg_bin("pg_ctl"), "-D", str(data), "-w", "-l", str(data / "server.log"),
