@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import soundfile as sf
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
@@ -27,7 +29,7 @@ def measure(workers: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="aftercall-scaling-"))
     try:
         source = day_of_calls(tmp / "recordings", COPIES)
-        audio_s = sum(__import__("soundfile").info(str(f)).duration for f in source.rglob("*.wav"))
+        audio_s = sum(sf.info(str(f)).duration for f in source.rglob("*.wav"))
         settings = {"AFTERCALL_SOURCE": str(source), "AFTERCALL_LAKE": str(tmp / "lake"),
                     "AFTERCALL_BATCH_SIZE": "2", "AFTERCALL_WORKERS": "1"}
         with servers() as urls, celery_airflow(urls, tmp / "airflow", workers, settings, tmp / "logs") as env:

@@ -134,10 +134,11 @@ def _from_transcribe(doc, uri, name, settings: Settings, components: Components)
     turns, raw = language_rows(call, transcript, components, duration, None)
     counts = {p: sum(w.participant == p for w in words) for p in ("AGENT", "CUSTOMER")}
     call.update(conversation_metrics(spans, counts, duration))  # after language_rows: the utterances' definitions win
-    for t in turns:  # one interruption definition for the call and its turns
-        cut_ins = interruptions(union(spans[t["participant"]]), union(spans["CUSTOMER" if t["participant"] == "AGENT"
-                                                                                 else "AGENT"]))
-        t["is_interruption"] = any(t["begin_s"] - 0.5 <= c < t["end_s"] for c in cut_ins)
+    # One interruption definition for the call and its turns (computed once per participant, not per turn).
+    cut_ins = {p: interruptions(union(spans[p]), union(spans[other]))
+               for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT"))}
+    for t in turns:
+        t["is_interruption"] = any(t["begin_s"] - 0.5 <= c < t["end_s"] for c in cut_ins[t["participant"]])
     return call, turns, raw
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import av
 import numpy as np
@@ -78,11 +78,15 @@ class SpeechStream:
     samples: np.ndarray
     pieces: list[Piece]
     windows: list[tuple[float, float]]  # (start, end) in stream seconds, each at most WINDOW_S
+    starts: list[float] = field(init=False)  # pieces' stream starts, for place(): built once, not per word
+
+    def __post_init__(self) -> None:
+        self.starts = [p.stream_s for p in self.pieces]
 
     def place(self, begin: float, end: float) -> tuple[Participant, float, float]:
         """A word's stream times -> (participant, begin, end) in the recording, clamped to its piece."""
         middle = (begin + end) / 2
-        i = max(0, bisect.bisect_right([p.stream_s for p in self.pieces], middle) - 1)
+        i = max(0, bisect.bisect_right(self.starts, middle) - 1)
         # In the gap after piece i: the nearer piece owns the word.
         if i + 1 < len(self.pieces) and middle - self.pieces[i].stream_end_s > self.pieces[i + 1].stream_s - middle:
             i += 1
