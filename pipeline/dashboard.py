@@ -79,6 +79,7 @@ class Visual(BaseModel):
 class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     label: str
+    short: str | None = None  # for a table's column header
     unit: Unit = "count"
 
 
@@ -115,6 +116,10 @@ class Dashboard(BaseModel):
         """The column's human label (the column name with spaces when the spec has none)."""
         found = self.fields.get(column)
         return found.label if found else column.replace("_", " ").capitalize()
+
+    def short_label(self, column: str) -> str:
+        found = self.fields.get(column)
+        return (found.short or found.label) if found else self.label(column)
 
     def unit(self, column: str) -> Unit:
         found = self.fields.get(column)

@@ -1,0 +1,335 @@
+"""The report's calls: a sortable, filterable table of every call and one page per call.
+
+A call's page (``#call-<contact_id>``) has what an analyst opens a call for: who, when, how it
+went (sentiment start → end, talk and silence), a timeline of both channels (talk, overlap,
+silences over 3 s, interruptions), the customer's and the agent's sentiment by quarter, the
+categories with the turn where each matched, and the transcript (speaker, times, sentiment
+colour, interruptions, redacted PII as tags). Everything is rendered here, in Python; the
+page's script only sorts and filters the table.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.dashboard import Dashboard
+from pipeline.report_charts import PALETTE, day_label, filter_href, fmt, nice_ticks
+
+__all__ = ["CallData", "calls_section", "call_pages", "load_calls"]
+
+Query = Callable[[str], tuple[list[str], list[tuple]]]
+NON_TALK_MIN_S = 3.0  # Contact Lens: non-talk time is silence over 3 s
+_PII = re.compile(r"\[([A-Z][A-Z_]*)\]")
+_SENTIMENT_CLASS = {"POSITIVE": "pos", "NEGATIVE": "neg", "MIXED": "mix", "NEUTRAL": "neu"}
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+@dataclass
+class CallData:
+    """The calls of the report's range: one row per call, their turns and categories."""
+
+    columns: list[str]
+    rows: list[dict]
+    turns: dict[str, list[dict]] = field(default_factory=dict)
+    categories: dict[str, list[dict]] = field(default_factory=dict)
+    attributes: list[tuple[str, str]] = field(default_factory=list)  # (column, label)
+
+
+def _dicts(columns: list[str], rows: list[tuple]) -> list[dict]:
+    return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
+def load_calls(query: Query, where: str, attribute_labels: dict[str, str]) -> CallData:
+    """Every call in ``where`` (a condition on dt) with its turns and categories, through the views."""
+    columns, rows = query(f"select * from v_call_contacts{where} order by call_started_at, contact_id")
+    calls = _dicts(columns, rows)
+    turns: dict[str, list[dict]] = defaultdict(list)
+    for turn in _dicts(*query(f"select contact_id, dt, turn_index, participant, begin_s, end_s, text, sentiment, "
+                              f"sentiment_score, is_interruption from v_turns{where} order by contact_id, begin_s, "
+                              f"turn_index")):
+        turns[turn["contact_id"]].append(turn)
+    categories: dict[str, list[dict]] = defaultdict(list)
+    for match in _dicts(*query(f"select contact_id, category, first_match_s, match_count from call_categories{where} "
+                               f"order by contact_id, first_match_s, category")):
+        categories[match["contact_id"]].append(match)
+    attributes = [(c, attribute_labels.get(c, c.removeprefix("attr_"))) for c in columns if c.startswith("attr_")]
+    return CallData(columns, calls, dict(turns), dict(categories), attributes)
+
+
+def _shift_class(shift: float | None) -> str:
+    if shift is None:
+        return "none"
+    return "improved" if shift > 0 else "worsened" if shift < 0 else "unchanged"
+
+
+_SHIFT_LABEL = {"improved": "Ended happier", "unchanged": "Unchanged", "worsened": "Ended less happy",
+                "none": "No sentiment"}
+
+
+def _select(name: str, label: str, options: Sequence[tuple[str, str]]) -> str:
+    opts = "".join(f'<option value="{_esc(v)}">{_esc(t)}</option>' for v, t in options)
+    return f'<label>{_esc(label)}<select data-filter="{name}"><option value="">All</option>{opts}</select></label>'
+
+
+def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_name: str, list_columns: Sequence[str]) -> str:
+    """The calls table with its filters (day, agent, queue, category, sentiment shift, each contact attribute)."""
+    calls = data.rows
+    days = sorted({c["dt"] for c in calls})
+    filters = [
+        _select("dt", "Day", [(d, day_label(d, with_year=True)) for d in days]),
+        _select("agent", "Agent", [(a, a) for a in sorted({c["agent_username"] for c in calls})]),
+        _select("queue", "Queue", [(q, q) for q in sorted({c["queue_name"] for c in calls})]),
+        _select("category", "Category", [(k, k) for k in sorted({m["category"] for ms in data.categories.values()
+                                                                for m in ms})]),
+        _select("shift", "Customer sentiment", [(k, v) for k, v in _SHIFT_LABEL.items()]),
+        *(_select(f"attr-{col}", label, [(v, v) for v in sorted({c[col] for c in calls if c[col] is not None})])
+          for col, label in data.attributes),
+    ]
+    shown = [c for c in list_columns if c in data.columns and not (c == "dt" and len(days) == 1)]
+    shown += [col for col, _ in data.attributes]
+    labels = {col: label for col, label in data.attributes}
+    head = "".join(f'<th data-col="{i}" class="{_align(dashboard, c)}" tabindex="0" aria-sort="none" '
+                   f'title="{_esc(labels.get(c) or dashboard.label(c))}">'
+                   f'{_esc(labels.get(c) or dashboard.short_label(c))}</th>' for i, c in enumerate(shown))
+    body = [_call_row(dashboard, call, shown, data) for call in calls]
+    empty = '<p class="empty">No calls in this range.</p>' if not calls else ""
+    return (f'<section class="sheet" id="{sheet_id}"><h2>{_esc(sheet_name)}</h2>'
+            f'<div class="filters">{"".join(filters)}<button type="button" data-clear>Clear filters</button>'
+            f'<span class="count" data-count>{len(calls)} of {len(calls)} calls</span></div>{empty}'
+            f'<div class="scroll"><table class="calls" id="calls-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div></section>')
+
+
+def _align(dashboard: Dashboard, column: str) -> str:
+    return "txt" if dashboard.unit(column) in ("text", "time") or column.startswith("attr_") else "num"
+
+
+def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: CallData) -> str:
+    cid = call["contact_id"]
+    names = [m["category"] for m in data.categories.get(cid, [])]
+    attrs = {f"attr-{col}": call[col] or "" for col, _ in data.attributes}
+    row_data = {"dt": call["dt"], "agent": call["agent_username"], "queue": call["queue_name"],
+                "category": "|" + "|".join(names) + "|", "shift": _shift_class(call.get("customer_sentiment_shift")),
+                **attrs}
+    cells = []
+    for column in shown:
+        value = call.get(column)
+        sort = value.isoformat() if hasattr(value, "isoformat") else ("" if value is None else value)
+        if column == "contact_id":
+            inner = f'<a href="#call-{_esc(cid)}" title="{_esc(cid)}">{_esc(cid[:8])}…</a>'
+        elif column == "dt":
+            inner = _esc(day_label(value))
+        elif column == "agent_username":
+            inner = f'<a class="filter-link" href="{filter_href("agent", value)}">{_esc(value)}</a>'
+        elif column == "queue_name":
+            inner = f'<a class="filter-link" href="{filter_href("queue", value)}">{_esc(value)}</a>'
+        elif column == "categories":
+            inner = " ".join(f'<a class="chip" href="{filter_href("category", n)}">{_esc(n)}</a>' for n in names)
+        elif column == "customer_sentiment_shift":
+            inner = f'<span class="shift {_shift_class(value)}">{_esc(fmt(value, "sentiment"))}</span>'
+        elif column.startswith("attr_"):
+            inner = _esc(value or "")
+        else:
+            inner = _esc(fmt(value, dashboard.unit(column)))
+        wrap = " wrap" if column == "categories" else ""
+        cells.append(f'<td class="{_align(dashboard, column)}{wrap}" data-sort="{_esc(sort)}">{inner}</td>')
+    attributes = "".join(f' data-{k}="{_esc(v)}"' for k, v in row_data.items())
+    return f'<tr data-call="{_esc(cid)}"{attributes}>{"".join(cells)}</tr>'
+
+
+def call_pages(dashboard: Dashboard, data: CallData) -> str:
+    return "".join(_call_page(dashboard, call, data) for call in data.rows)
+
+
+def _fact(label: str, value: str) -> str:
+    return f"<div><dt>{_esc(label)}</dt><dd>{value}</dd></div>"
+
+
+def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
+    cid = call["contact_id"]
+    turns = data.turns.get(cid, [])
+    matches = data.categories.get(cid, [])
+    started = call["call_started_at"]
+    facts = [
+        _fact("Day", _esc(day_label(call["dt"], with_year=True))),
+        _fact("Started (UTC)", _esc(started.strftime("%H:%M:%S") if started else "–")),
+        _fact("Duration", _esc(fmt(call["duration_s"], "seconds"))),
+        _fact("Agent", f'<a class="filter-link" href="{filter_href("agent", call["agent_username"])}">'
+                       f'{_esc(call["agent_username"])}</a>'),
+        _fact("Queue", f'<a class="filter-link" href="{filter_href("queue", call["queue_name"])}">'
+                       f'{_esc(call["queue_name"])}</a>'),
+        *(_fact(label, _esc(call[col] if call[col] is not None else "–")) for col, label in data.attributes),
+        _fact("Language", _esc(call.get("language_code") or "–")),
+        _fact("Transcriber", _esc(call.get("transcriber") or "–")),
+    ]
+    shift = call.get("customer_sentiment_shift")
+    figures = [
+        ("Customer sentiment", f'{fmt(call.get("customer_sentiment_start"), "sentiment")} → '
+                               f'{fmt(call.get("customer_sentiment_end"), "sentiment")}', _shift_class(shift)),
+        ("Agent talk", fmt(call.get("agent_talk_ratio"), "percent"), ""),
+        ("Customer talk", fmt(call.get("customer_talk_ratio"), "percent"), ""),
+        ("Non-talk", fmt(call.get("non_talk_ratio"), "percent"), ""),
+        ("Interruptions (agent / customer)",
+         f'{fmt(call.get("agent_interruptions"))} / {fmt(call.get("customer_interruptions"))}', ""),
+        ("Talk speed (agent / customer)",
+         f'{fmt(call.get("agent_wpm"), "wpm")} / {fmt(call.get("customer_wpm"), "wpm")}', ""),
+    ]
+    kpis = "".join(f'<div class="kpi {cls}"><div class="kpi-value">{_esc(v)}</div><div class="kpi-title">{_esc(t)}</div>'
+                   f'</div>' for t, v, cls in figures)
+    return (f'<section class="call" id="call-{_esc(cid)}" data-call="{_esc(cid)}">'
+            f'<p class="back"><a href="#calls">← All calls</a></p>'
+            f'<h2>Call {_esc(cid)}</h2><dl class="facts">{"".join(facts)}</dl><div class="kpis">{kpis}</div>'
+            f'<div class="grid"><div class="card wide"><h3>Timeline</h3>{_timeline(cid, call, turns, matches)}</div>'
+            f'<div class="card"><h3>Sentiment by quarter of the call (−5..+5)</h3>{_quarters(call)}</div>'
+            f'<div class="card"><h3>Categories</h3>{_categories(cid, matches, turns)}</div></div>'
+            f'<div class="card wide"><h3>Transcript</h3>{_transcript(cid, turns)}</div></section>')
+
+
+def _intervals(turns: Sequence[dict], who: str) -> list[tuple[float, float]]:
+    return sorted((t["begin_s"], t["end_s"]) for t in turns if t["participant"] == who)
+
+
+def _silences(turns: Sequence[dict], duration: float) -> list[tuple[float, float]]:
+    """Stretches over 3 s in which neither side speaks (leading and trailing ones too)."""
+    gaps, reach = [], 0.0
+    for begin, end in sorted((t["begin_s"], t["end_s"]) for t in turns):
+        if begin - reach > NON_TALK_MIN_S:
+            gaps.append((reach, begin))
+        reach = max(reach, end)
+    if duration - reach > NON_TALK_MIN_S:
+        gaps.append((reach, duration))
+    return gaps
+
+
+def _overlaps(turns: Sequence[dict]) -> list[tuple[float, float]]:
+    agent, customer = _intervals(turns, "AGENT"), _intervals(turns, "CUSTOMER")
+    return [(max(a0, c0), min(a1, c1)) for a0, a1 in agent for c0, c1 in customer if min(a1, c1) > max(a0, c0)]
+
+
+def _timeline(cid: str, call: dict, turns: Sequence[dict], matches: Sequence[dict]) -> str:
+    duration = float(call["duration_s"] or 0) or max((t["end_s"] for t in turns), default=1.0)
+    if not turns:
+        return '<p class="empty">No transcript for this call (transcription was off), so no timeline of turns.</p>'
+    width, left, right = 1000, 90, 16
+    x = (lambda s: left + (width - left - right) * min(max(s / duration, 0.0), 1.0))
+    lanes = {"AGENT": 30, "CUSTOMER": 62}
+    parts = [f'<text class="label" x="{left - 8}" y="{lanes["AGENT"] + 13}" text-anchor="end">Agent</text>',
+             f'<text class="label" x="{left - 8}" y="{lanes["CUSTOMER"] + 13}" text-anchor="end">Customer</text>']
+    for begin, end in _silences(turns, duration):
+        parts.append(f'<rect class="silence" x="{x(begin):.1f}" y="24" width="{x(end) - x(begin):.1f}" height="62">'
+                     f'<title>silence {fmt(begin, "seconds")}–{fmt(end, "seconds")} ({end - begin:.1f} s)</title></rect>')
+    for t in turns:
+        y = lanes.get(t["participant"], lanes["CUSTOMER"])
+        color = PALETTE[0] if t["participant"] == "AGENT" else PALETTE[1]
+        tip = f'{t["participant"].title()} {fmt(t["begin_s"], "seconds")}: {(t["text"] or "")[:80]}'
+        parts.append(f'<a href="#call-{_esc(cid)}" data-turn="{_esc(cid)}-t{t["turn_index"]}"><rect class="talk" '
+                     f'x="{x(t["begin_s"]):.1f}" y="{y}" width="{max(x(t["end_s"]) - x(t["begin_s"]), 1.5):.1f}" '
+                     f'height="18" fill="{color}"><title>{_esc(tip)}</title></rect></a>')
+        if t["is_interruption"]:
+            parts.append(f'<path class="cut" d="M{x(t["begin_s"]):.1f},{y - 2} l-5,-8 h10 z"><title>'
+                         f'{_esc(t["participant"].title())} cuts in at {fmt(t["begin_s"], "seconds")}</title></path>')
+    for begin, end in _overlaps(turns):
+        parts.append(f'<rect class="overlap" x="{x(begin):.1f}" y="{lanes["AGENT"] + 18}" '
+                     f'width="{max(x(end) - x(begin), 1.5):.1f}" height="{lanes["CUSTOMER"] - lanes["AGENT"] - 18}">'
+                     f'<title>both talking {fmt(begin, "seconds")}–{fmt(end, "seconds")}</title></rect>')
+    for m in matches:
+        if m["first_match_s"] is not None and m["first_match_s"] > 0:
+            parts.append(f'<path class="flag" d="M{x(m["first_match_s"]):.1f},86 v-70 l8,4 l-8,4"><title>'
+                         f'{_esc(m["category"])} at {fmt(m["first_match_s"], "seconds")}</title></path>')
+    ticks, _ = nice_ticks(0, duration, count=8)
+    for tick in (t for t in ticks if t <= duration):
+        parts.append(f'<line class="grid" x1="{x(tick):.1f}" y1="22" x2="{x(tick):.1f}" y2="88"/>'
+                     f'<text class="tick" x="{x(tick):.1f}" y="104" text-anchor="middle">{fmt(tick, "seconds")}</text>')
+    legend = ('<div class="legend"><span class="key"><i style="background:#2563eb"></i>Agent talking</span>'
+              '<span class="key"><i style="background:#ea580c"></i>Customer talking</span>'
+              '<span class="key"><i class="overlap-key"></i>Both talking</span>'
+              '<span class="key"><i class="silence-key"></i>Silence over 3 s</span>'
+              '<span class="key"><b class="cut-key">▼</b>Cuts in</span>'
+              '<span class="key"><b class="flag-key">⚑</b>Category matched</span></div>')
+    return (f'<svg class="timeline" viewBox="0 0 {width} 110" role="img" aria-label="Timeline">{"".join(parts)}</svg>'
+            + legend)
+
+
+def _quarters(call: dict) -> str:
+    width, height, left, top, bottom = 420, 170, 40, 10, 28
+    y = (lambda v: top + (height - top - bottom) * (5 - v) / 10)
+    parts = []
+    for tick in (-5, -2.5, 0, 2.5, 5):
+        parts.append(f'<line class="{"zero" if tick == 0 else "grid"}" x1="{left}" y1="{y(tick):.1f}" '
+                     f'x2="{width - 8}" y2="{y(tick):.1f}"/><text class="tick" x="{left - 6}" y="{y(tick) + 4:.1f}" '
+                     f'text-anchor="end">{fmt(tick, "sentiment") if tick else "0"}</text>')
+    slot = (width - left - 8) / 4
+    for q in range(4):
+        for s, who in enumerate(("customer", "agent")):
+            value = call.get(f"{who}_sentiment_q{q + 1}")
+            bx = left + slot * q + 14 + s * (slot / 2 - 10)
+            if value is None:
+                parts.append(f'<text class="tick" x="{bx + (slot / 2 - 18) / 2:.1f}" y="{y(0) - 4:.1f}" '
+                             f'text-anchor="middle">–</text>')
+                continue
+            y0, y1 = sorted((y(0), y(value)))
+            parts.append(f'<rect x="{bx:.1f}" y="{y0:.1f}" width="{slot / 2 - 18:.1f}" height="{max(y1 - y0, 1.5):.1f}" '
+                         f'fill="{PALETTE[1] if who == "customer" else PALETTE[0]}"><title>{who.title()} Q{q + 1}: '
+                         f'{fmt(value, "sentiment")}</title></rect>')
+        parts.append(f'<text class="tick" x="{left + slot * q + slot / 2:.1f}" y="{height - 8}" '
+                     f'text-anchor="middle">Q{q + 1}</text>')
+    legend = ('<div class="legend"><span class="key"><i style="background:#ea580c"></i>Customer</span>'
+              '<span class="key"><i style="background:#2563eb"></i>Agent</span></div>')
+    return f'<svg class="quarters" viewBox="0 0 {width} {height}" role="img" aria-label="Sentiment by quarter">' \
+           f'{"".join(parts)}</svg>{legend}'
+
+
+def _turn_at(turns: Sequence[dict], seconds: float) -> dict | None:
+    for t in turns:
+        if t["begin_s"] - 0.05 <= seconds <= t["end_s"] + 0.05:
+            return t
+    return min(turns, key=lambda t: abs(t["begin_s"] - seconds), default=None)
+
+
+def _categories(cid: str, matches: Sequence[dict], turns: Sequence[dict]) -> str:
+    if not matches:
+        return '<p class="empty">No category matched this call.</p>'
+    items = []
+    for m in matches:
+        where = "matched on the call as a whole"
+        at = m["first_match_s"]
+        if at:
+            turn = _turn_at(turns, at)
+            where = f"first at {fmt(at, 'seconds')}"
+            if turn is not None:
+                where = (f'first at <a href="#call-{_esc(cid)}" data-turn="{_esc(cid)}-t{turn["turn_index"]}">'
+                         f'{fmt(at, "seconds")}, {turn["participant"].lower()}: “{_esc((turn["text"] or "")[:60])}”</a>')
+        count = m["match_count"] or 1
+        items.append(f'<li><a class="chip" href="{filter_href("category", m["category"])}">{_esc(m["category"])}</a> '
+                     f'{where} · {count} match{"es" if count != 1 else ""}</li>')
+    return f'<ul class="matches">{"".join(items)}</ul>'
+
+
+def _text(text: str | None) -> str:
+    """The turn's words, escaped, with redacted PII ([PHONE], [PII], …) shown as tags."""
+    return _PII.sub(lambda m: f'<span class="pii" title="redacted {m[1].lower()}">{m[1]}</span>', _esc(text or ""))
+
+
+def _transcript(cid: str, turns: Sequence[dict]) -> str:
+    if not turns:
+        return '<p class="empty">No transcript for this call.</p>'
+    rows = []
+    for t in turns:
+        kind = _SENTIMENT_CLASS.get(t["sentiment"] or "", "none")
+        sentiment = (f'<span class="sent {kind}">{_esc((t["sentiment"] or "").lower())}'
+                     f'{" " + fmt(5 * t["sentiment_score"], "sentiment") if t["sentiment_score"] is not None else ""}'
+                     f'</span>') if t["sentiment"] else ""
+        cut = '<span class="cut-badge" title="cuts the other side off">cuts in</span>' if t["is_interruption"] else ""
+        who = "agent" if t["participant"] == "AGENT" else "customer"
+        rows.append(f'<li class="turn {who} {kind}" id="{_esc(cid)}-t{t["turn_index"]}">'
+                    f'<span class="when">{fmt(t["begin_s"], "seconds")}–{fmt(t["end_s"], "seconds")}</span>'
+                    f'<span class="who">{who.title()}</span><span class="said">{_text(t["text"])}</span>'
+                    f'{cut}{sentiment}</li>')
+    return f'<ol class="transcript">{"".join(rows)}</ol>'
