@@ -5,6 +5,11 @@ Built from ``quicksight/dashboard.yaml`` (the same sheets as the HTML report) an
 every asset is described first, then updated (with its permissions) or created; the dashboard's
 new version is published. :func:`spice_ingestions` names the refreshes the DAG starts after
 each commit when datasets are SPICE (ingestion ids must match ``^[a-zA-Z0-9-_]+$``).
+
+A ``list`` visual is a table of unaggregated rows, its headers the spec's labels. A sheet with a
+``key`` (one call) gets a string parameter named after the key (``contact_id`` -> ``ContactId``)
+and a filter, on that sheet only, of each of its datasets to the parameter's value; a list that
+``opens`` it gets a click action that sets the parameter from the row's key and goes to the sheet.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from pipeline.dashboard import Dashboard, Visual, load_dashboard
+from pipeline.dashboard import Dashboard, Sheet, Visual, load_dashboard
 from pipeline.settings import Settings
 
 __all__ = ["Assets", "build_assets", "dataset_columns", "deploy", "spice_ingestions"]
@@ -65,8 +70,60 @@ def _column(view: str, name: str) -> dict:
     return {"DataSetIdentifier": view, "ColumnName": name}
 
 
-def _visual(visual: Visual, vid: str) -> dict:
+# a keyed sheet opened from the menu (not from a list) shows no call rather than every call at once
+_NO_KEY = "(none)"
+
+
+def _parameter_name(key: str) -> str:
+    """The parameter a keyed sheet is filtered by: ``contact_id`` -> ``ContactId`` (names are alphanumeric)."""
+    return "".join(part.capitalize() for part in re.split(r"[^a-zA-Z0-9]+", key) if part)
+
+
+def _field_id(vid: str, column: str) -> str:
+    return f"{vid}-{column}"
+
+
+def _unaggregated(view: str, column: str, vid: str, dashboard: Dashboard) -> dict:
+    field_spec: dict[str, Any] = {"FieldId": _field_id(vid, column), "Column": _column(view, column)}
+    if dashboard.unit(column) == "percent":  # the views hold shares as 0..1; QuickSight shows 0.25 as 25 %
+        field_spec["FormatConfiguration"] = {"NumberFormatConfiguration": {"FormatConfiguration": {
+            "PercentageDisplayFormatConfiguration": {"DecimalPlacesConfiguration": {"DecimalPlaces": 1}}}}}
+    return field_spec
+
+
+def _open_action(visual: Visual, vid: str, target: Sheet) -> dict:
+    """A click on a row sets the target sheet's parameter to the row's key, then shows that sheet."""
+    key = target.key or ""
+    if key not in [c.name for c in visual.columns]:
+        raise ValueError(f"list {visual.title!r} opens {target.id!r} but lacks its key column {key!r}")
+    return {"CustomActionId": f"{vid}-open-{target.id}", "Name": f"Open {target.name}", "Status": "ENABLED",
+            "Trigger": "DATA_POINT_CLICK", "ActionOperations": [
+                {"SetParametersOperation": {"ParameterValueConfigurations": [{
+                    "DestinationParameterName": _parameter_name(key), "Value": {"SourceField": _field_id(vid, key)}}]}},
+                {"NavigationOperation": {"LocalNavigationConfiguration": {"TargetSheetId": target.id}}}]}
+
+
+def _list_visual(visual: Visual, vid: str, title: dict, dashboard: Dashboard) -> dict:
+    """Rows as they are, labelled from the spec, in the report's order (column by column: the transcript by time)."""
+    names = [c.name for c in visual.columns]
+    config = {
+        "FieldWells": {"TableUnaggregatedFieldWells": {
+            "Values": [_unaggregated(visual.view, n, vid, dashboard) for n in names]}},
+        "SortConfiguration": {"RowSort": [{"FieldSort": {"FieldId": _field_id(vid, n), "Direction": "ASC"}}
+                                          for n in names]},
+        "FieldOptions": {"SelectedFieldOptions": [{"FieldId": _field_id(vid, n), "CustomLabel": dashboard.label(n)}
+                                                  for n in names]},
+    }
+    table: dict[str, Any] = {"VisualId": vid, "Title": title, "ChartConfiguration": config}
+    if visual.opens:
+        table["Actions"] = [_open_action(visual, vid, dashboard.sheet(visual.opens))]
+    return {"TableVisual": table}
+
+
+def _visual(visual: Visual, vid: str, dashboard: Dashboard) -> dict:
     title = {"Visibility": "VISIBLE", "FormatText": {"PlainText": visual.title}}
+    if visual.type == "list":
+        return _list_visual(visual, vid, title, dashboard)
     measures = [{"NumericalMeasureField": {"FieldId": f"{vid}-{m.name}", "Column": _column(visual.view, m.name),
                                            "AggregationFunction": {"SimpleNumericalAggregation": m.agg}}}
                 for m in visual.measures()]
@@ -87,11 +144,39 @@ def _visual(visual: Visual, vid: str) -> dict:
         "TableAggregatedFieldWells": {"GroupBy": dims, "Values": measures}}}}}
 
 
+def _key_parameters(dashboard: Dashboard) -> list[dict]:
+    """One single-valued string parameter per sheet key (sheets with the same key share it: the same call)."""
+    keys = dict.fromkeys(s.key for s in dashboard.sheets if s.key)
+    return [{"StringParameterDeclaration": {"Name": _parameter_name(key), "ParameterValueType": "SINGLE_VALUED",
+                                            "DefaultValues": {"StaticValues": [_NO_KEY]}}} for key in keys]
+
+
+def _key_filter_groups(dashboard: Dashboard) -> list[dict]:
+    """Each dataset of a keyed sheet, on that sheet only, filtered to the row whose key is the parameter's value."""
+    groups = []
+    for sheet in (s for s in dashboard.sheets if s.key):
+        for view in dict.fromkeys(v.view for v in sheet.visuals):
+            if sheet.key not in dict(dataset_columns(view)):
+                raise ValueError(f"sheet {sheet.id!r} is keyed by {sheet.key!r}, which view {view} lacks")
+            group_id = f"{sheet.id}-{view}-key"
+            groups.append({
+                "FilterGroupId": group_id, "CrossDataset": "SINGLE_DATASET", "Status": "ENABLED",
+                "ScopeConfiguration": {"SelectedSheets": {"SheetVisualScopingConfigurations": [
+                    {"SheetId": sheet.id, "Scope": "ALL_VISUALS"}]}},
+                "Filters": [{"CategoryFilter": {
+                    "FilterId": f"{group_id}-{sheet.key}", "Column": _column(view, sheet.key),
+                    "Configuration": {"CustomFilterConfiguration": {
+                        "MatchOperator": "EQUALS", "ParameterName": _parameter_name(sheet.key),
+                        "NullOption": "NON_NULLS_ONLY"}}}}]})
+    return groups
+
+
 def _definition(dashboard: Dashboard, dataset_arns: dict[str, str]) -> dict:
     sheets = []
     for n, sheet in enumerate(dashboard.sheets):
         entry: dict[str, Any] = {"SheetId": sheet.id, "Name": sheet.name,
-                                 "Visuals": [_visual(v, f"{sheet.id}-{i}") for i, v in enumerate(sheet.visuals)]}
+                                 "Visuals": [_visual(v, f"{sheet.id}-{i}", dashboard)
+                                             for i, v in enumerate(sheet.visuals)]}
         if n == 0:  # the date range is picked on the first sheet and filters every sheet
             entry["ParameterControls"] = [
                 {"DateTimePicker": {"ParameterControlId": "from-date", "Title": "From", "SourceParameterName": "FromDate"}},
@@ -105,6 +190,7 @@ def _definition(dashboard: Dashboard, dataset_arns: dict[str, str]) -> dict:
                 "RollingDate": {"Expression": "addDateTime(-30, 'DD', truncDate('DD', now()))"}}}},
             {"DateTimeParameterDeclaration": {"Name": "ToDate", "TimeGranularity": "DAY", "DefaultValues": {
                 "RollingDate": {"Expression": "truncDate('DD', now())"}}}},
+            *_key_parameters(dashboard),
         ],
         "FilterGroups": [
             {"FilterGroupId": f"dates-{view}", "CrossDataset": "SINGLE_DATASET", "Status": "ENABLED",
@@ -113,7 +199,7 @@ def _definition(dashboard: Dashboard, dataset_arns: dict[str, str]) -> dict:
                  "FilterId": f"dates-{view}-dt", "Column": _column(view, "dt"), "NullOption": "NON_NULLS_ONLY",
                  "IncludeMinimum": True, "IncludeMaximum": True, "TimeGranularity": "DAY",
                  "RangeMinimumValue": {"Parameter": "FromDate"}, "RangeMaximumValue": {"Parameter": "ToDate"}}}]}
-            for view in dataset_arns],
+            for view in dataset_arns] + _key_filter_groups(dashboard),
     }
 
 

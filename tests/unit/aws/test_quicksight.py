@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import boto3
@@ -30,22 +31,186 @@ def assets():
     return build_assets(Settings(quicksight_principal_arn=PRINCIPAL, athena_workgroup="analytics-prod"), ACCOUNT, REGION)
 
 
+def _strict(value, shape, path="", errors=None):
+    """What botocore's validator leaves to the service: enums, patterns and maximum lengths, at every depth."""
+    errors = [] if errors is None else errors
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for name, member in value.items():
+            if name in shape.members:
+                _strict(member, shape.members[name], f"{path}.{name}", errors)
+    elif shape.type_name == "list" and isinstance(value, list):
+        if len(value) > shape.metadata.get("max", len(value)):
+            errors.append(f"{path}: {len(value)} items, at most {shape.metadata['max']}")
+        for i, item in enumerate(value):
+            _strict(item, shape.member, f"{path}[{i}]", errors)
+    elif shape.type_name == "string" and isinstance(value, str):
+        if shape.enum and value not in shape.enum:
+            errors.append(f"{path}: {value!r} not one of {shape.enum}")
+        if "pattern" in shape.metadata and not re.fullmatch(shape.metadata["pattern"], value):
+            errors.append(f"{path}: {value!r} does not match {shape.metadata['pattern']}")
+        if len(value) > shape.metadata.get("max", len(value)):
+            errors.append(f"{path}: longer than {shape.metadata['max']}")
+    return errors
+
+
+def _check(op, params):
+    shape = client().meta.service_model.operation_model(op).input_shape
+    validate_parameters(params, shape)  # names, nesting, types, required members, minimums
+    errors = _strict(params, shape)
+    if errors:
+        raise ParamValidationError(report="\n".join(errors))
+
+
+def _definition_visuals(definition):
+    """Visual id -> visual (``{"TableVisual": {...}}`` and the like), over every sheet."""
+    return {next(iter(v.values()))["VisualId"]: v for s in definition["Sheets"] for v in s["Visuals"]}
+
+
 def test_every_request_is_valid_for_the_service_model(assets):
-    model = client().meta.service_model
-
-    def check(op, params):
-        validate_parameters(params, model.operation_model(op).input_shape)
-
-    check("CreateDataSource", assets.data_source)
+    _check("CreateDataSource", assets.data_source)
     for data_set in assets.data_sets:
-        check("CreateDataSet", data_set)
-        check("UpdateDataSet", {k: v for k, v in data_set.items() if k != "Permissions"})
-    check("CreateAnalysis", assets.analysis)
-    check("CreateDashboard", assets.dashboard)
-    check("UpdateDashboard", {k: v for k, v in assets.dashboard.items() if k != "Permissions"})
+        _check("CreateDataSet", data_set)
+        _check("UpdateDataSet", {k: v for k, v in data_set.items() if k != "Permissions"})
+    _check("CreateAnalysis", assets.analysis)
+    _check("CreateDashboard", assets.dashboard)
+    _check("UpdateDashboard", {k: v for k, v in assets.dashboard.items() if k != "Permissions"})
     broken = dict(assets.data_source, Type="NOT_A_TYPE", Nope=1)
     with pytest.raises(ParamValidationError):  # the check can fail
-        check("CreateDataSource", broken)
+        _check("CreateDataSource", broken)
+    with pytest.raises(ParamValidationError):  # on an enum alone too, which botocore does not check
+        _check("CreateDataSource", dict(assets.data_source, Type="NOT_A_TYPE"))
+
+
+def _operation(table, kind):
+    return next(o[kind] for o in table["Actions"][0]["ActionOperations"] if kind in o)
+
+
+# where, in the dashboard's Definition, each new part sits
+_PARTS = {
+    "navigation": lambda d, table: _operation(table, "NavigationOperation")["LocalNavigationConfiguration"],
+    "set": lambda d, table: _operation(table, "SetParametersOperation")["ParameterValueConfigurations"][0],
+    "set value": lambda d, table: _operation(table, "SetParametersOperation")["ParameterValueConfigurations"][0][
+        "Value"],
+    "filter": lambda d, table: next(g for g in d["FilterGroups"] if "SelectedSheets" in g["ScopeConfiguration"])[
+        "Filters"][0]["CategoryFilter"]["Configuration"]["CustomFilterConfiguration"],
+    "scope": lambda d, table: next(g for g in d["FilterGroups"] if "SelectedSheets" in g["ScopeConfiguration"])[
+        "ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"][0],
+    "parameter": lambda d, table: next(p for p in d["ParameterDeclarations"] if "StringParameterDeclaration" in p)[
+        "StringParameterDeclaration"],
+    "wells": lambda d, table: table["ChartConfiguration"]["FieldWells"]["TableUnaggregatedFieldWells"],
+    "label": lambda d, table: table["ChartConfiguration"]["FieldOptions"]["SelectedFieldOptions"][0],
+}
+
+
+@pytest.mark.parametrize("part, key, value", [
+    # a misspelt member deep in the click action, the key filter, the parameter and the field wells
+    ("navigation", "TargetSheetID", "call"),
+    ("set value", "SourceFieldId", "calls-0-contact_id"),
+    ("filter", "ParameterNames", "ContactId"),
+    ("parameter", "ValueType", "SINGLE_VALUED"),
+    ("wells", "Value", []),
+    ("label", "Label", "Contact id"),
+    # what botocore alone lets through: enums and patterns
+    ("navigation", "TargetSheetId", "call sheet"),
+    ("filter", "MatchOperator", "IS"),
+    ("scope", "Scope", "THIS_SHEET"),
+    ("set", "DestinationParameterName", "contact_id"),
+])
+def test_the_model_check_reaches_the_new_nested_parts(assets, part, key, value):
+    dashboard = copy.deepcopy(assets.dashboard)
+    definition = dashboard["Definition"]
+    _check("CreateDashboard", dashboard)
+    _PARTS[part](definition, _definition_visuals(definition)["calls-0"]["TableVisual"])[key] = value
+    with pytest.raises(ParamValidationError):
+        _check("CreateDashboard", dashboard)
+
+
+def test_list_visuals_are_unaggregated_labelled_rows(assets):
+    dashboard = load_dashboard()
+    visuals = _definition_visuals(assets.dashboard["Definition"])
+    lists = [(sheet, i, visual) for sheet in dashboard.sheets for i, visual in enumerate(sheet.visuals)
+             if visual.type == "list"]
+    assert [f"{sheet.id}-{i}" for sheet, i, _ in lists] == ["calls-0", "call-2"]
+    for sheet, i, visual in lists:
+        table = visuals[f"{sheet.id}-{i}"]["TableVisual"]
+        wells = table["ChartConfiguration"]["FieldWells"]
+        assert list(wells) == ["TableUnaggregatedFieldWells"]
+        values = wells["TableUnaggregatedFieldWells"]["Values"]
+        assert [v["Column"] for v in values] == [{"DataSetIdentifier": visual.view, "ColumnName": c.name}
+                                                 for c in visual.columns]
+        assert not any("AggregationFunction" in v for v in values)
+        labels = {o["FieldId"]: o["CustomLabel"] for o in table["ChartConfiguration"]["FieldOptions"][
+            "SelectedFieldOptions"]}
+        assert [labels[v["FieldId"]] for v in values] == [dashboard.label(c.name) for c in visual.columns]
+        percent = [v["Column"]["ColumnName"] for v in values if "FormatConfiguration" in v]
+        assert percent == [c.name for c in visual.columns if dashboard.unit(c.name) == "percent"]
+        sort = table["ChartConfiguration"]["SortConfiguration"]["RowSort"]
+        assert sort[0]["FieldSort"] == {"FieldId": values[0]["FieldId"], "Direction": "ASC"}  # transcript by time
+    transcript = visuals["call-2"]["TableVisual"]
+    assert transcript["Title"]["FormatText"]["PlainText"] == "Transcript" and "Actions" not in transcript
+    calls = visuals["calls-0"]["TableVisual"]["ChartConfiguration"]
+    talk = next(v for v in calls["FieldWells"]["TableUnaggregatedFieldWells"]["Values"]
+                if v["Column"]["ColumnName"] == "agent_talk_ratio")
+    assert {"FieldId": talk["FieldId"], "CustomLabel": "Agent talk"} in calls["FieldOptions"]["SelectedFieldOptions"]
+    assert talk["FormatConfiguration"]["NumberFormatConfiguration"]["FormatConfiguration"] == {
+        "PercentageDisplayFormatConfiguration": {"DecimalPlacesConfiguration": {"DecimalPlaces": 1}}}
+    field_ids = [f["FieldId"] for v in visuals.values() for f in _fields(v)]
+    assert len(field_ids) == len(set(field_ids))  # unique across the whole definition
+
+
+def _fields(visual):
+    """Every field of a visual, whatever its well."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "FieldId" in node and "Column" in node:
+                found.append(node)
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(next(iter(visual.values()))["ChartConfiguration"]["FieldWells"])
+    return found
+
+
+def test_the_calls_list_opens_the_call_sheet_filtered_to_that_call(assets):
+    definition = assets.dashboard["Definition"]
+    assert definition == assets.analysis["Definition"]
+    calls = _definition_visuals(definition)["calls-0"]["TableVisual"]
+    key_field = next(v["FieldId"] for v in calls["ChartConfiguration"]["FieldWells"]["TableUnaggregatedFieldWells"][
+        "Values"] if v["Column"]["ColumnName"] == "contact_id")
+    (action,) = calls["Actions"]
+    assert (action["Trigger"], action["Status"]) == ("DATA_POINT_CLICK", "ENABLED")
+    assert action["ActionOperations"] == [
+        {"SetParametersOperation": {"ParameterValueConfigurations": [
+            {"DestinationParameterName": "ContactId", "Value": {"SourceField": key_field}}]}},
+        {"NavigationOperation": {"LocalNavigationConfiguration": {"TargetSheetId": "call"}}}]
+
+    (parameter,) = [p["StringParameterDeclaration"] for p in definition["ParameterDeclarations"]
+                    if "StringParameterDeclaration" in p]
+    assert parameter["Name"] == "ContactId" and parameter["ParameterValueType"] == "SINGLE_VALUED"
+
+    call_sheet = next(s for s in definition["Sheets"] if s["SheetId"] == "call")
+    call_views = {f["Column"]["DataSetIdentifier"] for v in call_sheet["Visuals"] for f in _fields(v)}
+    assert call_views == {"v_call_detail"}
+    keyed = [g for g in definition["FilterGroups"] if "SelectedSheets" in g["ScopeConfiguration"]]
+    assert {g["Filters"][0]["CategoryFilter"]["Column"]["DataSetIdentifier"] for g in keyed} == call_views
+    for group in keyed:
+        assert group["ScopeConfiguration"] == {"SelectedSheets": {"SheetVisualScopingConfigurations": [
+            {"SheetId": "call", "Scope": "ALL_VISUALS"}]}}  # that sheet only: the Calls list keeps every call
+        (only,) = group["Filters"]
+        assert only["CategoryFilter"]["Column"]["ColumnName"] == "contact_id"
+        custom = only["CategoryFilter"]["Configuration"]["CustomFilterConfiguration"]
+        assert (custom["MatchOperator"], custom["ParameterName"]) == ("EQUALS", "ContactId")
+        assert group["CrossDataset"] == "SINGLE_DATASET" and group["Status"] == "ENABLED"
+    dates = [g for g in definition["FilterGroups"] if g["FilterGroupId"].startswith("dates-")]
+    assert len(dates) == len(definition["DataSetIdentifierDeclarations"])  # the date range still filters every sheet
+    assert all(g["ScopeConfiguration"] == {"AllSheets": {}} for g in dates)
+    ids = [g["FilterGroupId"] for g in definition["FilterGroups"]]
+    assert len(ids) == len(set(ids))
 
 
 def test_templated_from_settings_and_one_dataset_per_view(assets):
@@ -58,14 +223,33 @@ def test_templated_from_settings_and_one_dataset_per_view(assets):
     assert all(d["ImportMode"] == "DIRECT_QUERY" for d in assets.data_sets)
     assert {p["Principal"] for p in assets.dashboard["Permissions"]} == {PRINCIPAL}
     sheets = [s["Name"] for s in assets.dashboard["Definition"]["Sheets"]]
-    assert sheets == ["Overview", "Customer sentiment", "Agents", "Categories", "Silence and interruptions", "Cost"]
-    names = {p["DateTimeParameterDeclaration"]["Name"] for p in assets.dashboard["Definition"]["ParameterDeclarations"]}
-    assert names == {"FromDate", "ToDate"}
+    assert sheets == ["Overview", "Customer sentiment", "Agents", "Categories", "Silence and interruptions", "Cost",
+                      "Calls", "Call"]
+    names = {next(iter(p.values()))["Name"] for p in assets.dashboard["Definition"]["ParameterDeclarations"]}
+    assert names == {"FromDate", "ToDate", "ContactId"}
     other = build_assets(Settings(), "999999999999", "us-east-1")
     assert "999999999999" in other.analysis["Definition"]["DataSetIdentifierDeclarations"][0]["DataSetArn"]
     assert other.dashboard["Permissions"] == []
     assert dict(dataset_columns("v_daily_overview"))["calls"] == "INTEGER"
     assert dict(dataset_columns("v_daily_overview"))["dt"] == "STRING"  # cast to DATETIME in the logical table
+
+
+def test_a_list_that_opens_a_sheet_carries_its_key():
+    from pipeline.dashboard import Dashboard
+
+    spec = {"name": "x", "sheets": [
+        {"id": "calls", "name": "Calls", "visuals": [
+            {"type": "list", "title": "Calls", "view": "v_call_contacts", "opens": "call",
+             "columns": [{"name": "dt"}]}]},
+        {"id": "call", "name": "Call", "key": "contact_id", "visuals": [
+            {"type": "kpi", "title": "Start", "view": "v_call_detail", "value": "customer_sentiment_start"}]}]}
+    with pytest.raises(ValueError, match="lacks its key column 'contact_id'"):
+        build_assets(Settings(), ACCOUNT, REGION, Dashboard.model_validate(spec))
+    spec["sheets"][0]["visuals"][0]["columns"] = [{"name": "contact_id"}]
+    spec["sheets"][1]["visuals"][0]["view"] = "v_daily_overview"  # per day: no contact_id to filter on
+    spec["sheets"][1]["visuals"][0]["value"] = "calls"
+    with pytest.raises(ValueError, match="keyed by 'contact_id', which view v_daily_overview lacks"):
+        build_assets(Settings(), ACCOUNT, REGION, Dashboard.model_validate(spec))
 
 
 def _not_found(stub, op):
