@@ -11,7 +11,7 @@ scripts), then, each in a fresh process so peak memory is its own:
    VAD and word timestamps) with the default model and beam in as many worker processes;
 3. the pipeline without speech-to-text, for the non-speech stages alone.
 
-Prints markdown tables (the README shows them) and writes them to bench/results.md.
+Prints markdown tables (docs/development.md shows them) and writes them to bench/results.md.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ per-call talk time, silence, interruptions, transcripts and sentiment.
   failed, the day keeps its last committed rows; the attempt is recorded in the `runs` table.
 * **QuickSight**: with `AFTERCALL_QUICKSIGHT_IMPORT_MODE=SPICE`, every dataset is refreshed
   after the views (one mapped ingestion per dataset); otherwise that step is skipped.
-* Settings: the `AFTERCALL_*` environment variables of the workers (see the README).
+* Settings: the `AFTERCALL_*` environment variables of the workers (see docs/settings.md).
 """
 
 from __future__ import annotations

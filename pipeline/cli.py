@@ -380,7 +380,7 @@ def report(
         if first and last and last < first:
             raise ConfigurationError(f"--to {end} is before --from {start}")
         _existing_lake(settings, lake)
-        path = write_report(settings.lake, out, first, last)
+        path = write_report(settings.lake, out, first, last, settings.ctr_attributes)
     except AftercallError as exc:
         _fail(exc)
         return

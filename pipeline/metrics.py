@@ -1,6 +1,6 @@
 """Conversation metrics with Contact Lens' definitions, over speech intervals in seconds.
 
-Definitions (also in the README):
+Definitions (also in docs/metrics.md):
 
 - talk time: total length of a participant's speech intervals.
 - non-talk time: the sum of every period longer than 3 s in which neither participant

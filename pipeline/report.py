@@ -150,18 +150,20 @@ def render_report(query: Query, start: date | None = None, end: date | None = No
             f'<script>{JS}</script></body></html>')
 
 
-def write_report(lake: str, out: str | Path, start: date | None = None, end: date | None = None) -> Path:
+def write_report(lake: str, out: str | Path, start: date | None = None, end: date | None = None,
+                 attributes: str | None = None) -> Path:
+    """Render the report over a local lake into ``out``; ``attributes`` as ``AFTERCALL_CTR_ATTRIBUTES``."""
     from pipeline.adapters.duckdb_engine import connect
     from pipeline.sql import athena_to_duckdb
 
-    con = connect(lake)  # one connection for every chart: the views are created once
+    con = connect(lake, attributes)  # one connection for every chart: the views are created once
 
     def run(sql: str) -> tuple[list[str], list[tuple]]:
         cursor = con.execute(athena_to_duckdb(sql))
         return [d[0] for d in cursor.description or []], cursor.fetchall()
 
     try:
-        page = render_report(run, start, end)
+        page = render_report(run, start, end, attributes=attributes)
     finally:
         con.close()
     path = Path(out)

@@ -37,8 +37,9 @@ a.filter-link text{fill:#1d4ed8;text-decoration:underline}a.filter-link:hover te
 .cut-key{color:#b91c1c;font-size:10px}.flag-key{color:#7c3aed}
 .caption{margin:4px 0 0;font-size:12px;color:#64748b}.empty{color:#64748b;font-style:italic}
 table.chart,table.calls{border-collapse:collapse;font-size:13px;width:100%}
-table.chart th,table.chart td,table.calls th,table.calls td{padding:5px 8px;border-bottom:1px solid #e2e8f0}
-th{font-weight:600;color:#334155;background:#f1f5f9;vertical-align:bottom}td.num,td.txt{white-space:nowrap}td.wrap{white-space:normal;min-width:140px}
+table.chart th,table.chart td{padding:5px 8px;border-bottom:1px solid #e2e8f0}
+table.calls th,table.calls td{padding:4px 6px;border-bottom:1px solid #e2e8f0}table.calls{font-size:12.5px}
+th{font-weight:600;color:#334155;background:#f1f5f9;vertical-align:bottom}td.num,td.txt{white-space:nowrap}td.wrap{white-space:normal;min-width:110px}
 .num{text-align:right}.txt{text-align:left}
 .scroll{overflow-x:auto;background:#fff;border:1px solid #e2e8f0;border-radius:8px}
 table.calls th{cursor:pointer;position:sticky;top:0;user-select:none}

@@ -92,13 +92,16 @@ def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_nam
         *(_select(f"attr-{col}", label, [(v, v) for v in sorted({c[col] for c in calls if c[col] is not None})])
           for col, label in data.attributes),
     ]
-    shown = [c for c in list_columns if c in data.columns and not (c == "dt" and len(days) == 1)]
+    # The day folds into the start time and the sentiment start and end into the shift's cell, so the
+    # table (and its attribute columns) fits a laptop's width; the shift's cell sorts by the shift.
+    folded = {"dt", "customer_sentiment_start", "customer_sentiment_end"}
+    shown = [c for c in list_columns if c in data.columns and c not in folded]
     shown += [col for col, _ in data.attributes]
-    labels = {col: label for col, label in data.attributes}
+    labels = {col: label for col, label in data.attributes} | {"customer_sentiment_shift": "Customer sentiment"}
     head = "".join(f'<th data-col="{i}" class="{_align(dashboard, c)}" tabindex="0" aria-sort="none" '
                    f'title="{_esc(labels.get(c) or dashboard.label(c))}">'
                    f'{_esc(labels.get(c) or dashboard.short_label(c))}</th>' for i, c in enumerate(shown))
-    body = [_call_row(dashboard, call, shown, data) for call in calls]
+    body = [_call_row(dashboard, call, shown, data, len(days) == 1) for call in calls]
     empty = '<p class="empty">No calls in this range.</p>' if not calls else ""
     return (f'<section class="sheet" id="{sheet_id}"><h2>{_esc(sheet_name)}</h2>'
             f'<div class="filters">{"".join(filters)}<button type="button" data-clear>Clear filters</button>'
@@ -111,7 +114,7 @@ def _align(dashboard: Dashboard, column: str) -> str:
     return "txt" if dashboard.unit(column) in ("text", "time") or column.startswith("attr_") else "num"
 
 
-def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: CallData) -> str:
+def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: CallData, one_day: bool) -> str:
     cid = call["contact_id"]
     names = [m["category"] for m in data.categories.get(cid, [])]
     attrs = {f"attr-{col}": call[col] or "" for col, _ in data.attributes}
@@ -124,8 +127,8 @@ def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: Call
         sort = value.isoformat() if hasattr(value, "isoformat") else ("" if value is None else value)
         if column == "contact_id":
             inner = f'<a href="#call-{_esc(cid)}" title="{_esc(cid)}">{_esc(cid[:8])}…</a>'
-        elif column == "dt":
-            inner = _esc(day_label(value))
+        elif column == "call_started_at":
+            inner = _esc(value.strftime("%H:%M") if one_day else f'{day_label(call["dt"])} {value:%H:%M}') if value else "–"
         elif column == "agent_username":
             inner = f'<a class="filter-link" href="{filter_href("agent", value)}">{_esc(value)}</a>'
         elif column == "queue_name":
@@ -133,7 +136,9 @@ def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: Call
         elif column == "categories":
             inner = " ".join(f'<a class="chip" href="{filter_href("category", n)}">{_esc(n)}</a>' for n in names)
         elif column == "customer_sentiment_shift":
-            inner = f'<span class="shift {_shift_class(value)}">{_esc(fmt(value, "sentiment"))}</span>'
+            inner = (f'{fmt(call.get("customer_sentiment_start"), "sentiment")} → '
+                     f'{fmt(call.get("customer_sentiment_end"), "sentiment")} '
+                     f'<span class="shift {_shift_class(value)}">({fmt(value, "sentiment")})</span>')
         elif column.startswith("attr_"):
             inner = _esc(value or "")
         else:

@@ -1,6 +1,6 @@
 """Call sentiment like Contact Lens: a score from -5 to +5 per participant, for the call and per quarter.
 
-Formula (also in the README). A turn's score is ``s = P(positive) - P(negative)`` from the
+Formula (also in docs/metrics.md). A turn's score is ``s = P(positive) - P(negative)`` from the
 engine's Comprehend-shaped result, in -1..+1. A participant's score over a span is
 
     5 * sum(s_i * d_i) / sum(d_i)

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     quicksight_principal_arn: str | None = Field(default=None, description="User or group ARN granted the assets")
     quicksight_import_mode: Literal["DIRECT_QUERY", "SPICE"] = "DIRECT_QUERY"
     quicksight_prefix: str = Field(default="aftercall", pattern=r"^[A-Za-z0-9_-]{1,40}$")
-    # Prices in USD (us-east-1 list prices; see the README's "Costs" for source and date).
+    # Prices in USD (us-east-1 list prices; see docs/aws.md, "Costs", for source and date).
     price_transcribe_minute: float = Field(default=0.024, ge=0)
     price_call_analytics_minute: float = Field(default=0.015, ge=0)
     price_comprehend_unit: float = Field(default=0.0001, ge=0)

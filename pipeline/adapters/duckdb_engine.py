@@ -21,8 +21,11 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def connect(lake_root: str | Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per lake table and every Athena view of ``sql/views``."""
+def connect(lake_root: str | Path, attributes: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per lake table and every Athena view of ``sql/views``.
+
+    ``attributes``: contact attribute columns of v_call_contacts (default ``AFTERCALL_CTR_ATTRIBUTES``).
+    """
     lake = LocalLake(lake_root)
     con = duckdb.connect(":memory:")
     for table, schema in TABLES.items():
@@ -34,7 +37,7 @@ def connect(lake_root: str | Path) -> duckdb.DuckDBPyConnection:
         else:  # a lake with no day yet still answers every view, with no rows
             empty = schema.empty_table().append_column(PARTITION, pa.array([], pa.string()))
             con.from_arrow(empty).create(table)
-    for name, sql in view_definitions().items():
+    for name, sql in view_definitions(attributes).items():
         con.execute(f"create or replace view {name} as {athena_to_duckdb(sql)}")
     return con
 

@@ -26,7 +26,7 @@ categories as (
     select
         contact_id,
         dt,
-        array_join(array_sort(array_agg(category)), ', ') as categories
+        listagg(category, ', ') within group (order by category) as categories
     from categories_src
     group by contact_id, dt
 ),

@@ -1,62 +1,219 @@
-"""The HTML report opened in a real headless Chromium: every chart rendered, no console error, a screenshot."""
+"""The report as an analyst uses it: written by the installed CLI, opened in Debian's headless Chromium.
+
+Two transcribed days with an empty day between (real Whisper, CTRs with contact attributes), then
+clicks: a category, an agent, a sort, a filter, every call's page. Each section is screenshotted
+at 1400 px and at a laptop's 1280 px (kept under ``AFTERCALL_SCREENSHOTS`` when set) and checked
+for what a person would see wrong: labels cut off or overlapping, raw column names, tall KPI cards.
+"""
 
 from __future__ import annotations
 
-import re
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from pipeline.dashboard import load_dashboard
-from pipeline.report import write_report
+from pipeline.adapters.duckdb_engine import query
+from pipeline.settings import SAMPLES_DIR
+from tests.conftest import DAY_DIR
 
 pytestmark = pytest.mark.slow
+CLI = Path(sys.executable).parent / "aftercall"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # make test installs Debian's chromium
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0"]
+WIDTHS = (1400, 1280)
+ATTRIBUTES = "intent,customerTier"
+
+# Every <text> inside its <svg>'s box, no two x-axis labels of a chart overlapping, nothing wider than the window.
+LAYOUT_PROBLEMS = """(section) => {
+  const problems = [];
+  for (const svg of section.querySelectorAll('svg')) {
+    if (!svg.getClientRects().length) continue;
+    const box = svg.getBoundingClientRect();
+    const texts = [...svg.querySelectorAll('text')].map((t) => [t, t.getBoundingClientRect()]);
+    for (const [t, r] of texts) {
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1)
+        problems.push('cut off: ' + t.textContent);
+    }
+    const ticks = texts.filter(([t]) => t.getAttribute('text-anchor') === 'middle').map(([, r]) => r);
+    for (let i = 0; i < ticks.length; i++) for (let j = i + 1; j < ticks.length; j++) {
+      const a = ticks[i], b = ticks[j];
+      if (Math.abs(a.top - b.top) < 2 && a.left < b.right - 1 && b.left < a.right - 1) problems.push('overlap');
+    }
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth + 1) problems.push('page wider than the window');
+  for (const box of section.querySelectorAll('.card, .scroll, .kpis, .filters'))
+    if (box.scrollWidth > box.clientWidth + 1) problems.push('wider than its box: ' + (box.querySelector('h3, th') || box).textContent.slice(0, 40));
+  for (const el of section.querySelectorAll('.legend, h3, th, .kpi-title, .facts dt'))
+    if (/\\w_\\w/.test(el.textContent) && !el.closest('[data-attr]')) problems.push('raw name: ' + el.textContent);
+  for (const kpi of section.querySelectorAll('.kpi'))
+    if (kpi.getBoundingClientRect().height > 90) problems.push('tall KPI card');
+  return problems;
+}"""
 
 
-def chromium(page: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()],
-                          capture_output=True, text=True, timeout=120, check=True)
+@pytest.fixture(scope="module")
+def lake_days(tmp_path_factory) -> tuple[Path, Path]:
+    """The sample day on the 22nd and the same calls (other contact ids, no CTRs) on the 24th; the 23rd empty."""
+    root = tmp_path_factory.mktemp("report")
+    source = root / "source"
+    shutil.copytree(SAMPLES_DIR / DAY_DIR, source / DAY_DIR)
+    later = source / DAY_DIR.parent / "24"
+    later.mkdir()
+    for wav in (source / DAY_DIR).glob("*.wav"):
+        shutil.copy(wav, later / ("9" + wav.name[1:].replace("_20261122T", "_20261124T")))
+    env = {**os.environ, "AFTERCALL_SOURCE": str(source), "AFTERCALL_LAKE": str(root / "lake"),
+           "AFTERCALL_CTR_SOURCE": str(SAMPLES_DIR / "ctr"), "AFTERCALL_CTR_ATTRIBUTES": ATTRIBUTES}
+    for day in ("2026-11-22", "2026-11-24"):
+        subprocess.run([str(CLI), "run", "--date", day], env=env, check=True, capture_output=True, timeout=600)
+    pages = []
+    for name, extra in (("report.html", []), ("one-day.html", ["--from", "2026-11-22", "--to", "2026-11-22"])):
+        done = subprocess.run([str(CLI), "report", "--out", str(root / name), *extra], env=env, check=True,
+                              capture_output=True, text=True, timeout=300)
+        assert str(root / name) in done.stdout.replace("\n", "")
+        pages.append(root / name)
+    return root / "lake", *pages
 
 
-def console_errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if "CONSOLE" in line and ("Uncaught" in line or "rror" in line)]
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
 
 
-def test_console_errors_are_seen(tmp_path):
-    """The check below would catch a broken page: a page that throws shows up in the log."""
+def open_page(browser, path: Path, width: int = 1400, fragment: str = ""):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(path.as_uri() + fragment)
+    page.wait_for_selector("body[data-ready=yes]", state="attached")
+    return page
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("AFTERCALL_SCREENSHOTS") or tmp_path / "shots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def visible_calls(page) -> list[str]:
+    return page.eval_on_selector_all("#calls-table tbody tr:not([hidden])", "rows => rows.map(r => r.dataset.call)")
+
+
+def test_a_broken_page_would_be_seen(browser, tmp_path):
     broken = tmp_path / "broken.html"
-    broken.write_text("<html><body><script>undefinedFunction()</script></body></html>")
-    assert console_errors(chromium(broken, tmp_path, "--dump-dom").stderr)
+    broken.write_text("<html><body data-ready=yes><script>undefinedFunction()</script></body></html>")
+    assert open_page(browser, broken).errors
 
 
-def test_report_renders_every_chart_without_console_errors(transcribed_lake, tmp_path):
-    lake, _ = transcribed_lake
-    page = write_report(str(lake), tmp_path / "report.html")
-    assert "http://" not in page.read_text() and "https://" not in page.read_text()  # self-contained
-    dom = chromium(page, tmp_path, "--dump-dom")
-    assert not console_errors(dom.stderr), console_errors(dom.stderr)
-    visuals = [v for s in load_dashboard().sheets for v in s.visuals]
-    assert re.search(r'data-ready="yes"', dom.stdout), "the page's script did not finish"
-    assert f'data-charts="{len(visuals)}"' in dom.stdout
-    cards = re.findall(r'<div class="card" data-visual="(\w+)">(.*?)</div>(?=<div class="card"|</div></section>)',
-                       dom.stdout, flags=re.S)
-    assert [kind for kind, _ in cards] == [v.type for v in visuals]
-    for kind, body in cards:
-        if kind == "line":
-            assert "<circle" in body
-        elif kind == "bar":
-            assert "<rect" in body
-        elif kind == "table":
-            assert body.count("<tr>") >= 2
-        else:
-            assert re.search(r'class="chart kpi"[^>]*>[^<–]+<', body)
-    shot = tmp_path / "report.png"
-    chromium(page, tmp_path, "--window-size=1280,2600", "--hide-scrollbars", f"--screenshot={shot}")
-    assert shot.stat().st_size > 20_000
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_the_layout_check_sees_what_a_person_would(browser, tmp_path):
+    """A label past its chart's edge, two overlapping day labels, a raw column name and a tall KPI card."""
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        '<html><body data-ready=yes><main><section class="sheet" id="s"><div class="card"><h3>agent_talk_ratio</h3>'
+        '<svg viewBox="0 0 200 50" width="200"><text x="190" y="20">2026-11-</text>'
+        '<text x="50" y="45" text-anchor="middle">22 Nov</text><text x="60" y="45" text-anchor="middle">23 Nov</text>'
+        '</svg></div><div class="kpi" style="height:200px">8</div></section></main></body></html>')
+    problems = open_page(browser, bad).query_selector("section").evaluate(LAYOUT_PROBLEMS)
+    assert {p.split(":")[0] for p in problems} == {"cut off", "overlap", "raw name", "tall KPI card"}, problems
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_section_reads_right_at_desktop_and_laptop_width(browser, lake_days, tmp_path, width):
+    _, report, one_day = lake_days
+    assert "http://" not in report.read_text() and "https://" not in report.read_text()  # self-contained
+    folder = shots_dir(tmp_path)
+    for name, path in (("days", report), ("one-day", one_day)):
+        page = open_page(browser, path, width)
+        assert "first day" not in page.inner_text("header")
+        for section in page.query_selector_all("main > section.sheet"):
+            sid = section.get_attribute("id")
+            assert section.evaluate(LAYOUT_PROBLEMS) == [], f"{name} {sid} at {width} px"
+            shot = folder / f"{name}-{width}-{sid}.png"
+            section.screenshot(path=str(shot))
+            assert shot.stat().st_size > 5_000
+        first_call = page.get_attribute("section.call", "id")
+        page.goto(path.as_uri() + f"#{first_call}")
+        call = page.query_selector(f"#{first_call}")
+        assert call.is_visible() and not page.is_visible("#overview")
+        assert call.evaluate(LAYOUT_PROBLEMS) == [], f"{name} call page at {width} px"
+        call.screenshot(path=str(folder / f"{name}-{width}-call.png"))
+        assert page.errors == []
+    assert page.inner_text("header").startswith("aftercall")
+
+
+def test_header_names_the_days_and_charts_fill_the_empty_day(browser, lake_days):
+    _, report, one_day = lake_days
+    page = open_page(browser, report)
+    assert "22 Nov 2026 – 24 Nov 2026 · 3 days · 8 calls" in page.inner_text("header")
+    titles = page.eval_on_selector_all("#overview svg.chart.line title", "ts => ts.map(t => t.textContent)")
+    assert "Calls, 23 Nov: 0" in titles
+    page = open_page(browser, one_day)
+    assert "22 Nov 2026 · 1 day · 4 calls" in page.inner_text("header")
+    assert page.locator("#overview svg.chart.strip").count() == 2 and page.locator("svg.chart.line").count() == 0
+
+
+def test_every_call_opens_from_the_table_with_its_transcript_and_timeline(browser, lake_days):
+    lake, report, _ = lake_days
+    _, turns = query("select contact_id, count(*) from turns group by contact_id", lake)
+    _, calls = query("select contact_id from calls", lake)
+    assert len(calls) == 8 and len(turns) == 8
+    page = open_page(browser, report)
+    for contact_id, count in turns:
+        page.goto(report.as_uri() + "#calls")
+        page.click(f'#calls-table tr[data-call="{contact_id}"] a[href="#call-{contact_id}"]')
+        call = page.locator(f"#call-{contact_id}")
+        assert call.is_visible()
+        assert call.locator("li.turn").count() == count
+        assert call.locator("svg.timeline rect.talk").count() == count
+        assert call.locator("svg.quarters rect").count() >= 1
+        call.locator("text=← All calls").click()
+        assert page.is_visible("#calls-table")
+    assert page.errors == []
+
+
+def test_a_category_and_an_agent_lead_to_their_calls(browser, lake_days):
+    lake, report, _ = lake_days
+    page = open_page(browser, report)
+    _, rows = query("select category, count(distinct contact_id) from call_categories group by category", lake)
+    category, expected = max(rows, key=lambda r: r[1])
+    page.click(f'#categories a.filter-link:has(text:text-is("{category}"))')
+    shown = visible_calls(page)
+    assert len(shown) == expected and page.input_value('select[data-filter="category"]') == category
+    page.goto(report.as_uri() + f"#call-{shown[0]}")
+    assert page.locator(f"#call-{shown[0]} ul.matches").inner_text().count(category) == 1
+    assert "first at" in page.locator(f"#call-{shown[0]} ul.matches").inner_text()
+
+    page.goto(report.as_uri() + "#agents")
+    page.click('#agents table a.filter-link:text-is("sarah.k")')
+    _, sarah = query("select contact_id from v_call_contacts where agent_username = 'sarah.k'", lake)
+    assert sorted(visible_calls(page)) == sorted(c for (c,) in sarah) and len(sarah) == 2
+    assert page.inner_text("[data-count]") == "2 of 8 calls"
+
+    page.click("[data-clear]")
+    page.select_option('select[data-filter="attr-attr_intent"]', "outage")
+    _, outage = query("select contact_id from contact_attributes where name = 'intent' and value = 'outage'", lake)
+    assert visible_calls(page) == [c for (c,) in outage]
+    page.click("[data-clear]")
+    page.select_option('select[data-filter="shift"]', "improved")
+    _, improved = query("select contact_id from calls where customer_sentiment_shift > 0", lake)
+    assert sorted(visible_calls(page)) == sorted(c for (c,) in improved)
+
+
+def test_sorting_the_calls_by_duration(browser, lake_days):
+    lake, report, _ = lake_days
+    page = open_page(browser, report, fragment="#calls")
+    page.click('#calls-table th:text-is("Duration")')
+    _, rows = query("select contact_id, duration_s from calls order by duration_s, contact_id", lake)
+    order = visible_calls(page)
+    durations = dict(rows)
+    assert [durations[c] for c in order] == sorted(durations.values())
+    page.click('#calls-table th:text-is("Duration")')
+    assert [durations[c] for c in visible_calls(page)] == sorted(durations.values(), reverse=True)

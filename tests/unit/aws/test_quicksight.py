@@ -223,8 +223,8 @@ def test_templated_from_settings_and_one_dataset_per_view(assets):
     assert all(d["ImportMode"] == "DIRECT_QUERY" for d in assets.data_sets)
     assert {p["Principal"] for p in assets.dashboard["Permissions"]} == {PRINCIPAL}
     sheets = [s["Name"] for s in assets.dashboard["Definition"]["Sheets"]]
-    assert sheets == ["Overview", "Customer sentiment", "Agents", "Categories", "Silence and interruptions", "Cost",
-                      "Calls", "Call"]
+    assert sheets == ["Overview", "Calls", "Customer sentiment", "Agents", "Categories", "Silence and interruptions",
+                      "Cost", "Call"]
     names = {next(iter(p.values()))["Name"] for p in assets.dashboard["Definition"]["ParameterDeclarations"]}
     assert names == {"FromDate", "ToDate", "ContactId"}
     other = build_assets(Settings(), "999999999999", "us-east-1")

@@ -1,0 +1,152 @@
+"""The report's HTML over a small hand-made lake: calls, call pages, links, charts that read right."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from pipeline.lake import LocalLake
+from pipeline.report import write_report
+from pipeline.report_charts import fmt, nice_ticks
+
+
+def _call(cid, day, **kw):
+    row = dict(contact_id=cid, recording_uri=f"/x/{cid}.wav", call_started_at=datetime.fromisoformat(f"{day}T09:30"),
+               duration_s=100.0, sample_rate_hz=8000, agent_channel=1, agent_talk_s=40.0, customer_talk_s=30.0,
+               non_talk_s=10.0, overlap_s=2.0, agent_interruptions=1, customer_interruptions=0,
+               customer_sentiment_start=-1.0, customer_sentiment_end=2.0, customer_sentiment_shift=3.0,
+               customer_sentiment_q1=-1.0, customer_sentiment_q2=0.5, customer_sentiment_q3=1.0, customer_sentiment_q4=2.0,
+               transcriber="t", processed_at=datetime(2026, 11, 25), pipeline_version="t")
+    row.update(kw)
+    return row
+
+
+def _turn(cid, i, who, begin, end, text, sentiment="NEUTRAL", cut=False):
+    return dict(contact_id=cid, turn_index=i, participant=who, begin_s=begin, end_s=end, text=text,
+                word_count=len(text.split()), confidence=0.9, sentiment=sentiment,
+                sentiment_positive=0.8 if sentiment == "POSITIVE" else 0.0,
+                sentiment_negative=0.7 if sentiment == "NEGATIVE" else 0.0, sentiment_neutral=0.2,
+                sentiment_mixed=0.0, loudness=50.0, is_interruption=cut)
+
+
+@pytest.fixture
+def lake(tmp_path):
+    """Two days with an empty day between; an agent name and a category that need escaping."""
+    lake = LocalLake(tmp_path / "lake")
+    lake.write_partition("calls", "2026-11-22", [
+        _call("a1", "2026-11-22"),
+        _call("a2", "2026-11-22", duration_s=200.0, agent_interruptions=1, customer_interruptions=1,
+              customer_sentiment_start=2.0, customer_sentiment_end=-1.0, customer_sentiment_shift=-3.0),
+    ])
+    lake.write_partition("calls", "2026-11-24", [_call("b1", "2026-11-24", duration_s=60.0)])
+    lake.write_partition("contacts", "2026-11-22", [
+        dict(contact_id="a1", agent_username='o"brien<&>', queue_name="Billing"),
+        dict(contact_id="a2", agent_username="sarah.k", queue_name="Billing")])
+    lake.write_partition("contact_attributes", "2026-11-22", [
+        dict(contact_id="a1", name="intent", value="cancel"), dict(contact_id="a2", name="intent", value="upgrade")])
+    lake.write_partition("turns", "2026-11-22", [
+        _turn("a1", 0, "AGENT", 1.0, 4.0, "Thank you for calling, how can I help?", "POSITIVE"),
+        _turn("a1", 1, "CUSTOMER", 3.5, 9.0, "My number is [PHONE] and I want to cancel.", "NEGATIVE", cut=True),
+        _turn("a1", 2, "AGENT", 15.0, 20.0, "I am sorry to hear that."),
+    ])
+    lake.write_partition("call_categories", "2026-11-22", [
+        dict(contact_id="a1", category="churn & risk", first_match_s=5.0, match_count=2, rules_version=1)])
+    return tmp_path / "lake"
+
+
+class _Ids(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.append(a["id"])
+        if "href" in a:
+            self.hrefs.append(a["href"])
+
+
+def _page(lake, tmp_path, start=None, end=None, attributes="intent"):
+    return write_report(str(lake), tmp_path / "r.html", start, end, attributes).read_text()
+
+
+def test_every_call_has_a_page_with_its_transcript_reachable_from_the_table(lake, tmp_path):
+    html = _page(lake, tmp_path)
+    parsed = _Ids()
+    parsed.feed(html)
+    for cid in ("a1", "a2", "b1"):
+        assert f"call-{cid}" in parsed.ids
+        assert f"#call-{cid}" in parsed.hrefs
+    page = html.split('id="call-a1"', 1)[1].split("</section>", 1)[0]
+    assert page.count('<li class="turn') == 3
+    assert '<span class="pii" title="redacted phone">PHONE</span>' in page  # redacted PII shown as a tag
+    assert page.count("cuts in</span>") == 1
+    assert 'class="turn customer neg"' in page and 'class="turn agent pos"' in page
+    assert "3.5" not in page.split('<ol class="transcript">')[1].split("</li>")[1][:40]  # times as m:ss
+    assert "0:04–0:09" in page
+    assert 'class="overlap"' in page and 'class="silence"' in page  # 3.5-4.0 both talk; 9-15 s silent
+    assert "first at" in page and 'data-turn="a1-t1"' in page  # the category points at the turn it matched
+    calls_without_turns = html.split('id="call-b1"', 1)[1].split("</section>", 1)[0]
+    assert "No transcript for this call" in calls_without_turns
+
+
+def test_categories_agents_and_queues_link_to_their_calls_escaped(lake, tmp_path):
+    html = _page(lake, tmp_path)
+    parsed = _Ids()
+    parsed.feed(html)
+    assert "#calls?category=churn%20%26%20risk" in parsed.hrefs
+    assert "#calls?agent=o%22brien%3C%26%3E" in parsed.hrefs
+    assert "#calls?queue=Billing" in parsed.hrefs
+    assert '<brien' not in html and 'o&quot;brien&lt;&amp;&gt;' in html
+    row = re.search(r'<tr data-call="a1"[^>]*>', html)[0]
+    assert 'data-category="|churn &amp; risk|"' in row and 'data-shift="improved"' in row
+    assert 'data-attr-attr_intent="cancel"' in row
+    assert '<select data-filter="attr-attr_intent">' in html and '<option value="upgrade">' in html
+
+
+def test_header_has_the_real_dates_and_an_empty_day_counts_zero_calls(lake, tmp_path):
+    html = _page(lake, tmp_path)
+    assert "22 Nov 2026 – 24 Nov 2026 · 3 days · 3 calls" in html
+    assert "first day" not in html
+    calls_per_day = html.split("<h3>Calls per day</h3>", 1)[1].split("</div>", 1)[0]
+    assert re.findall(r"<title>Calls, (\d+ Nov): (\d+)</title>", calls_per_day) == [
+        ("22 Nov", "2"), ("23 Nov", "0"), ("24 Nov", "1")]
+    talk = html.split("<h3>Talk and silence (share of call time)</h3>", 1)[1].split("</div>", 1)[0]
+    assert "23 Nov:" not in talk  # a day without calls has no silence share: a gap, not 0 %
+    assert "Agent talk" in talk and "agent_talk_ratio" not in talk and "%" in talk
+
+
+def test_one_day_shows_each_call_instead_of_a_lone_dot(lake, tmp_path):
+    html = _page(lake, tmp_path, date(2026, 11, 22), date(2026, 11, 22))
+    assert "22 Nov 2026 · 1 day · 2 calls" in html
+    assert html.count('class="chart strip"') == 6  # every line visual with per_call columns
+    assert 'class="chart line"' not in html
+    talk = html.split("<h3>Talk and silence (share of call time)</h3>", 1)[1].split("</div>", 1)[0]
+    assert talk.count('<a href="#call-') == 6  # two calls x three series, each mark opens its call
+
+
+def test_an_empty_lake_says_so(tmp_path):
+    (tmp_path / "lake").mkdir()
+    html = _page(tmp_path / "lake", tmp_path)
+    assert "No processed days in this lake yet" in html and "No calls in this range." in html
+
+
+@pytest.mark.parametrize(("lo", "hi", "ticks"), [
+    (0, 4, [0, 1, 2, 3, 4]), (0, 0.46, [0, 0.2, 0.4, 0.6]), (0, 0.3, [0, 0.1, 0.2, 0.3]), (-2.3, 3.6, [-4, -2, 0, 2, 4]),
+    (0, 1, [0, 0.25, 0.5, 0.75, 1]), (0, 7, [0, 2, 4, 6, 8]), (0, 0, [0, 0.25, 0.5, 0.75, 1])])
+def test_nice_ticks(lo, hi, ticks):
+    assert nice_ticks(lo, hi)[0] == pytest.approx(ticks)
+
+
+def test_values_read_as_people_say_them():
+    assert fmt(0.4467, "percent") == "44.7 %"
+    assert fmt(0.052, "hours") == "3.1 min" and fmt(12.25, "hours") == "12.2 h"
+    assert fmt(59.6, "seconds") == "1:00" and fmt(3725, "seconds") == "1:02:05"
+    assert fmt(2.25, "sentiment") == "+2.2" and fmt(-1.0, "sentiment") == "\u22121.0" and fmt(0.0, "sentiment") == "0.0"
+    assert fmt(0.0123, "usd") == "$0.0123" and fmt(12.5, "usd") == "$12.50"
+    assert fmt(None, "percent") == "–" and fmt(3, "count") == "3" and fmt(2.5) == "2.5"
