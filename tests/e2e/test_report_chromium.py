@@ -2,7 +2,7 @@
 
 Two transcribed days with an empty day between (real Whisper, CTRs with contact attributes), then
 clicks: a category, an agent, a sort, a filter, every call's page. Each section is screenshotted
-at 1400 px and at a laptop's 1280 px (kept under ``AFTERCALL_SCREENSHOTS`` when set) and checked
+at 1400 px and at a laptop's 1280 px (kept under ``REPORT_SCREENSHOTS`` when set: AFTERCALL_* variables are cleared for tests) and checked
 for what a person would see wrong: labels cut off or overlapping, raw column names, tall KPI cards.
 """
 
@@ -98,7 +98,7 @@ def open_page(browser, path: Path, width: int = 1400, fragment: str = ""):
 
 
 def shots_dir(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("AFTERCALL_SCREENSHOTS") or tmp_path / "shots")
+    folder = Path(os.environ.get("REPORT_SCREENSHOTS") or tmp_path / "shots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
