@@ -33,7 +33,7 @@ demo: $(STAMP)
 	grep -q "state=success" $(AIRFLOW_HOME)/demo-run.log || { tail -40 $(AIRFLOW_HOME)/demo-run.log; echo "DAG run failed"; exit 1; }
 	@grep -o "committed {.*}" $(AIRFLOW_HOME)/demo-run.log | head -1
 	@$(VENV)/bin/aftercall summary --lake $(DEMO_LAKE)
-	@AFTERCALL_CTR_ATTRIBUTES=$${AFTERCALL_CTR_ATTRIBUTES:-intent,customerTier} $(VENV)/bin/aftercall report --lake $(DEMO_LAKE) --out $(CURDIR)/report.html
+	@$(VENV)/bin/aftercall report --lake $(DEMO_LAKE) --out $(CURDIR)/report.html
 
 ## make test: the whole suite (unit, DAG integrity, end to end)
 test: $(STAMP) chromium services

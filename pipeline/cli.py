@@ -6,6 +6,7 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -74,7 +75,11 @@ def _sql_error(exc: Exception) -> ConfigurationError:
         near = (first.get("highlight") or "").strip()
         return ConfigurationError(f"the SQL does not parse: {what} at line {first.get('line')}, column "
                                   f"{first.get('col')}" + (f" (near {near!r})" if near else ""))
-    return ConfigurationError(f"query failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if re.search(r'"attr_\w*" not found', message):  # the attribute columns exist only when named
+        message += " (attr_<name> columns of v_call_contacts are the names in AFTERCALL_CTR_ATTRIBUTES, e.g. " \
+                   "AFTERCALL_CTR_ATTRIBUTES=intent,customerTier gives attr_intent, attr_customertier)"
+    return ConfigurationError(f"query failed: {message}")
 
 
 def _fail(exc: Exception) -> None:
@@ -369,7 +374,10 @@ def report(
     end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD")] = None,
     lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
 ) -> None:
-    """Write the dashboard (the QuickSight dashboard's sheets) as one self-contained HTML file."""
+    """Write the dashboard as one self-contained HTML file: charts, every call, each call's transcript.
+
+    Without --from/--to the report covers the lake's first to last day.
+    """
     from pipeline.report import write_report
 
     try:
@@ -380,11 +388,13 @@ def report(
         if first and last and last < first:
             raise ConfigurationError(f"--to {end} is before --from {start}")
         _existing_lake(settings, lake)
-        path = write_report(settings.lake, out, first, last, settings.ctr_attributes)
+        path, calls = write_report(settings.lake, out, first, last, settings.ctr_attributes)
     except AftercallError as exc:
         _fail(exc)
         return
     console.print(f"report: {path.resolve()}", highlight=False, soft_wrap=True)
+    if calls == 0:
+        console.print("no calls in this range: the report says so", highlight=False)
 
 
 quicksight_app = typer.Typer(help="QuickSight as code: data source, datasets, analysis, dashboard.", no_args_is_help=True,

@@ -12,6 +12,7 @@ import html
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from pipeline import __version__
 from pipeline.dashboard import Dashboard, Sheet, Visual, load_dashboard, visual_sql
@@ -19,7 +20,7 @@ from pipeline.report_assets import CSS, JS
 from pipeline.report_calls import CallData, call_pages, calls_section, load_calls
 from pipeline.report_charts import LINKS, bar_chart, day_label, kpi, line_chart, strip_chart, table
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["ReportFile", "render_report", "write_report"]
 
 Query = Callable[[str], tuple[list[str], list[tuple]]]
 
@@ -57,7 +58,8 @@ class _Page:
             return kpi(visual.title, rows[0][0] if rows else None, d.unit(visual.value or ""))
         if visual.type == "bar":
             return bar_chart(visual.title, [(r[0], r[1]) for r in rows], d.unit(visual.value or ""),
-                             LINKS.get(visual.category or ""))
+                             LINKS.get(visual.category or ""),
+                             self.calls.descriptions if visual.category == "category" else None)
         if visual.type == "table":
             names = [*visual.dimensions(), *(m.name for m in visual.measures())]
             return table([(n, d.short_label(n), d.unit(n)) for n in names], rows,
@@ -109,14 +111,15 @@ class _Page:
                 + (f'<div class="grid">{cards}</div>' if cards else "") + "</section>")
 
 
-def _attribute_labels(attributes: str | None) -> dict[str, str]:
-    from pipeline.sql import attribute_columns
+def _category_descriptions(rules: str | None) -> dict[str, str]:
+    """What each category means, from the rules file, for tooltips (none when the file is unreadable)."""
+    from pipeline.categories import load_rules
+    from pipeline.exceptions import ConfigurationError
 
-    if attributes is None:
-        from pipeline.settings import Settings
-
-        attributes = Settings().ctr_attributes
-    return {column: name for name, column in attribute_columns(attributes)}
+    try:
+        return {c.name: c.description for c in load_rules(rules).categories if c.description}
+    except ConfigurationError:
+        return {}
 
 
 def render_report(query: Query, start: date | None = None, end: date | None = None,
@@ -132,7 +135,11 @@ def render_report(query: Query, start: date | None = None, end: date | None = No
     first = f"{start:%Y-%m-%d}" if start else bounds[0][0]
     last = f"{end:%Y-%m-%d}" if end else bounds[0][1]
     days = _days(first, last) if first and last else []
-    calls = load_calls(query, _where(first, last), _attribute_labels(attributes))
+    from pipeline.settings import Settings
+
+    settings = Settings()
+    calls = load_calls(query, _where(first, last), settings.ctr_attributes if attributes is None else attributes)
+    calls.descriptions = _category_descriptions(settings.categories)
     page = _Page(query, dashboard, days, calls)
     shown = [s for s in dashboard.sheets if not s.key]  # a keyed sheet is the call page, opened from a list
     sections = "".join(page.sheet(s) for s in shown)
@@ -150,8 +157,13 @@ def render_report(query: Query, start: date | None = None, end: date | None = No
             f'<script>{JS}</script></body></html>')
 
 
+class ReportFile(NamedTuple):
+    path: Path
+    calls: int
+
+
 def write_report(lake: str, out: str | Path, start: date | None = None, end: date | None = None,
-                 attributes: str | None = None) -> Path:
+                 attributes: str | None = None) -> ReportFile:
     """Render the report over a local lake into ``out``; ``attributes`` as ``AFTERCALL_CTR_ATTRIBUTES``."""
     from pipeline.adapters.duckdb_engine import connect
     from pipeline.sql import athena_to_duckdb
@@ -169,4 +181,4 @@ def write_report(lake: str, out: str | Path, start: date | None = None, end: dat
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
-    return path
+    return ReportFile(path, page.count('<tr data-call="'))

@@ -7,7 +7,7 @@ chart and every call page is already in the HTML, shown by ``:target``.
 __all__ = ["CSS", "JS"]
 
 CSS = """
-*{box-sizing:border-box}
+*{box-sizing:border-box}html{scroll-padding-top:52px}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f8fafc;color:#0f172a}
 header{background:#0f172a;color:#fff;padding:14px 24px}header h1{margin:0;font-size:19px}
 header .span{margin:2px 0 0;color:#cbd5e1}
@@ -30,6 +30,7 @@ svg.quarters{max-width:460px}
 line.grid{stroke:#e2e8f0}.series{fill:none;stroke-width:2}.median{stroke-width:3}
 .tick,.label,.value{font-size:11px;fill:#334155}.label{font-size:12px}
 a.filter-link text{fill:#1d4ed8;text-decoration:underline}a.filter-link:hover text{fill:#1e3a8a}
+a.filter-link:hover rect{fill:#1e40af}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;color:#334155;margin-top:4px}
 .legend .key{display:inline-flex;align-items:center;gap:4px}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:2px}
@@ -70,7 +71,7 @@ padding:5px 8px;border-left:4px solid #cbd5e1;border-bottom:1px solid #f1f5f9}
 .sent{font-size:11px;border-radius:8px;padding:0 6px;background:#f1f5f9;color:#475569;white-space:nowrap}
 .sent.pos{background:#d1fae5;color:#065f46}.sent.neg{background:#fee2e2;color:#991b1b}.sent.mix{background:#fef3c7}
 .cut-badge{font-size:11px;border-radius:8px;padding:0 6px;background:#fee2e2;color:#991b1b;white-space:nowrap}
-ul.matches{margin:0;padding-left:18px}ul.matches li{margin:4px 0}
+ul.matches{margin:0;padding-left:18px}ul.matches li{margin:4px 0}.meaning{font-size:12px;color:#64748b}
 footer{padding:16px 24px;color:#64748b;font-size:12px}
 @media (max-width:900px){.turn{grid-template-columns:80px 1fr}.turn .said{grid-column:1/-1}}
 """

@@ -39,15 +39,29 @@ class CallData:
     rows: list[dict]
     turns: dict[str, list[dict]] = field(default_factory=dict)
     categories: dict[str, list[dict]] = field(default_factory=dict)
-    attributes: list[tuple[str, str]] = field(default_factory=list)  # (column, label)
+    attributes: list[tuple[str, str]] = field(default_factory=list)  # (attribute name, label)
+    attribute_values: dict[str, dict[str, str]] = field(default_factory=dict)  # contact_id -> name -> value
+    descriptions: dict[str, str] = field(default_factory=dict)  # category -> what it means
 
 
 def _dicts(columns: list[str], rows: list[tuple]) -> list[dict]:
     return [dict(zip(columns, r, strict=True)) for r in rows]
 
 
-def load_calls(query: Query, where: str, attribute_labels: dict[str, str]) -> CallData:
-    """Every call in ``where`` (a condition on dt) with its turns and categories, through the views."""
+def _human(name: str) -> str:
+    """An attribute name as a label: customerTier -> Customer tier, ivr_choice -> Ivr choice."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").split()
+    return " ".join(words).capitalize() if words else name
+
+
+MAX_ATTRIBUTES = 4  # unnamed, the most common attributes of the range: more would not fit a laptop's table
+
+
+def load_calls(query: Query, where: str, attributes: str = "") -> CallData:
+    """Every call in ``where`` (a condition on dt) with its turns, categories and contact attributes.
+
+    ``attributes``: the names to show (``AFTERCALL_CTR_ATTRIBUTES``); empty, the range's most common ones.
+    """
     columns, rows = query(f"select * from v_call_contacts{where} order by call_started_at, contact_id")
     calls = _dicts(columns, rows)
     turns: dict[str, list[dict]] = defaultdict(list)
@@ -59,8 +73,15 @@ def load_calls(query: Query, where: str, attribute_labels: dict[str, str]) -> Ca
     for match in _dicts(*query(f"select contact_id, category, first_match_s, match_count from call_categories{where} "
                                f"order by contact_id, first_match_s, category")):
         categories[match["contact_id"]].append(match)
-    attributes = [(c, attribute_labels.get(c, c.removeprefix("attr_"))) for c in columns if c.startswith("attr_")]
-    return CallData(columns, calls, dict(turns), dict(categories), attributes)
+    values: dict[str, dict[str, str]] = defaultdict(dict)
+    seen: dict[str, int] = defaultdict(int)
+    for cid, name, value in query(f"select contact_id, name, value from contact_attributes{where}")[1]:
+        values[cid][name] = value
+        seen[name] += 1
+    names = [n.strip() for n in attributes.split(",") if n.strip()] if attributes else \
+        sorted(seen, key=lambda n: (-seen[n], n))[:MAX_ATTRIBUTES]
+    named = [(n, _human(n)) for n in dict.fromkeys(names)]
+    return CallData(columns, calls, dict(turns), dict(categories), named, dict(values))
 
 
 def _shift_class(shift: float | None) -> str:
@@ -89,15 +110,17 @@ def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_nam
         _select("category", "Category", [(k, k) for k in sorted({m["category"] for ms in data.categories.values()
                                                                 for m in ms})]),
         _select("shift", "Customer sentiment", [(k, v) for k, v in _SHIFT_LABEL.items()]),
-        *(_select(f"attr-{col}", label, [(v, v) for v in sorted({c[col] for c in calls if c[col] is not None})])
-          for col, label in data.attributes),
+        *(_select(f"attr-{i}", label, [(v, v) for v in sorted({a[name] for a in data.attribute_values.values()
+                                                                 if a.get(name) is not None})])
+          for i, (name, label) in enumerate(data.attributes)),
     ]
     # The day folds into the start time and the sentiment start and end into the shift's cell, so the
     # table (and its attribute columns) fits a laptop's width; the shift's cell sorts by the shift.
     folded = {"dt", "customer_sentiment_start", "customer_sentiment_end"}
     shown = [c for c in list_columns if c in data.columns and c not in folded]
-    shown += [col for col, _ in data.attributes]
-    labels = {col: label for col, label in data.attributes} | {"customer_sentiment_shift": "Customer sentiment"}
+    shown += [f"attr-{i}" for i in range(len(data.attributes))]
+    labels = {f"attr-{i}": label for i, (_, label) in enumerate(data.attributes)}
+    labels["customer_sentiment_shift"] = "Customer sentiment"
     head = "".join(f'<th data-col="{i}" class="{_align(dashboard, c)}" tabindex="0" aria-sort="none" '
                    f'title="{_esc(labels.get(c) or dashboard.label(c))}">'
                    f'{_esc(labels.get(c) or dashboard.short_label(c))}</th>' for i, c in enumerate(shown))
@@ -111,19 +134,20 @@ def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_nam
 
 
 def _align(dashboard: Dashboard, column: str) -> str:
-    return "txt" if dashboard.unit(column) in ("text", "time") or column.startswith("attr_") else "num"
+    return "txt" if dashboard.unit(column) in ("text", "time") or column.startswith("attr-") else "num"
 
 
 def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: CallData, one_day: bool) -> str:
     cid = call["contact_id"]
     names = [m["category"] for m in data.categories.get(cid, [])]
-    attrs = {f"attr-{col}": call[col] or "" for col, _ in data.attributes}
+    own = data.attribute_values.get(cid, {})
+    attrs = {f"attr-{i}": own.get(name) or "" for i, (name, _) in enumerate(data.attributes)}
     row_data = {"dt": call["dt"], "agent": call["agent_username"], "queue": call["queue_name"],
                 "category": "|" + "|".join(names) + "|", "shift": _shift_class(call.get("customer_sentiment_shift")),
                 **attrs}
     cells = []
     for column in shown:
-        value = call.get(column)
+        value = attrs.get(column) if column.startswith("attr-") else call.get(column)
         sort = value.isoformat() if hasattr(value, "isoformat") else ("" if value is None else value)
         if column == "contact_id":
             inner = f'<a href="#call-{_esc(cid)}" title="{_esc(cid)}">{_esc(cid[:8])}…</a>'
@@ -134,12 +158,13 @@ def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: Call
         elif column == "queue_name":
             inner = f'<a class="filter-link" href="{filter_href("queue", value)}">{_esc(value)}</a>'
         elif column == "categories":
-            inner = " ".join(f'<a class="chip" href="{filter_href("category", n)}">{_esc(n)}</a>' for n in names)
+            inner = " ".join(f'<a class="chip" href="{filter_href("category", n)}" title="{_esc(data.descriptions.get(n, n))}">'
+                             f'{_esc(n)}</a>' for n in names)
         elif column == "customer_sentiment_shift":
             inner = (f'{fmt(call.get("customer_sentiment_start"), "sentiment")} → '
                      f'{fmt(call.get("customer_sentiment_end"), "sentiment")} '
                      f'<span class="shift {_shift_class(value)}">({fmt(value, "sentiment")})</span>')
-        elif column.startswith("attr_"):
+        elif column.startswith("attr-"):
             inner = _esc(value or "")
         else:
             inner = _esc(fmt(value, dashboard.unit(column)))
@@ -170,7 +195,7 @@ def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
                        f'{_esc(call["agent_username"])}</a>'),
         _fact("Queue", f'<a class="filter-link" href="{filter_href("queue", call["queue_name"])}">'
                        f'{_esc(call["queue_name"])}</a>'),
-        *(_fact(label, _esc(call[col] if call[col] is not None else "–")) for col, label in data.attributes),
+        *(_fact(label, _esc(data.attribute_values.get(cid, {}).get(name) or "–")) for name, label in data.attributes),
         _fact("Language", _esc(call.get("language_code") or "–")),
         _fact("Transcriber", _esc(call.get("transcriber") or "–")),
     ]
@@ -193,7 +218,7 @@ def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
             f'<h2>Call {_esc(cid)}</h2><dl class="facts">{"".join(facts)}</dl><div class="kpis">{kpis}</div>'
             f'<div class="grid"><div class="card wide"><h3>Timeline</h3>{_timeline(cid, call, turns, matches)}</div>'
             f'<div class="card"><h3>Sentiment by quarter of the call (−5..+5)</h3>{_quarters(call)}</div>'
-            f'<div class="card"><h3>Categories</h3>{_categories(cid, matches, turns)}</div></div>'
+            f'<div class="card"><h3>Categories</h3>{_categories(cid, matches, turns, data.descriptions)}</div></div>'
             f'<div class="card wide"><h3>Transcript</h3>{_transcript(cid, turns)}</div></section>')
 
 
@@ -233,7 +258,7 @@ def _timeline(cid: str, call: dict, turns: Sequence[dict], matches: Sequence[dic
     for t in turns:
         y = lanes.get(t["participant"], lanes["CUSTOMER"])
         color = PALETTE[0] if t["participant"] == "AGENT" else PALETTE[1]
-        tip = f'{t["participant"].title()} {fmt(t["begin_s"], "seconds")}: {(t["text"] or "")[:80]}'
+        tip = f'{t["participant"].title()} {fmt(t["begin_s"], "seconds")}: {_quote(t["text"], 80)}'
         parts.append(f'<a href="#call-{_esc(cid)}" data-turn="{_esc(cid)}-t{t["turn_index"]}"><rect class="talk" '
                      f'x="{x(t["begin_s"]):.1f}" y="{y}" width="{max(x(t["end_s"]) - x(t["begin_s"]), 1.5):.1f}" '
                      f'height="18" fill="{color}"><title>{_esc(tip)}</title></rect></a>')
@@ -280,7 +305,9 @@ def _quarters(call: dict) -> str:
                              f'text-anchor="middle">–</text>')
                 continue
             y0, y1 = sorted((y(0), y(value)))
-            parts.append(f'<rect x="{bx:.1f}" y="{y0:.1f}" width="{slot / 2 - 18:.1f}" height="{max(y1 - y0, 1.5):.1f}" '
+            if y1 - y0 < 1.5:  # a zero: a mark across the axis, not a sliver that reads as slightly negative
+                y0, y1 = y(0) - 1.5, y(0) + 1.5
+            parts.append(f'<rect x="{bx:.1f}" y="{y0:.1f}" width="{slot / 2 - 18:.1f}" height="{y1 - y0:.1f}" '
                          f'fill="{PALETTE[1] if who == "customer" else PALETTE[0]}"><title>{who.title()} Q{q + 1}: '
                          f'{fmt(value, "sentiment")}</title></rect>')
         parts.append(f'<text class="tick" x="{left + slot * q + slot / 2:.1f}" y="{height - 8}" '
@@ -298,7 +325,16 @@ def _turn_at(turns: Sequence[dict], seconds: float) -> dict | None:
     return min(turns, key=lambda t: abs(t["begin_s"] - seconds), default=None)
 
 
-def _categories(cid: str, matches: Sequence[dict], turns: Sequence[dict]) -> str:
+def _quote(text: str | None, limit: int = 60) -> str:
+    """The start of a turn, cut at a word with an ellipsis."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+def _categories(cid: str, matches: Sequence[dict], turns: Sequence[dict], descriptions: dict[str, str]) -> str:
     if not matches:
         return '<p class="empty">No category matched this call.</p>'
     items = []
@@ -310,10 +346,12 @@ def _categories(cid: str, matches: Sequence[dict], turns: Sequence[dict]) -> str
             where = f"first at {fmt(at, 'seconds')}"
             if turn is not None:
                 where = (f'first at <a href="#call-{_esc(cid)}" data-turn="{_esc(cid)}-t{turn["turn_index"]}">'
-                         f'{fmt(at, "seconds")}, {turn["participant"].lower()}: “{_esc((turn["text"] or "")[:60])}”</a>')
+                         f'{fmt(at, "seconds")}, {turn["participant"].lower()}: “{_esc(_quote(turn["text"]))}”</a>')
         count = m["match_count"] or 1
+        meaning = descriptions.get(m["category"])
         items.append(f'<li><a class="chip" href="{filter_href("category", m["category"])}">{_esc(m["category"])}</a> '
-                     f'{where} · {count} match{"es" if count != 1 else ""}</li>')
+                     f'{where} · {count} match{"es" if count != 1 else ""}'
+                     + (f'<div class="meaning">{_esc(meaning)}</div>' if meaning else "") + "</li>")
     return f'<ul class="matches">{"".join(items)}</ul>'
 
 

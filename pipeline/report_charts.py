@@ -90,7 +90,7 @@ def _tick(value: float, unit: Unit, step: float) -> str:
     if unit == "percent":
         return f"{value * 100:.{_decimals(step * 100)}f} %"
     if unit == "time":
-        return f"{int(value) % 24:02d}:{int(round((value % 1) * 60)):02d}"
+        return f"{int(value):02d}:{int(round((value % 1) * 60)):02d}"
     if unit == "seconds":
         return _mss(value)
     decimals = _decimals(step)
@@ -208,7 +208,7 @@ def strip_chart(title: str, series: Sequence[tuple[str, list[tuple[str, float]]]
     """A single day: one dot per call per series on a shared axis, the median as a bar; dots open the call."""
     values = [v for _, points in series for _, v in points]
     if unit == "time":
-        ticks, step = [0.0, 3, 6, 9, 12, 15, 18, 21, 24], 3.0
+        ticks, step = [0.0, 3, 6, 9, 12, 15, 18, 21, 24], 3.0  # the day's hours; the last reads 24:00
     else:
         lo, hi = (min(values + [0.0]), max(values + [0.0])) if values else (0.0, 1.0)
         ticks, step = nice_ticks(lo, hi, integer=unit == "count")
@@ -242,8 +242,9 @@ def strip_chart(title: str, series: Sequence[tuple[str, list[tuple[str, float]]]
             f'{"".join(parts)}</svg>{legend}<p class="caption">{_esc(caption)}</p>')
 
 
-def bar_chart(title: str, rows: Sequence[tuple[object, object]], unit: Unit, link: str | None) -> str:
-    """Horizontal bars from zero; labels wide enough for the longest name; a label links to its calls."""
+def bar_chart(title: str, rows: Sequence[tuple[object, object]], unit: Unit, link: str | None,
+              notes: dict[str, str] | None = None) -> str:
+    """Horizontal bars from zero; labels wide enough for the longest name; a bar and its label link to its calls."""
     if not rows:
         return '<p class="empty">No data in this range.</p>'
     values = [_num(v) or 0.0 for _, v in rows]
@@ -256,12 +257,14 @@ def bar_chart(title: str, rows: Sequence[tuple[object, object]], unit: Unit, lin
     for i, ((name, raw), value) in enumerate(zip(rows, values, strict=True)):
         top = 6 + 30 * i
         x0, x1 = sorted((scale(0), scale(value)))
-        text = f'<text class="label" x="{label_w - 8}" y="{top + 15}" text-anchor="end">{_esc(name)}</text>'
+        note = (notes or {}).get(str(name))
+        tip = f"{name}: {fmt(raw, unit)}" + (f" — {note}" if note else "") + (" (click for its calls)" if link else "")
+        bar = (f'<title>{_esc(tip)}</title><text class="label" x="{label_w - 8}" y="{top + 15}" text-anchor="end">'
+               f'{_esc(name)}</text><rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1.5):.1f}" height="20" '
+               f'fill="{PALETTE[0]}"/>')
         if link:
-            text = f'<a class="filter-link" href="{filter_href(link, name)}">{text}</a>'
-        parts.append(f'{text}<rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1.5):.1f}" height="20" fill="{PALETTE[0]}">'
-                     f'<title>{_esc(name)}: {_esc(fmt(raw, unit))}</title></rect>'
-                     f'<text class="value" x="{x1 + 6:.1f}" y="{top + 15}">{_esc(fmt(raw, unit))}</text>')
+            bar = f'<a class="filter-link" href="{filter_href(link, name)}">{bar}</a>'
+        parts.append(f'{bar}<text class="value" x="{x1 + 6:.1f}" y="{top + 15}">{_esc(fmt(raw, unit))}</text>')
     if ticks[0] < 0:
         parts.append(f'<line class="zero" x1="{scale(0):.1f}" y1="2" x2="{scale(0):.1f}" y2="{height - 2}"/>')
     return f'<svg class="chart bar" viewBox="0 0 {W} {height}" role="img" aria-label="{_esc(title)}">{"".join(parts)}</svg>'

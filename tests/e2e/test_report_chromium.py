@@ -198,7 +198,7 @@ def test_a_category_and_an_agent_lead_to_their_calls(browser, lake_days):
     assert page.inner_text("[data-count]") == "2 of 8 calls"
 
     page.click("[data-clear]")
-    page.select_option('select[data-filter="attr-attr_intent"]', "outage")
+    page.select_option('label:has-text("Intent") select', "outage")
     _, outage = query("select contact_id from contact_attributes where name = 'intent' and value = 'outage'", lake)
     assert visible_calls(page) == [c for (c,) in outage]
     page.click("[data-clear]")

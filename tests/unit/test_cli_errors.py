@@ -38,6 +38,8 @@ CASES = [
     (["run", "--date", "2026-11-22", "--source", "{t}/flat", "--lake", "{t}/lake"],
      "--source {t}/flat: no */CallRecordings/YYYY/MM/DD/ folder below it; expected Amazon Connect's layout"),
     (["recategorize", "--from", "2026-11-22", "--to", "2026-11-3x", "--lake", "{t}/lake"], "--to '2026-11-3x' is not a date"),
+    (["query", "select attr_intent from v_call_contacts", "--lake", "{t}/lake"],
+     "attr_<name> columns of v_call_contacts are the names in AFTERCALL_CTR_ATTRIBUTES"),
 ]
 
 
@@ -69,3 +71,9 @@ def test_switches_show_no_value_in_help():
     for command in (["run", "--help"], ["--help"], ["setup", "--help"], ["quicksight", "deploy", "--help"]):
         result = runner.invoke(app, command)
         assert result.exit_code == 0 and "<bool>" not in result.output, command
+
+
+def test_a_report_of_an_empty_range_says_so(places):
+    result = runner.invoke(app, ["report", "--lake", str(places / "lake"), "--out", str(places / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert "no calls in this range" in result.output and (places / "r.html").exists()

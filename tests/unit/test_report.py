@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.lake import LocalLake
 from pipeline.report import write_report
+from pipeline.report_calls import _quote
 from pipeline.report_charts import fmt, nice_ticks
 
 
@@ -72,7 +73,7 @@ class _Ids(HTMLParser):
 
 
 def _page(lake, tmp_path, start=None, end=None, attributes="intent"):
-    return write_report(str(lake), tmp_path / "r.html", start, end, attributes).read_text()
+    return write_report(str(lake), tmp_path / "r.html", start, end, attributes).path.read_text()
 
 
 def test_every_call_has_a_page_with_its_transcript_reachable_from_the_table(lake, tmp_path):
@@ -105,8 +106,28 @@ def test_categories_agents_and_queues_link_to_their_calls_escaped(lake, tmp_path
     assert '<brien' not in html and 'o&quot;brien&lt;&amp;&gt;' in html
     row = re.search(r'<tr data-call="a1"[^>]*>', html)[0]
     assert 'data-category="|churn &amp; risk|"' in row and 'data-shift="improved"' in row
-    assert 'data-attr-attr_intent="cancel"' in row
-    assert '<select data-filter="attr-attr_intent">' in html and '<option value="upgrade">' in html
+    assert 'data-attr-0="cancel"' in row
+    assert '<label>Intent<select data-filter="attr-0">' in html and '<option value="upgrade">' in html
+
+
+def test_without_named_attributes_the_common_ones_show_with_readable_labels(lake, tmp_path):
+    html = _page(lake, tmp_path, attributes="")
+    assert '<label>Intent<select data-filter="attr-0">' in html
+    lake_attrs = LocalLake(lake)
+    lake_attrs.write_partition("contact_attributes", "2026-11-24", [dict(contact_id="b1", name="customerTier", value="gold")])
+    html = _page(lake, tmp_path, attributes="customerTier")
+    assert '<label>Customer tier<select data-filter="attr-0">' in html and "Intent" not in html
+
+
+def test_a_category_says_what_it_means_and_quotes_end_at_a_word(lake, tmp_path):
+    LocalLake(lake).write_partition("call_categories", "2026-11-24", [
+        dict(contact_id="b1", category="churn_risk", first_match_s=0.0, match_count=1, rules_version=1)])
+    html = _page(lake, tmp_path)
+    page = html.split('id="call-b1"', 1)[1].split("</section>", 1)[0]
+    assert '<div class="meaning">The customer talks about leaving.</div>' in page  # from categories/rules.yaml
+    assert "(click for its calls)" in html.split("<h3>Calls per category</h3>", 1)[1]
+    assert _quote("This is terrible service and I am very angry", 20) == "This is terrible…"
+    assert _quote("short", 20) == "short"
 
 
 def test_header_has_the_real_dates_and_an_empty_day_counts_zero_calls(lake, tmp_path):
