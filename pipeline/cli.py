@@ -373,6 +373,8 @@ def report(
     start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD")] = None,
     lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
+    max_calls: Annotated[int, typer.Option("--max-calls", min=1,
+                                           help="Calls listed with their own page (the latest); charts count all")] = 2000,
 ) -> None:
     """Write the dashboard as one self-contained HTML file: charts, every call, each call's transcript.
 
@@ -388,7 +390,7 @@ def report(
         if first and last and last < first:
             raise ConfigurationError(f"--to {end} is before --from {start}")
         _existing_lake(settings, lake)
-        path, calls = write_report(settings.lake, out, first, last, settings.ctr_attributes)
+        path, calls = write_report(settings.lake, out, first, last, settings.ctr_attributes, max_calls)
     except AftercallError as exc:
         _fail(exc)
         return

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from pipeline import __version__
 from pipeline.dashboard import Dashboard, Sheet, Visual, load_dashboard, visual_sql
 from pipeline.report_assets import CSS, JS
-from pipeline.report_calls import CallData, call_pages, calls_section, load_calls
+from pipeline.report_calls import MAX_CALLS, CallData, call_pages, calls_section, load_calls
 from pipeline.report_charts import LINKS, bar_chart, day_label, kpi, line_chart, strip_chart, table
 
 __all__ = ["ReportFile", "render_report", "write_report"]
@@ -123,7 +123,8 @@ def _category_descriptions(rules: str | None) -> dict[str, str]:
 
 
 def render_report(query: Query, start: date | None = None, end: date | None = None,
-                  dashboard: Dashboard | None = None, attributes: str | None = None) -> str:
+                  dashboard: Dashboard | None = None, attributes: str | None = None,
+                  max_calls: int = MAX_CALLS) -> str:
     """The whole page; ``query`` runs one Athena-dialect query (the local engine in practice).
 
     Without ``start``/``end`` the range is the lake's first to last day; every day in it is
@@ -138,7 +139,8 @@ def render_report(query: Query, start: date | None = None, end: date | None = No
     from pipeline.settings import Settings
 
     settings = Settings()
-    calls = load_calls(query, _where(first, last), settings.ctr_attributes if attributes is None else attributes)
+    calls = load_calls(query, _where(first, last), settings.ctr_attributes if attributes is None else attributes,
+                       max_calls)
     calls.descriptions = _category_descriptions(settings.categories)
     page = _Page(query, dashboard, days, calls)
     shown = [s for s in dashboard.sheets if not s.key]  # a keyed sheet is the call page, opened from a list
@@ -146,7 +148,7 @@ def render_report(query: Query, start: date | None = None, end: date | None = No
     nav = "".join(f'<a href="#{s.id}">{_esc(s.name)}</a>' for s in shown)
     if days:
         span = day_label(days[0], with_year=True) + ("" if len(days) == 1 else f" – {day_label(days[-1], with_year=True)}")
-        span += f" · {len(days)} day{'s' if len(days) != 1 else ''} · {len(calls.rows)} calls"
+        span += f" · {len(days)} day{'s' if len(days) != 1 else ''} · {calls.total:,} calls"
     else:
         span = "No processed days in this lake yet: run `aftercall run` first."
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_esc(dashboard.name)}</title>'
@@ -163,7 +165,7 @@ class ReportFile(NamedTuple):
 
 
 def write_report(lake: str, out: str | Path, start: date | None = None, end: date | None = None,
-                 attributes: str | None = None) -> ReportFile:
+                 attributes: str | None = None, max_calls: int = MAX_CALLS) -> ReportFile:
     """Render the report over a local lake into ``out``; ``attributes`` as ``AFTERCALL_CTR_ATTRIBUTES``."""
     from pipeline.adapters.duckdb_engine import connect
     from pipeline.sql import athena_to_duckdb
@@ -175,7 +177,7 @@ def write_report(lake: str, out: str | Path, start: date | None = None, end: dat
         return [d[0] for d in cursor.description or []], cursor.fetchall()
 
     try:
-        page = render_report(run, start, end, attributes=attributes)
+        page = render_report(run, start, end, attributes=attributes, max_calls=max_calls)
     finally:
         con.close()
     path = Path(out)

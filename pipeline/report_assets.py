@@ -36,7 +36,8 @@ a.filter-link:hover rect{fill:#1e40af}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:2px}
 .legend i.overlap-key{background:#dc2626;opacity:.55}.legend i.silence-key{background:#cbd5e1}
 .cut-key{color:#b91c1c;font-size:10px}.flag-key{color:#7c3aed}
-.caption{margin:4px 0 0;font-size:12px;color:#64748b}.empty{color:#64748b;font-style:italic}
+.caption{margin:4px 0 0;font-size:12px;color:#64748b}
+.note{background:#fef9c3;border:1px solid #fde68a;border-radius:6px;padding:6px 10px;margin:0 0 10px}.empty{color:#64748b;font-style:italic}
 table.chart,table.calls{border-collapse:collapse;font-size:13px;width:100%}
 table.chart th,table.chart td{padding:5px 8px;border-bottom:1px solid #e2e8f0}
 table.calls th,table.calls td{padding:4px 6px;border-bottom:1px solid #e2e8f0}table.calls{font-size:12.5px}

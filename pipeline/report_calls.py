@@ -42,6 +42,7 @@ class CallData:
     attributes: list[tuple[str, str]] = field(default_factory=list)  # (attribute name, label)
     attribute_values: dict[str, dict[str, str]] = field(default_factory=dict)  # contact_id -> name -> value
     descriptions: dict[str, str] = field(default_factory=dict)  # category -> what it means
+    total: int = 0  # calls in the range; ``rows`` holds the latest of them when there are more than the limit
 
 
 def _dicts(columns: list[str], rows: list[tuple]) -> list[dict]:
@@ -55,22 +56,27 @@ def _human(name: str) -> str:
 
 
 MAX_ATTRIBUTES = 4  # unnamed, the most common attributes of the range: more would not fit a laptop's table
+MAX_CALLS = 2000  # a call's page is ~10-20 KB of HTML: a month of a busy centre would not open in a browser
 
 
-def load_calls(query: Query, where: str, attributes: str = "") -> CallData:
-    """Every call in ``where`` (a condition on dt) with its turns, categories and contact attributes.
+def load_calls(query: Query, where: str, attributes: str = "", limit: int = MAX_CALLS) -> CallData:
+    """The calls in ``where`` (a condition on dt), the latest ``limit`` of them, with turns, categories, attributes.
 
     ``attributes``: the names to show (``AFTERCALL_CTR_ATTRIBUTES``); empty, the range's most common ones.
     """
-    columns, rows = query(f"select * from v_call_contacts{where} order by call_started_at, contact_id")
+    total = query(f"select count(*) from calls{where}")[1][0][0]
+    latest = f"contact_id in (select contact_id from v_call_contacts{where} " \
+             f"order by call_started_at desc, contact_id limit {int(limit)})"
+    chosen = f"{where} and {latest}" if where else f" where {latest}"
+    columns, rows = query(f"select * from v_call_contacts{chosen} order by call_started_at, contact_id")
     calls = _dicts(columns, rows)
     turns: dict[str, list[dict]] = defaultdict(list)
     for turn in _dicts(*query(f"select contact_id, dt, turn_index, participant, begin_s, end_s, text, sentiment, "
-                              f"sentiment_score, is_interruption from v_turns{where} order by contact_id, begin_s, "
+                              f"sentiment_score, is_interruption from v_turns{chosen} order by contact_id, begin_s, "
                               f"turn_index")):
         turns[turn["contact_id"]].append(turn)
     categories: dict[str, list[dict]] = defaultdict(list)
-    for match in _dicts(*query(f"select contact_id, category, first_match_s, match_count from call_categories{where} "
+    for match in _dicts(*query(f"select contact_id, category, first_match_s, match_count from call_categories{chosen} "
                                f"order by contact_id, first_match_s, category")):
         categories[match["contact_id"]].append(match)
     values: dict[str, dict[str, str]] = defaultdict(dict)
@@ -81,7 +87,7 @@ def load_calls(query: Query, where: str, attributes: str = "") -> CallData:
     names = [n.strip() for n in attributes.split(",") if n.strip()] if attributes else \
         sorted(seen, key=lambda n: (-seen[n], n))[:MAX_ATTRIBUTES]
     named = [(n, _human(n)) for n in dict.fromkeys(names)]
-    return CallData(columns, calls, dict(turns), dict(categories), named, dict(values))
+    return CallData(columns, calls, dict(turns), dict(categories), named, dict(values), total=total)
 
 
 def _shift_class(shift: float | None) -> str:
@@ -126,6 +132,9 @@ def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_nam
                    f'{_esc(labels.get(c) or dashboard.short_label(c))}</th>' for i, c in enumerate(shown))
     body = [_call_row(dashboard, call, shown, data, len(days) == 1) for call in calls]
     empty = '<p class="empty">No calls in this range.</p>' if not calls else ""
+    if data.total > len(calls):
+        empty = (f'<p class="note">Showing the latest {len(calls):,} of {data.total:,} calls in this range (the charts '
+                 f'count them all): pick fewer days with --from/--to, or raise --max-calls.</p>')
     return (f'<section class="sheet" id="{sheet_id}"><h2>{_esc(sheet_name)}</h2>'
             f'<div class="filters">{"".join(filters)}<button type="button" data-clear>Clear filters</button>'
             f'<span class="count" data-count>{len(calls)} of {len(calls)} calls</span></div>{empty}'

@@ -151,6 +151,15 @@ def test_one_day_shows_each_call_instead_of_a_lone_dot(lake, tmp_path):
     assert talk.count('<a href="#call-') == 6  # two calls x three series, each mark opens its call
 
 
+def test_a_long_range_lists_the_latest_calls_and_says_so(lake, tmp_path):
+    path, listed = write_report(str(lake), tmp_path / "r.html", max_calls=2)
+    html = path.read_text()
+    assert listed == 2 and 'id="call-b1"' in html and 'id="call-a2"' not in html  # a1 and a2 tie at 09:30: by id
+    assert "Showing the latest 2 of 3 calls in this range" in html and "· 3 calls" in html
+    calls_per_day = html.split("<h3>Calls per day</h3>", 1)[1].split("</div>", 1)[0]
+    assert "Calls, 22 Nov: 2" in calls_per_day  # the charts still count every call
+
+
 def test_an_empty_lake_says_so(tmp_path):
     (tmp_path / "lake").mkdir()
     html = _page(tmp_path / "lake", tmp_path)
