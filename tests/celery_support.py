@@ -19,7 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from pipeline.settings import SAMPLES_DIR
+
 from tests.airflow_support import AIRFLOW, DAG_ID, ROOT, cli, free_port, list_runs, stop_all, wait_for, wait_until_up
 
 __all__ = ["celery_airflow", "day_of_calls", "process_calls_hosts", "run_day", "servers"]
@@ -165,7 +168,14 @@ def run_day(env: dict, day: str, run_id: str, logs: Path, timeout: float = 900) 
         run = next((r for r in list_runs(env) if r["run_id"] == run_id), None)
         return run if run and run["state"] in ("success", "failed") else None
 
-    run = wait_for(f"run {run_id} on Celery workers", finished, timeout, logs / "worker-1.log", every=2)
+    try:
+        run = wait_for(f"run {run_id} on Celery workers", finished, timeout, logs / "worker-1.log", every=2)
+    except pytest.fail.Exception as exc:  # say where the run stood: never created, queued, or tasks stuck
+        state = next((r for r in list_runs(env) if r["run_id"] == run_id), "no such run")
+        paused = cli(env, "dags", "details", DAG_ID, "-o", "plain").stdout
+        tasks = cli(env, "tasks", "states-for-dag-run", DAG_ID, run_id, "-o", "plain").stdout
+        pytest.fail(f"{exc}\n--- run ---\n{state}\n--- tasks ---\n{tasks[-2000:]}\n--- dag ---\n"
+                    f"{[line for line in paused.splitlines() if 'paused' in line]}")
     return run, time.monotonic() - started
 
 

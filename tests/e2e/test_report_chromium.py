@@ -79,12 +79,22 @@ def lake_days(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def browser():
+    """Chromium and Playwright's driver keep the real clock: under ``faketime make test``'s libfaketime Chromium
+    crawls (minutes a page), and nothing in the page reads the date; the report itself is written under the moved clock."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
+    moved = {k: v for k, v in os.environ.items()
+             if k.startswith(("FAKETIME", "DONT_FAKE")) or (k == "LD_PRELOAD" and "faketime" in v)}
+    for key in moved:
+        del os.environ[key]
+    try:
+        p = sync_playwright().start()
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
+    finally:
+        os.environ.update(moved)
+    yield chromium
+    chromium.close()
+    p.stop()
 
 
 def open_page(browser, path: Path, width: int = 1400, fragment: str = ""):
