@@ -94,7 +94,9 @@ class _Page:
                 points.append((call["contact_id"], number))
             series.append((d.label(value), points))
         when = "by start time (UTC)" if unit == "time" else "one mark per call"
-        caption = (f"{len(self.calls.rows)} calls on {day_label(self.days[0], with_year=True)}, {when}; "
+        shown = len(self.calls.rows)
+        counted = f"{shown} calls" if shown >= self.calls.total else f"the latest {shown} of {self.calls.total} calls"
+        caption = (f"{counted} on {day_label(self.days[0], with_year=True)}, {when}; "
                    f"the bar is the median; a mark opens its call.")
         return strip_chart(visual.title, series, unit, caption)
 
