@@ -8,7 +8,6 @@ timeline, reached from the table, from a category and from an agent.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,15 +17,11 @@ from pipeline import __version__
 from pipeline.dashboard import Dashboard, Sheet, Visual, load_dashboard, visual_sql
 from pipeline.report_assets import CSS, JS
 from pipeline.report_calls import MAX_CALLS, CallData, call_pages, calls_section, load_calls
-from pipeline.report_charts import LINKS, bar_chart, day_label, kpi, line_chart, strip_chart, table
+from pipeline.report_charts import LINKS, bar_chart, day_label, esc, kpi, line_chart, strip_chart, table
 
 __all__ = ["ReportFile", "render_report", "write_report"]
 
 Query = Callable[[str], tuple[list[str], list[tuple]]]
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def _days(first: str, last: str) -> list[str]:
@@ -106,9 +101,9 @@ class _Page:
             columns = [c.name for c in lists[0].columns]
             return calls_section(self.dashboard, self.calls, sheet.id, sheet.name, columns)
         kpis = "".join(self.visual(v) for v in sheet.visuals if v.type == "kpi")
-        cards = "".join(f'<div class="card{" wide" if _wide(v) else ""}" data-visual="{v.type}"><h3>{_esc(v.title)}</h3>'
+        cards = "".join(f'<div class="card{" wide" if _wide(v) else ""}" data-visual="{v.type}"><h3>{esc(v.title)}</h3>'
                         f'{self.visual(v)}</div>' for v in sheet.visuals if v.type != "kpi")
-        return (f'<section class="sheet" id="{sheet.id}"><h2>{_esc(sheet.name)}</h2>'
+        return (f'<section class="sheet" id="{sheet.id}"><h2>{esc(sheet.name)}</h2>'
                 + (f'<div class="kpis">{kpis}</div>' if kpis else "")
                 + (f'<div class="grid">{cards}</div>' if cards else "") + "</section>")
 
@@ -127,6 +122,12 @@ def _category_descriptions(rules: str | None) -> dict[str, str]:
 def render_report(query: Query, start: date | None = None, end: date | None = None,
                   dashboard: Dashboard | None = None, attributes: str | None = None,
                   max_calls: int = MAX_CALLS) -> str:
+    """The whole page; see :func:`_render`."""
+    return _render(query, start, end, dashboard, attributes, max_calls)[0]
+
+
+def _render(query: Query, start: date | None, end: date | None, dashboard: Dashboard | None,
+            attributes: str | None, max_calls: int) -> tuple[str, int]:
     """The whole page; ``query`` runs one Athena-dialect query (the local engine in practice).
 
     Without ``start``/``end`` the range is the lake's first to last day; every day in it is
@@ -147,18 +148,19 @@ def render_report(query: Query, start: date | None = None, end: date | None = No
     page = _Page(query, dashboard, days, calls)
     shown = [s for s in dashboard.sheets if not s.key]  # a keyed sheet is the call page, opened from a list
     sections = "".join(page.sheet(s) for s in shown)
-    nav = "".join(f'<a href="#{s.id}">{_esc(s.name)}</a>' for s in shown)
+    nav = "".join(f'<a href="#{s.id}">{esc(s.name)}</a>' for s in shown)
     if days:
         span = day_label(days[0], with_year=True) + ("" if len(days) == 1 else f" – {day_label(days[-1], with_year=True)}")
         span += f" · {len(days)} day{'s' if len(days) != 1 else ''} · {calls.total:,} calls"
     else:
         span = "No processed days in this lake yet: run `aftercall run` first."
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_esc(dashboard.name)}</title>'
+    html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(dashboard.name)}</title>'
             f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>'
-            f'<header><h1>{_esc(dashboard.name)}</h1><p class="span">{_esc(span)}</p></header><nav>{nav}</nav>'
+            f'<header><h1>{esc(dashboard.name)}</h1><p class="span">{esc(span)}</p></header><nav>{nav}</nav>'
             f'<main>{sections}{call_pages(dashboard, calls)}</main><footer>aftercall {__version__} · generated '
             f'{datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the lake\'s views</footer>'
             f'<script>{JS}</script></body></html>')
+    return html, len(calls.rows)
 
 
 class ReportFile(NamedTuple):
@@ -179,10 +181,10 @@ def write_report(lake: str, out: str | Path, start: date | None = None, end: dat
         return [d[0] for d in cursor.description or []], cursor.fetchall()
 
     try:
-        page = render_report(run, start, end, attributes=attributes, max_calls=max_calls)
+        page, listed = _render(run, start, end, None, attributes, max_calls)
     finally:
         con.close()
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
-    return ReportFile(path, page.count('<tr data-call="'))
+    return ReportFile(path, listed)

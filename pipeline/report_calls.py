@@ -10,14 +10,13 @@ page's script only sorts and filters the table.
 
 from __future__ import annotations
 
-import html
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.dashboard import Dashboard
-from pipeline.report_charts import PALETTE, day_label, filter_href, fmt, nice_ticks
+from pipeline.report_charts import PALETTE, day_label, esc, filter_href, fmt, nice_ticks
 
 __all__ = ["CallData", "calls_section", "call_pages", "load_calls"]
 
@@ -25,10 +24,6 @@ Query = Callable[[str], tuple[list[str], list[tuple]]]
 NON_TALK_MIN_S = 3.0  # Contact Lens: non-talk time is silence over 3 s
 _PII = re.compile(r"\[([A-Z][A-Z_]*)\]")
 _SENTIMENT_CLASS = {"POSITIVE": "pos", "NEGATIVE": "neg", "MIXED": "mix", "NEUTRAL": "neu"}
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 @dataclass
@@ -81,7 +76,7 @@ def load_calls(query: Query, where: str, attributes: str = "", limit: int = MAX_
         categories[match["contact_id"]].append(match)
     values: dict[str, dict[str, str]] = defaultdict(dict)
     seen: dict[str, int] = defaultdict(int)
-    for cid, name, value in query(f"select contact_id, name, value from contact_attributes{where}")[1]:
+    for cid, name, value in query(f"select contact_id, name, value from contact_attributes{chosen}")[1]:
         values[cid][name] = value
         seen[name] += 1
     names = [n.strip() for n in attributes.split(",") if n.strip()] if attributes else \
@@ -101,8 +96,8 @@ _SHIFT_LABEL = {"improved": "Ended happier", "unchanged": "Unchanged", "worsened
 
 
 def _select(name: str, label: str, options: Sequence[tuple[str, str]]) -> str:
-    opts = "".join(f'<option value="{_esc(v)}">{_esc(t)}</option>' for v, t in options)
-    return f'<label>{_esc(label)}<select data-filter="{name}"><option value="">All</option>{opts}</select></label>'
+    opts = "".join(f'<option value="{esc(v)}">{esc(t)}</option>' for v, t in options)
+    return f'<label>{esc(label)}<select data-filter="{name}"><option value="">All</option>{opts}</select></label>'
 
 
 def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_name: str, list_columns: Sequence[str]) -> str:
@@ -128,14 +123,14 @@ def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_nam
     labels = {f"attr-{i}": label for i, (_, label) in enumerate(data.attributes)}
     labels["customer_sentiment_shift"] = "Customer sentiment"
     head = "".join(f'<th data-col="{i}" class="{_align(dashboard, c)}" tabindex="0" aria-sort="none" '
-                   f'title="{_esc(labels.get(c) or dashboard.label(c))}">'
-                   f'{_esc(labels.get(c) or dashboard.short_label(c))}</th>' for i, c in enumerate(shown))
+                   f'title="{esc(labels.get(c) or dashboard.label(c))}">'
+                   f'{esc(labels.get(c) or dashboard.short_label(c))}</th>' for i, c in enumerate(shown))
     body = [_call_row(dashboard, call, shown, data, len(days) == 1) for call in calls]
     empty = '<p class="empty">No calls in this range.</p>' if not calls else ""
     if data.total > len(calls):
         empty = (f'<p class="note">Showing the latest {len(calls):,} of {data.total:,} calls in this range (the charts '
                  f'count them all): pick fewer days with --from/--to, or raise --max-calls.</p>')
-    return (f'<section class="sheet" id="{sheet_id}"><h2>{_esc(sheet_name)}</h2>'
+    return (f'<section class="sheet" id="{sheet_id}"><h2>{esc(sheet_name)}</h2>'
             f'<div class="filters">{"".join(filters)}<button type="button" data-clear>Clear filters</button>'
             f'<span class="count" data-count>{len(calls)} of {len(calls)} calls</span></div>{empty}'
             f'<div class="scroll"><table class="calls" id="calls-table"><thead><tr>{head}</tr></thead>'
@@ -159,28 +154,28 @@ def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: Call
         value = attrs.get(column) if column.startswith("attr-") else call.get(column)
         sort = value.isoformat() if hasattr(value, "isoformat") else ("" if value is None else value)
         if column == "contact_id":
-            inner = f'<a href="#call-{_esc(cid)}" title="{_esc(cid)}">{_esc(cid[:8])}…</a>'
+            inner = f'<a href="#call-{esc(cid)}" title="{esc(cid)}">{esc(cid[:8])}…</a>'
         elif column == "call_started_at":
-            inner = _esc(value.strftime("%H:%M") if one_day else f'{day_label(call["dt"])} {value:%H:%M}') if value else "–"
+            inner = esc(value.strftime("%H:%M") if one_day else f'{day_label(call["dt"])} {value:%H:%M}') if value else "–"
         elif column == "agent_username":
-            inner = f'<a class="filter-link" href="{filter_href("agent", value)}">{_esc(value)}</a>'
+            inner = f'<a class="filter-link" href="{filter_href("agent", value)}">{esc(value)}</a>'
         elif column == "queue_name":
-            inner = f'<a class="filter-link" href="{filter_href("queue", value)}">{_esc(value)}</a>'
+            inner = f'<a class="filter-link" href="{filter_href("queue", value)}">{esc(value)}</a>'
         elif column == "categories":
-            inner = " ".join(f'<a class="chip" href="{filter_href("category", n)}" title="{_esc(data.descriptions.get(n, n))}">'
-                             f'{_esc(n)}</a>' for n in names)
+            inner = " ".join(f'<a class="chip" href="{filter_href("category", n)}" title="{esc(data.descriptions.get(n, n))}">'
+                             f'{esc(n)}</a>' for n in names)
         elif column == "customer_sentiment_shift":
             inner = (f'{fmt(call.get("customer_sentiment_start"), "sentiment")} → '
                      f'{fmt(call.get("customer_sentiment_end"), "sentiment")} '
                      f'<span class="shift {_shift_class(value)}">({fmt(value, "sentiment")})</span>')
         elif column.startswith("attr-"):
-            inner = _esc(value or "")
+            inner = esc(value or "")
         else:
-            inner = _esc(fmt(value, dashboard.unit(column)))
+            inner = esc(fmt(value, dashboard.unit(column)))
         wrap = " wrap" if column == "categories" else ""
-        cells.append(f'<td class="{_align(dashboard, column)}{wrap}" data-sort="{_esc(sort)}">{inner}</td>')
-    attributes = "".join(f' data-{k}="{_esc(v)}"' for k, v in row_data.items())
-    return f'<tr data-call="{_esc(cid)}"{attributes}>{"".join(cells)}</tr>'
+        cells.append(f'<td class="{_align(dashboard, column)}{wrap}" data-sort="{esc(sort)}">{inner}</td>')
+    attributes = "".join(f' data-{k}="{esc(v)}"' for k, v in row_data.items())
+    return f'<tr data-call="{esc(cid)}"{attributes}>{"".join(cells)}</tr>'
 
 
 def call_pages(dashboard: Dashboard, data: CallData) -> str:
@@ -188,7 +183,7 @@ def call_pages(dashboard: Dashboard, data: CallData) -> str:
 
 
 def _fact(label: str, value: str) -> str:
-    return f"<div><dt>{_esc(label)}</dt><dd>{value}</dd></div>"
+    return f"<div><dt>{esc(label)}</dt><dd>{value}</dd></div>"
 
 
 def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
@@ -197,16 +192,16 @@ def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
     matches = data.categories.get(cid, [])
     started = call["call_started_at"]
     facts = [
-        _fact("Day", _esc(day_label(call["dt"], with_year=True))),
-        _fact("Started (UTC)", _esc(started.strftime("%H:%M:%S") if started else "–")),
-        _fact("Duration", _esc(fmt(call["duration_s"], "seconds"))),
+        _fact("Day", esc(day_label(call["dt"], with_year=True))),
+        _fact("Started (UTC)", esc(started.strftime("%H:%M:%S") if started else "–")),
+        _fact("Duration", esc(fmt(call["duration_s"], "seconds"))),
         _fact("Agent", f'<a class="filter-link" href="{filter_href("agent", call["agent_username"])}">'
-                       f'{_esc(call["agent_username"])}</a>'),
+                       f'{esc(call["agent_username"])}</a>'),
         _fact("Queue", f'<a class="filter-link" href="{filter_href("queue", call["queue_name"])}">'
-                       f'{_esc(call["queue_name"])}</a>'),
-        *(_fact(label, _esc(data.attribute_values.get(cid, {}).get(name) or "–")) for name, label in data.attributes),
-        _fact("Language", _esc(call.get("language_code") or "–")),
-        _fact("Transcriber", _esc(call.get("transcriber") or "–")),
+                       f'{esc(call["queue_name"])}</a>'),
+        *(_fact(label, esc(data.attribute_values.get(cid, {}).get(name) or "–")) for name, label in data.attributes),
+        _fact("Language", esc(call.get("language_code") or "–")),
+        _fact("Transcriber", esc(call.get("transcriber") or "–")),
     ]
     shift = call.get("customer_sentiment_shift")
     figures = [
@@ -220,11 +215,11 @@ def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
         ("Talk speed (agent / customer)",
          f'{fmt(call.get("agent_wpm"), "wpm")} / {fmt(call.get("customer_wpm"), "wpm")}', ""),
     ]
-    kpis = "".join(f'<div class="kpi {cls}"><div class="kpi-value">{_esc(v)}</div><div class="kpi-title">{_esc(t)}</div>'
+    kpis = "".join(f'<div class="kpi {cls}"><div class="kpi-value">{esc(v)}</div><div class="kpi-title">{esc(t)}</div>'
                    f'</div>' for t, v, cls in figures)
-    return (f'<section class="call" id="call-{_esc(cid)}" data-call="{_esc(cid)}">'
+    return (f'<section class="call" id="call-{esc(cid)}" data-call="{esc(cid)}">'
             f'<p class="back"><a href="#calls">← All calls</a></p>'
-            f'<h2>Call {_esc(cid)}</h2><dl class="facts">{"".join(facts)}</dl><div class="kpis">{kpis}</div>'
+            f'<h2>Call {esc(cid)}</h2><dl class="facts">{"".join(facts)}</dl><div class="kpis">{kpis}</div>'
             f'<div class="grid"><div class="card wide"><h3>Timeline</h3>{_timeline(cid, call, turns, matches)}</div>'
             f'<div class="card"><h3>Sentiment by quarter of the call (−5..+5)</h3>{_quarters(call)}</div>'
             f'<div class="card"><h3>Categories</h3>{_categories(cid, matches, turns, data.descriptions)}</div></div>'
@@ -268,12 +263,12 @@ def _timeline(cid: str, call: dict, turns: Sequence[dict], matches: Sequence[dic
         y = lanes.get(t["participant"], lanes["CUSTOMER"])
         color = PALETTE[0] if t["participant"] == "AGENT" else PALETTE[1]
         tip = f'{t["participant"].title()} {fmt(t["begin_s"], "seconds")}: {_quote(t["text"], 80)}'
-        parts.append(f'<a href="#call-{_esc(cid)}" data-turn="{_esc(cid)}-t{t["turn_index"]}"><rect class="talk" '
+        parts.append(f'<a href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{t["turn_index"]}"><rect class="talk" '
                      f'x="{x(t["begin_s"]):.1f}" y="{y}" width="{max(x(t["end_s"]) - x(t["begin_s"]), 1.5):.1f}" '
-                     f'height="18" fill="{color}"><title>{_esc(tip)}</title></rect></a>')
+                     f'height="18" fill="{color}"><title>{esc(tip)}</title></rect></a>')
         if t["is_interruption"]:
             parts.append(f'<path class="cut" d="M{x(t["begin_s"]):.1f},{y - 2} l-5,-8 h10 z"><title>'
-                         f'{_esc(t["participant"].title())} cuts in at {fmt(t["begin_s"], "seconds")}</title></path>')
+                         f'{esc(t["participant"].title())} cuts in at {fmt(t["begin_s"], "seconds")}</title></path>')
     for begin, end in _overlaps(turns):
         parts.append(f'<rect class="overlap" x="{x(begin):.1f}" y="{lanes["AGENT"] + 18}" '
                      f'width="{max(x(end) - x(begin), 1.5):.1f}" height="{lanes["CUSTOMER"] - lanes["AGENT"] - 18}">'
@@ -281,7 +276,7 @@ def _timeline(cid: str, call: dict, turns: Sequence[dict], matches: Sequence[dic
     for m in matches:
         if m["first_match_s"] is not None and m["first_match_s"] > 0:
             parts.append(f'<path class="flag" d="M{x(m["first_match_s"]):.1f},86 v-70 l8,4 l-8,4"><title>'
-                         f'{_esc(m["category"])} at {fmt(m["first_match_s"], "seconds")}</title></path>')
+                         f'{esc(m["category"])} at {fmt(m["first_match_s"], "seconds")}</title></path>')
     ticks, _ = nice_ticks(0, duration, count=8)
     for tick in (t for t in ticks if t <= duration):
         parts.append(f'<line class="grid" x1="{x(tick):.1f}" y1="22" x2="{x(tick):.1f}" y2="88"/>'
@@ -354,19 +349,19 @@ def _categories(cid: str, matches: Sequence[dict], turns: Sequence[dict], descri
             turn = _turn_at(turns, at)
             where = f"first at {fmt(at, 'seconds')}"
             if turn is not None:
-                where = (f'first at <a href="#call-{_esc(cid)}" data-turn="{_esc(cid)}-t{turn["turn_index"]}">'
-                         f'{fmt(at, "seconds")}, {turn["participant"].lower()}: “{_esc(_quote(turn["text"]))}”</a>')
+                where = (f'first at <a href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{turn["turn_index"]}">'
+                         f'{fmt(at, "seconds")}, {turn["participant"].lower()}: “{esc(_quote(turn["text"]))}”</a>')
         count = m["match_count"] or 1
         meaning = descriptions.get(m["category"])
-        items.append(f'<li><a class="chip" href="{filter_href("category", m["category"])}">{_esc(m["category"])}</a> '
+        items.append(f'<li><a class="chip" href="{filter_href("category", m["category"])}">{esc(m["category"])}</a> '
                      f'{where} · {count} match{"es" if count != 1 else ""}'
-                     + (f'<div class="meaning">{_esc(meaning)}</div>' if meaning else "") + "</li>")
+                     + (f'<div class="meaning">{esc(meaning)}</div>' if meaning else "") + "</li>")
     return f'<ul class="matches">{"".join(items)}</ul>'
 
 
 def _text(text: str | None) -> str:
     """The turn's words, escaped, with redacted PII ([PHONE], [PII], …) shown as tags."""
-    return _PII.sub(lambda m: f'<span class="pii" title="redacted {m[1].lower()}">{m[1]}</span>', _esc(text or ""))
+    return _PII.sub(lambda m: f'<span class="pii" title="redacted {m[1].lower()}">{m[1]}</span>', esc(text or ""))
 
 
 def _transcript(cid: str, turns: Sequence[dict]) -> str:
@@ -375,12 +370,12 @@ def _transcript(cid: str, turns: Sequence[dict]) -> str:
     rows = []
     for t in turns:
         kind = _SENTIMENT_CLASS.get(t["sentiment"] or "", "none")
-        sentiment = (f'<span class="sent {kind}">{_esc((t["sentiment"] or "").lower())}'
+        sentiment = (f'<span class="sent {kind}">{esc((t["sentiment"] or "").lower())}'
                      f'{" " + fmt(5 * t["sentiment_score"], "sentiment") if t["sentiment_score"] is not None else ""}'
                      f'</span>') if t["sentiment"] else ""
         cut = '<span class="cut-badge" title="cuts the other side off">cuts in</span>' if t["is_interruption"] else ""
         who = "agent" if t["participant"] == "AGENT" else "customer"
-        rows.append(f'<li class="turn {who} {kind}" id="{_esc(cid)}-t{t["turn_index"]}">'
+        rows.append(f'<li class="turn {who} {kind}" id="{esc(cid)}-t{t["turn_index"]}">'
                     f'<span class="when">{fmt(t["begin_s"], "seconds")}–{fmt(t["end_s"], "seconds")}</span>'
                     f'<span class="who">{who.title()}</span><span class="said">{_text(t["text"])}</span>'
                     f'{cut}{sentiment}</li>')

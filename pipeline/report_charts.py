@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from pipeline.dashboard import Unit
 
-__all__ = ["LINKS", "bar_chart", "day_label", "filter_href", "fmt", "kpi", "line_chart", "nice_ticks", "strip_chart",
+__all__ = ["LINKS", "bar_chart", "day_label", "esc", "filter_href", "fmt", "kpi", "line_chart", "nice_ticks", "strip_chart",
            "table"]
 
 PALETTE = ["#2563eb", "#ea580c", "#059669", "#9333ea", "#dc2626", "#0891b2"]
@@ -119,13 +119,14 @@ def day_label(day: str | date, with_year: bool = False) -> str:
     return f"{d.day} {d:%b}" + (f" {d.year}" if with_year else "")
 
 
-def _esc(text: object) -> str:
+def esc(text: object) -> str:
+    """Text as HTML, safe in element content and in quoted attributes."""
     return html.escape(str(text), quote=True)
 
 
 def _marker(kind: int, x: float, y: float, color: str, tip: str) -> str:
     """Series 0 a filled dot; later series hollow and larger, so equal values show both marks."""
-    title = f"<title>{_esc(tip)}</title>"
+    title = f"<title>{esc(tip)}</title>"
     if kind % 3 == 0:
         return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{color}">{title}</circle>'
     if kind % 3 == 1:
@@ -142,7 +143,7 @@ def _legend(labels: Sequence[str], lines: bool = True) -> str:
         stroke = f'<line x1="1" y1="8" x2="27" y2="8" stroke="{color}" stroke-width="2" stroke-dasharray="{DASHES[s % 4]}"/>' \
             if lines else ""
         items.append(f'<span class="key"><svg width="28" height="16" aria-hidden="true">{stroke}'
-                     f'{_marker(s, 14, 8, color, label)}</svg>{_esc(label)}</span>')
+                     f'{_marker(s, 14, 8, color, label)}</svg>{esc(label)}</span>')
     return f'<div class="legend">{"".join(items)}</div>'
 
 
@@ -154,7 +155,7 @@ def _y_axis(lo: float, hi: float, unit: Unit, integer: bool) -> tuple[list[str],
     for t in ticks:
         cls = "zero" if t == 0 and bottom < 0 else "grid"
         parts.append(f'<line class="{cls}" x1="{PAD_L}" y1="{y(t):.1f}" x2="{W - PAD_R}" y2="{y(t):.1f}"/>'
-                     f'<text class="tick" x="{PAD_L - 8}" y="{y(t) + 4:.1f}" text-anchor="end">{_esc(_tick(t, unit, step))}</text>')
+                     f'<text class="tick" x="{PAD_L - 8}" y="{y(t) + 4:.1f}" text-anchor="end">{esc(_tick(t, unit, step))}</text>')
     return parts, y, ticks
 
 
@@ -166,7 +167,7 @@ def _x_labels(days: Sequence[str], x: Callable[[int], float]) -> list[str]:
     for i, day in enumerate(days):
         if (n - 1 - i) % every == 0:
             parts.append(f'<text class="tick" x="{x(i):.1f}" y="{H - PAD_B + 18}" text-anchor="middle">'
-                         f'{_esc(day_label(day))}</text>')
+                         f'{esc(day_label(day))}</text>')
     return parts
 
 
@@ -196,7 +197,7 @@ def line_chart(title: str, days: Sequence[str], series: Sequence[tuple[str, dict
             if (value := by_day.get(day)) is not None:
                 parts.append(_marker(s, x(i) + shift, y(value), color,
                                      f"{label}, {day_label(day)}: {fmt(value, unit)}"))
-    return (f'<svg class="chart line" viewBox="0 0 {W} {H}" role="img" aria-label="{_esc(title)}">{"".join(parts)}</svg>'
+    return (f'<svg class="chart line" viewBox="0 0 {W} {H}" role="img" aria-label="{esc(title)}">{"".join(parts)}</svg>'
             + _legend([label for label, _ in series]))
 
 
@@ -221,25 +222,25 @@ def strip_chart(title: str, series: Sequence[tuple[str, list[tuple[str, float]]]
     for t in ticks:
         parts.append(f'<line class="grid" x1="{x(t):.1f}" y1="{PAD_T}" x2="{x(t):.1f}" y2="{height - PAD_B}"/>'
                      f'<text class="tick" x="{x(t):.1f}" y="{height - PAD_B + 18}" text-anchor="middle">'
-                     f'{_esc(_tick(t, unit, step))}</text>')
+                     f'{esc(_tick(t, unit, step))}</text>')
     for s, (label, points) in enumerate(series):
         color = PALETTE[s % len(PALETTE)]
         middle = PAD_T + row * s + row / 2
         if len(series) > 1:
-            parts.append(f'<text class="label" x="{label_w - 4}" y="{middle + 4:.1f}" text-anchor="end">{_esc(label)}</text>')
+            parts.append(f'<text class="label" x="{label_w - 4}" y="{middle + 4:.1f}" text-anchor="end">{esc(label)}</text>')
         for i, (contact_id, value) in enumerate(points):
             jitter = ((i * 7) % 5 - 2) * 3.0  # calls with equal values stay apart
             tip = f"{label}: {_point(value, unit)}"
-            parts.append(f'<a href="#call-{_esc(contact_id)}">{_marker(s, x(value), middle + jitter, color, tip)}</a>')
+            parts.append(f'<a href="#call-{esc(contact_id)}">{_marker(s, x(value), middle + jitter, color, tip)}</a>')
         if points:
             ordered = sorted(v for _, v in points)
             median = (ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2]) / 2
             parts.append(f'<line class="median" x1="{x(median):.1f}" y1="{middle - 13:.1f}" x2="{x(median):.1f}" '
-                         f'y2="{middle + 13:.1f}" stroke="{color}"><title>median {_esc(label)}: '
-                         f'{_esc(_point(median, unit))}</title></line>')
+                         f'y2="{middle + 13:.1f}" stroke="{color}"><title>median {esc(label)}: '
+                         f'{esc(_point(median, unit))}</title></line>')
     legend = _legend([label for label, _ in series], lines=False) if len(series) == 1 else ""
-    return (f'<svg class="chart strip" viewBox="0 0 {W} {height}" role="img" aria-label="{_esc(title)}">'
-            f'{"".join(parts)}</svg>{legend}<p class="caption">{_esc(caption)}</p>')
+    return (f'<svg class="chart strip" viewBox="0 0 {W} {height}" role="img" aria-label="{esc(title)}">'
+            f'{"".join(parts)}</svg>{legend}<p class="caption">{esc(caption)}</p>')
 
 
 def bar_chart(title: str, rows: Sequence[tuple[object, object]], unit: Unit, link: str | None,
@@ -259,26 +260,26 @@ def bar_chart(title: str, rows: Sequence[tuple[object, object]], unit: Unit, lin
         x0, x1 = sorted((scale(0), scale(value)))
         note = (notes or {}).get(str(name))
         tip = f"{name}: {fmt(raw, unit)}" + (f" — {note}" if note else "") + (" (click for its calls)" if link else "")
-        bar = (f'<title>{_esc(tip)}</title><text class="label" x="{label_w - 8}" y="{top + 15}" text-anchor="end">'
-               f'{_esc(name)}</text><rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1.5):.1f}" height="20" '
+        bar = (f'<title>{esc(tip)}</title><text class="label" x="{label_w - 8}" y="{top + 15}" text-anchor="end">'
+               f'{esc(name)}</text><rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1.5):.1f}" height="20" '
                f'fill="{PALETTE[0]}"/>')
         if link:
             bar = f'<a class="filter-link" href="{filter_href(link, name)}">{bar}</a>'
-        parts.append(f'{bar}<text class="value" x="{x1 + 6:.1f}" y="{top + 15}">{_esc(fmt(raw, unit))}</text>')
+        parts.append(f'{bar}<text class="value" x="{x1 + 6:.1f}" y="{top + 15}">{esc(fmt(raw, unit))}</text>')
     if ticks[0] < 0:
         parts.append(f'<line class="zero" x1="{scale(0):.1f}" y1="2" x2="{scale(0):.1f}" y2="{height - 2}"/>')
-    return f'<svg class="chart bar" viewBox="0 0 {W} {height}" role="img" aria-label="{_esc(title)}">{"".join(parts)}</svg>'
+    return f'<svg class="chart bar" viewBox="0 0 {W} {height}" role="img" aria-label="{esc(title)}">{"".join(parts)}</svg>'
 
 
 def kpi(title: str, value: object, unit: Unit) -> str:
-    return (f'<div class="kpi"><div class="kpi-value" role="img" aria-label="{_esc(title)}">{_esc(fmt(value, unit))}'
-            f'</div><div class="kpi-title">{_esc(title)}</div></div>')
+    return (f'<div class="kpi"><div class="kpi-value" role="img" aria-label="{esc(title)}">{esc(fmt(value, unit))}'
+            f'</div><div class="kpi-title">{esc(title)}</div></div>')
 
 
 def table(columns: Sequence[tuple[str, str, Unit]], rows: Sequence[tuple], links: dict[str, str] | None = None) -> str:
     """columns: (name, label, unit); a column named in ``links`` links each value to its calls."""
     links = links or {}
-    head = "".join(f'<th class="{"txt" if u in ("text", "time") else "num"}">{_esc(label)}</th>'
+    head = "".join(f'<th class="{"txt" if u in ("text", "time") else "num"}">{esc(label)}</th>'
                    for _, label, u in columns)
     body = []
     for r in rows:
@@ -286,9 +287,9 @@ def table(columns: Sequence[tuple[str, str, Unit]], rows: Sequence[tuple], links
         for (name, _, unit), value in zip(columns, r, strict=True):
             shown = day_label(value, with_year=True) if name == "dt" and value else fmt(value, unit)
             if name in links and value is not None:
-                shown = f'<a class="filter-link" href="{filter_href(links[name], value)}">{_esc(shown)}</a>'
+                shown = f'<a class="filter-link" href="{filter_href(links[name], value)}">{esc(shown)}</a>'
             else:
-                shown = _esc(shown)
+                shown = esc(shown)
             cells.append(f'<td class="{"txt" if unit in ("text", "time") else "num"}">{shown}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<div class="scroll"><table class="chart table"><thead><tr>{head}</tr></thead>'

@@ -113,6 +113,11 @@ def shots_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def routed(page, name: str, value: str) -> None:
+    """Until the page's script has followed a ``#calls?name=value`` link (hashchange fires after the click returns)."""
+    page.wait_for_function("([n, v]) => document.querySelector(`select[data-filter=${n}]`).value === v", arg=[name, value])
+
+
 def visible_calls(page) -> list[str]:
     return page.eval_on_selector_all("#calls-table tbody tr:not([hidden])", "rows => rows.map(r => r.dataset.call)")
 
@@ -195,6 +200,7 @@ def test_a_category_and_an_agent_lead_to_their_calls(browser, lake_days):
     _, rows = query("select category, count(distinct contact_id) from call_categories group by category", lake)
     category, expected = max(rows, key=lambda r: r[1])
     page.click(f'#categories a.filter-link:has(text:text-is("{category}"))')
+    routed(page, "category", category)
     shown = visible_calls(page)
     assert len(shown) == expected and page.input_value('select[data-filter="category"]') == category
     page.goto(report.as_uri() + f"#call-{shown[0]}")
@@ -203,6 +209,7 @@ def test_a_category_and_an_agent_lead_to_their_calls(browser, lake_days):
 
     page.goto(report.as_uri() + "#agents")
     page.click('#agents table a.filter-link:text-is("sarah.k")')
+    routed(page, "agent", "sarah.k")
     _, sarah = query("select contact_id from v_call_contacts where agent_username = 'sarah.k'", lake)
     assert sorted(visible_calls(page)) == sorted(c for (c,) in sarah) and len(sarah) == 2
     assert page.inner_text("[data-count]") == "2 of 8 calls"
