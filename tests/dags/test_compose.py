@@ -93,24 +93,108 @@ def test_postgres_driver_is_pinned():
     assert pins["apache-airflow-providers-celery"] == "3.26.0" and pins["celery"].startswith("5.6.")
 
 
-@pytest.mark.parametrize("files", [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.celery.yml"]])
-def test_compose_config_is_valid(files):
-    """`docker compose config` of each variant, with Debian's docker-compose (no Docker engine needed)."""
+SECRETS = ("AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "POSTGRES_PASSWORD")
+VARIANTS = [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.celery.yml"]]
+
+
+def _compose_config(files: list[str], tmp_path: Path, **env: str) -> "subprocess.CompletedProcess":
+    """`docker-compose config` with Debian's docker-compose 1.29 (no Docker engine needed), nothing but ``env``.
+
+    An empty --env-file keeps a developer's own `.env` (which compose reads by default) out of the test.
+    """
     import subprocess
 
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
     args = [a for f in files for a in ("-f", f)]
-    done = subprocess.run(["docker-compose", *args, "config"], cwd=ROOT, capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "COMPOSE_PROFILES": "celery"})
+    return subprocess.run(["docker-compose", "--env-file", str(empty), *args, "config"], cwd=ROOT,
+                          capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "COMPOSE_PROFILES": "celery", **env})
+
+
+def _secrets() -> dict[str, str]:
+    import base64
+    import secrets
+
+    return {"AIRFLOW_FERNET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(48), "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(48),
+            "POSTGRES_PASSWORD": secrets.token_urlsafe(24)}
+
+
+@pytest.mark.parametrize("files", VARIANTS)
+def test_compose_config_is_valid(files, tmp_path):
+    """`docker compose config` of each variant, with its secrets given, and every secret reaches its setting."""
+    given = _secrets()
+    done = _compose_config(files, tmp_path, **given)
     assert done.returncode == 0, done.stderr
     config = yaml.safe_load(done.stdout)
     executor = "CeleryExecutor" if len(files) == 2 else "LocalExecutor"
     for name in AIRFLOW_SERVICES | {"airflow-worker"}:
-        assert config["services"][name]["environment"]["AIRFLOW__CORE__EXECUTOR"] == executor, name
+        env = config["services"][name]["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == executor, name
+        assert env["AIRFLOW__CORE__FERNET_KEY"] == given["AIRFLOW_FERNET_KEY"], name
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == given["AIRFLOW_JWT_SECRET"], name
+        assert env["AIRFLOW__API__SECRET_KEY"] == given["AIRFLOW_API_SECRET_KEY"], name
+        assert f":{given['POSTGRES_PASSWORD']}@postgres/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
+    assert config["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == given["POSTGRES_PASSWORD"]
     if len(files) == 2:
         worker = config["services"]["airflow-worker"]
         assert worker["command"] == ["celery", "worker"] or worker["command"] == "celery worker"
-        assert config["services"]["airflow-scheduler"]["environment"]["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
-        assert "redis" in config["services"]["airflow-scheduler"]["depends_on"]
+        scheduler = config["services"]["airflow-scheduler"]
+        assert scheduler["environment"]["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+        assert f":{given['POSTGRES_PASSWORD']}@postgres/" in scheduler["environment"]["AIRFLOW__CELERY__RESULT_BACKEND"]
+        assert "redis" in scheduler["depends_on"]
+
+
+@pytest.mark.parametrize("files", VARIANTS)
+def test_compose_refuses_to_start_without_its_secrets_and_names_them(files, tmp_path):
+    """No public fallback: without any secret config fails naming all of them; each one missing (or empty) is named."""
+    none = _compose_config(files, tmp_path)
+    assert none.returncode != 0
+    assert all(name in none.stderr for name in SECRETS), none.stderr
+    assert "docker-compose.yml's header" in none.stderr  # where the line that generates them is
+    for missing in SECRETS:
+        for value in (None, ""):  # unset, or set empty (an empty Fernet key stores passwords in plain text)
+            env = {k: v for k, v in _secrets().items() if k != missing}
+            if value is not None:
+                env[missing] = value
+            done = _compose_config(files, tmp_path, **env)
+            assert done.returncode != 0, f"config passed without {missing}"
+            assert f"{missing} is not set" in done.stderr, done.stderr
+
+
+def test_no_secret_has_a_default_in_the_compose_files():
+    """A secret in git is a public one: every secret setting is a required variable, nothing else."""
+    text = "\n".join((ROOT / f).read_text() for f in ("docker-compose.yml", "docker-compose.celery.yml"))
+    assert "change-me" not in text and "airflow:airflow@" not in text
+    for setting in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY",
+                    "POSTGRES_PASSWORD"):
+        values = re.findall(rf"^\s+{setting}: (.*)$", text, re.M)
+        assert values and all(re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", v) for v in values), (setting, values)
+
+
+def test_the_documented_line_generates_secrets_compose_accepts(tmp_path):
+    """The one line in docker-compose.yml's header (also in docs/airflow.md) writes a `.env` compose accepts."""
+    import shutil
+    import subprocess
+
+    line = next(l for l in (ROOT / "docker-compose.yml").read_text().splitlines() if l.startswith("#   python3 -c"))
+    command = line.removeprefix("#   ")
+    assert command in (ROOT / "docs" / "airflow.md").read_text()
+    work = tmp_path / "project"
+    work.mkdir()
+    for name in ("docker-compose.yml", "docker-compose.celery.yml"):
+        shutil.copy(ROOT / name, work / name)
+    subprocess.run(["bash", "-c", command], cwd=work, check=True)
+    assert (work / ".env").stat().st_mode & 0o077 == 0
+    values = dict(l.split("=", 1) for l in (work / ".env").read_text().splitlines())
+    assert set(values) == set(SECRETS) and all(len(v) >= 32 for v in values.values())
+    from cryptography.fernet import Fernet
+
+    Fernet(values["AIRFLOW_FERNET_KEY"].encode())  # a valid Fernet key
+    done = subprocess.run(["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.celery.yml", "config"],
+                          cwd=work, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
 
 
 def test_image_build_copies_everything_the_wheel_force_includes():
