@@ -12,7 +12,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
+import click
 import typer
+import typer.core
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,13 +25,54 @@ from pipeline.settings import load_settings
 
 __all__ = ["app"]
 
-# Plain (click) help: Typer 0.29's rich help prints "<bool>" beside every switch with click 8.5.
-app = typer.Typer(help="aftercall: post-call analytics for contact centres.", no_args_is_help=True,
-                  rich_markup_mode=None,
-                  pretty_exceptions_enable=False)
 console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("pipeline")
+_VERBOSE = False
+
+
+def _one_line(exc: BaseException) -> str:
+    """What went wrong, as one line a user can act on (AWS errors say which call and what AWS answered)."""
+    try:
+        from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
+    except ImportError:  # pragma: no cover - botocore is a dependency
+        ClientError = NoCredentialsError = NoRegionError = PartialCredentialsError = ()  # type: ignore[assignment]
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return ("no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                "or run where a role provides them (the standard AWS credential chain)")
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: set AFTERCALL_AWS_REGION or AWS_DEFAULT_REGION"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return (f"AWS refused {exc.operation_name}: {error.get('Code', '?')}: "
+                f"{' '.join(str(error.get('Message', '')).split())}").rstrip(": ")
+    text = " ".join(str(exc).split())  # one line, whatever the exception put in its message
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """Every command ends in one line on error, never a traceback (``-v`` adds the traceback for a bug report)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, typer.Exit,
+                typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            err.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _VERBOSE:
+                err.print_exception()
+            _error_line(_one_line(exc))
+            raise typer.Exit(2 if isinstance(exc, AftercallError) else 1) from None
+
+
+# Plain (click) help: Typer 0.29's rich help prints "<bool>" beside every switch with click 8.5.
+app = typer.Typer(help="aftercall: post-call analytics for contact centres.", no_args_is_help=True,
+                  rich_markup_mode=None, cls=_OneLineErrors,
+                  pretty_exceptions_enable=False)
 
 DEMO_DAY = date(2026, 11, 22)
 SWITCH = ""  # a switch takes no value: without this its help shows "<bool>"
@@ -82,13 +125,20 @@ def _sql_error(exc: Exception) -> ConfigurationError:
     return ConfigurationError(f"query failed: {message}")
 
 
+def _error_line(text: str) -> None:
+    err.print("[bold red]error:[/] ", end="", highlight=False)
+    err.print(" ".join(text.split()), highlight=False, soft_wrap=True, markup=False)  # one line, however long
+
+
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)  # one line, however long
+    _error_line(str(exc))
     raise typer.Exit(2)
 
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step", metavar=SWITCH)] = False) -> None:
+    global _VERBOSE
+    _VERBOSE = verbose
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
@@ -204,6 +254,8 @@ def query(
         _fail(exc)
         return
     except Exception as exc:  # SQL errors: one line, not a traceback
+        if type(exc).__module__.startswith(("botocore", "boto3")):  # AWS, not the SQL: say what AWS said
+            raise
         _fail(_sql_error(exc))
         return
     _emit(columns, rows, fmt)
@@ -303,19 +355,23 @@ def setup(
                 raise ConfigurationError("aftercall setup prepares AWS: AFTERCALL_LAKE must be s3://bucket/prefix")
             report = run_setup(settings, glue=aws_client(settings, "glue"), athena=aws_client(settings, "athena"),
                                s3=aws_client(settings, "s3"))
+            # Human text on stderr: stdout carries the policy alone (`aftercall setup > policy.json`).
             for line in report.done:
-                console.print(f"[green]done[/]      {line}", highlight=False, soft_wrap=True)
+                err.print(f"[green]done[/]      {line}", highlight=False, soft_wrap=True)
             for line in report.unchanged:
-                console.print(f"[dim]unchanged[/] {line}", highlight=False, soft_wrap=True)
+                err.print(f"[dim]unchanged[/] {line}", highlight=False, soft_wrap=True)
             for line in report.warnings:
                 err.print(f"[yellow]warning[/]   {line}", highlight=False, soft_wrap=True)
             account = aws_client(settings, "sts").get_caller_identity()["Account"]
         else:
             account = "<account-id>"
-        console.print("[bold]IAM policy for the pipeline's role[/] (also in docs/iam-policy.json):")
-        print(json.dumps(iam_policy(settings, account_id=account, region=settings.aws_region or "<region>"), indent=2))
+        policy = iam_policy(settings, account_id=account, region=settings.aws_region or "<region>")
     except AftercallError as exc:
         _fail(exc)
+        return
+    err.print("[bold]IAM policy for the pipeline's role[/] (JSON on stdout; the template is docs/iam-policy.json):",
+              highlight=False, soft_wrap=True)
+    print(json.dumps(policy, indent=2))
 
 
 @app.command("import")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,86 @@ def test_a_report_of_an_empty_range_says_so(places):
     result = runner.invoke(app, ["report", "--lake", str(places / "lake"), "--out", str(places / "r.html")])
     assert result.exit_code == 0, result.output
     assert "no calls in this range" in result.output and (places / "r.html").exists()
+
+
+# --- AWS without credentials, unexpected errors: still one line, never a traceback ------------------------------
+
+def _no_aws_env(home: Path, **extra: str) -> dict[str, str]:
+    """The installed CLI with no AWS credentials anywhere: no variables, no ~/.aws, no instance metadata."""
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": str(home / "no-config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-credentials"),
+            "AFTERCALL_KMS_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/k", **extra}
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CLI), *args], env=env, capture_output=True, text=True, timeout=120, cwd=env["HOME"])
+
+
+def _error_lines(stderr: str) -> list[str]:
+    """stderr without a progress bar's last frame (rich leaves it when the run stops)."""
+    return [line for line in stderr.splitlines() if line.strip() and "━" not in line]
+
+
+NO_CREDENTIALS = "error: no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+AWS_COMMANDS = [
+    ["quicksight", "deploy", "--dry-run"],
+    ["quicksight", "deploy"],
+    ["setup", "--lake", "s3://acme-lake/aftercall", "--source", "s3://acme-rec/connect"],
+    ["query", "select 1", "--lake", "s3://acme-lake/aftercall"],
+    ["summary", "--lake", "s3://acme-lake/aftercall"],
+    ["run", "--date", "2026-11-22", "--engine", "aws", "--source", "s3://acme-rec/connect",
+     "--lake", "s3://acme-lake/aftercall", "--workers", "1"],
+    ["import", "s3://acme-rec/transcripts/x.json", "--date", "2026-11-22", "--lake", "s3://acme-lake/aftercall"],
+    ["recategorize", "--from", "2026-11-22", "--to", "2026-11-22", "--lake", "s3://acme-lake/aftercall"],
+]
+
+
+@pytest.mark.parametrize("args", AWS_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_aws_commands_without_credentials_end_in_one_line(tmp_path, args):
+    done = _cli(_no_aws_env(tmp_path, AWS_DEFAULT_REGION="eu-west-1"), *args)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == "", done.stdout + done.stderr
+    assert [line[:len(NO_CREDENTIALS)] for line in _error_lines(done.stderr)] == [NO_CREDENTIALS], done.stderr
+
+
+def test_quicksight_deploy_without_a_region_names_the_variables(tmp_path):
+    done = _cli(_no_aws_env(tmp_path, AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="x",
+                            AFTERCALL_QUICKSIGHT_ACCOUNT_ID="123456789012"), "quicksight", "deploy", "--dry-run")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == "error: no AWS region: set AFTERCALL_AWS_REGION or AWS_DEFAULT_REGION"
+
+
+def test_an_unreachable_aws_endpoint_is_one_line(tmp_path):
+    done = _cli(_no_aws_env(tmp_path, AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="x",
+                            AWS_DEFAULT_REGION="eu-west-1", AWS_ENDPOINT_URL="http://127.0.0.1:9",
+                            AFTERCALL_AWS_MAX_ATTEMPTS="1"), "quicksight", "deploy", "--dry-run")
+    assert done.returncode == 1 and done.stdout == "" and "Traceback" not in done.stderr
+    assert _error_lines(done.stderr) == ['error: EndpointConnectionError: Could not connect to the endpoint URL: '
+                                         '"http://127.0.0.1:9/"'], done.stderr
+
+
+def test_setup_policy_only_writes_only_json_to_stdout(tmp_path):
+    """`aftercall setup --policy-only > policy.json` is a valid policy; the header goes to stderr."""
+    env = _no_aws_env(tmp_path, AFTERCALL_SOURCE="s3://acme-rec/connect", AFTERCALL_LAKE="s3://acme-lake/aftercall")
+    done = subprocess.run(f"{CLI} setup --policy-only > policy.json", shell=True, env=env, capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    policy = json.loads((tmp_path / "policy.json").read_text())
+    assert policy["Version"] == "2012-10-17" and policy["Statement"]
+    assert "IAM policy" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unexpected_error_is_one_line_and_verbose_adds_the_traceback(places, monkeypatch):
+    import pipeline.report
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(pipeline.report, "write_report", broken)
+    args = ["report", "--lake", str(places / "lake"), "--out", str(places / "r.html")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert [line for line in result.output.splitlines() if line.strip()] == [
+        "error: RuntimeError: disk on fire second line"], result.output
+    verbose = runner.invoke(app, ["-v", *args])
+    assert verbose.exit_code == 1 and "Traceback" in verbose.output and "disk on fire" in verbose.output
