@@ -22,6 +22,7 @@ negated conditions made it match); ``match_count`` sums their match counts (at l
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pipeline.exceptions import ConfigurationError
 
-__all__ = ["RULES_FILE", "Category", "RuleSet", "categorize", "categorize_day", "load_rules", "recategorize"]
+__all__ = ["RULES_FILE", "Category", "RuleSet", "applied_rules", "categorize", "categorize_day", "effective_rules",
+           "load_rules", "recategorize"]
+
+log = logging.getLogger(__name__)
 
 
 def _rules_file() -> Path:
@@ -186,24 +190,71 @@ def categorize_day(rules: RuleSet, calls: Iterable[Mapping[str, Any]], turns: It
             for row in categorize(rules, call, by_call.get(call["contact_id"], []))]
 
 
+RULES_FOLDER = "_rules"
+
+
+def _applied_rules_path(settings: Any) -> str:
+    return f"{settings.lake.rstrip('/')}/{RULES_FOLDER}/current.yaml"
+
+
+def applied_rules(settings: Any) -> RuleSet | None:
+    """The rules last applied to the lake with ``recategorize --rules`` (kept in ``<lake>/_rules/``), if any."""
+    from pipeline.wiring import build_store
+
+    path = _applied_rules_path(settings)
+    data = build_store(settings).read_if_exists(path)
+    if data is None:
+        return None
+    try:
+        return RuleSet.model_validate(yaml.safe_load(data.decode("utf-8")))
+    except (UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
+        raise ConfigurationError(f"category rules {path}: {exc}") from None
+
+
+def effective_rules(settings: Any, lake: Any = None, day: Any = None) -> RuleSet:
+    """The configured rules, unless the lake carries newer ones (applied with ``recategorize --rules``):
+    a run with older rules than the lake's says so and keeps the newer, so a rerun never undoes them."""
+    configured = load_rules(settings.categories)
+    applied = applied_rules(settings) if hasattr(settings, "lake") else None
+    if applied is not None and applied.version > configured.version:
+        log.warning("category rules: the lake's v%d (applied with recategorize --rules) is newer than the configured "
+                    "v%d (%s); using v%d. Point AFTERCALL_CATEGORIES at rules with a higher version to change them",
+                    applied.version, configured.version, settings.categories or "the shipped rules", applied.version)
+        return applied
+    if lake is not None and day is not None:
+        seen = [r["rules_version"] for r in lake.read_partition("call_categories", day).to_pylist()
+                if r.get("rules_version") is not None]
+        if seen and max(seen) > configured.version:
+            log.warning("%s: its categories came from rules v%d, newer than the configured v%d (%s); they are "
+                        "replaced by v%d's", day, max(seen), configured.version,
+                        settings.categories or "the shipped rules", configured.version)
+    return configured
+
+
 def recategorize(settings: Any, start: Any, end: Any) -> dict[str, int]:
     """Re-apply the current rules to stored turns, day by day; only ``call_categories`` is rewritten.
 
-    Returns matches per day; days with no calls are left alone.
+    Rules given explicitly (``AFTERCALL_CATEGORIES`` / ``--rules``) are kept in the lake
+    (``<lake>/_rules/current.yaml``), so later runs of these days apply them too. Each day is
+    changed under its lock. Returns matches per day; days with no calls are left alone.
     """
     from datetime import timedelta
 
-    from pipeline.wiring import build_lake
+    from pipeline.wiring import build_lake, build_store
 
     rules = load_rules(settings.categories)
+    if settings.categories:
+        store = build_store(settings)
+        store.write_bytes(_applied_rules_path(settings), Path(settings.categories).read_bytes())
     lake = build_lake(settings)
     done: dict[str, int] = {}
     day = start
     while day <= end:
-        calls = lake.read_partition("calls", day).to_pylist()
-        if calls:
-            rows = categorize_day(rules, calls, lake.read_partition("turns", day).to_pylist())
-            lake.write_partition("call_categories", day, rows)
-            done[str(day)] = len(rows)
+        with lake.day_lock(day, "recategorize"):
+            calls = lake.read_partition("calls", day).to_pylist()
+            if calls:
+                rows = categorize_day(rules, calls, lake.read_partition("turns", day).to_pylist())
+                lake.write_partitions(day, {"call_categories": rows}, run_id="recategorize")
+                done[str(day)] = len(rows)
         day += timedelta(days=1)
     return done

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AftercallError", "BadRecording", "ConfigurationError", "DayFailed", "InfrastructureError", "LakeError",
+__all__ = ["AftercallError", "BadRecording", "ConfigurationError", "DayFailed", "DayLocked", "InfrastructureError", "LakeError",
            "SentimentError", "TranscriptionError", "WorkerLost"]
 
 
@@ -78,3 +78,14 @@ class DayFailed(AftercallError):
         super().__init__(f"{day}: {reason}; the committed day was left unchanged")
         self.day = day
         self.reason = reason
+
+
+class DayLocked(AftercallError):
+    """Another writer holds the day; this one waited ``waited_s`` seconds and changed nothing."""
+
+    def __init__(self, day, holder: str, waited_s: float) -> None:
+        super().__init__(f"{day} is being written by {holder}; waited {waited_s:.0f} s "
+                         "(AFTERCALL_LOCK_WAIT_S) and changed nothing")
+        self.day = day
+        self.holder = holder
+        self.waited_s = waited_s

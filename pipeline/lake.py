@@ -1,80 +1,276 @@
-"""The local Parquet lake: ``<lake>/<table>/dt=YYYY-MM-DD/part-00000.parquet``.
+"""The local Parquet lake, laid out as the S3 lake is: ``<lake>/<table>/dt=YYYY-MM-DD/part-<commit>.parquet``.
 
-A day's partition of a table is one file. A write goes to a hidden temporary file in
-the same folder, is flushed to disk, then atomically renamed over the previous file
-(``os.replace``). Readers see the old day or the new day, never a half-written one;
-a crash leaves at most a hidden ``.tmp-*.partial`` file, which no ``*.parquet`` glob matches and
-the next write of that partition removes. Re-running a day replaces its rows.
+A day changes all at once, across every table, or not at all:
+
+1. the writer takes the day's lock (:mod:`pipeline.locks`: one writer per day);
+2. it writes each changed table's rows to a new file ``part-<commit>.parquet`` (flushed to disk,
+   mode 0640: turns hold what customers said), which no reader follows yet;
+3. it replaces the day's **pointer** ``<lake>/_commits/dt=DAY.json`` (one ``os.replace``: atomic),
+   which names the file of every table of the day. Readers follow pointers only, so a kill -9 at
+   any instant leaves them seeing the day wholly as before or wholly as after;
+4. it deletes the files the new pointer replaced, and leftovers of writers that died (files of
+   this lake's own naming that no pointer names; only a lock holder can tell they are dead).
+
+Readers trust only the lake's own files: ``dt=YYYY-MM-DD`` folders (a real date) and the files a
+pointer names (for a day written before pointers existed: ``part-00000.parquet``). Anything else in
+a table's folder (a copy ``part-00000 (1).parquet``, an empty ``junk.parquet``, ``dt=bogus``) is
+ignored and logged, never read and never deleted.
+
+The ``runs`` table is append-only: each attempt to write a day is its own file
+``runs/dt=DAY/run-<attempt>.parquet`` (written to a temporary name, then renamed), so two runs of
+one day never lose each other's row and a killed run still shows as ``started``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+import time
 import uuid
-from collections.abc import Iterable, Mapping
-from datetime import date
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.exceptions import LakeError
+from pipeline.locks import local_day_lock
 from pipeline.schema import PARTITION, TABLES
 
-__all__ = ["LocalLake", "PART_NAME"]
+__all__ = ["COMMITS", "LEGACY_PART", "LocalLake", "commit_id", "valid_day"]
 
 log = logging.getLogger(__name__)
 
-PART_NAME = "part-00000.parquet"
+COMMITS = "_commits"
+LEGACY_PART = "part-00000.parquet"  # the one file of a day written before pointers
+_COMMIT = r"\d{8}T\d{6}-[0-9a-f]{12}"
+_DAY_DIR = re.compile(rf"^{PARTITION}=(\d{{4}}-\d{{2}}-\d{{2}})$")
+_PART = re.compile(rf"^part-{_COMMIT}\.parquet$")
+_RUN_FILE = re.compile(rf"^run-{_COMMIT}\.parquet$")
+_TMP = re.compile(r"^\.tmp-[0-9a-f]{32}\.partial$")
+FILE_MODE = 0o640
+
+
+def commit_id() -> str:
+    """Sortable and unique: the UTC second and 48 random bits."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+
+
+def valid_day(folder_name: str) -> str | None:
+    """``YYYY-MM-DD`` of a ``dt=YYYY-MM-DD`` folder holding a real date, else None."""
+    match = _DAY_DIR.match(folder_name)
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match.group(1)).isoformat()
+    except ValueError:
+        return None
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(data: pa.Table, final: Path) -> None:
+    """Write ``data`` to ``final`` through a temporary name in the same folder: never half a file under a trusted name."""
+    tmp = final.parent / f".tmp-{uuid.uuid4().hex}.partial"
+    try:
+        pq.write_table(data, tmp, compression="zstd")
+        os.chmod(tmp, FILE_MODE)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class LocalLake:
-    """A lake in a local folder, laid out as the S3 lake is."""
+    """A lake in a local folder. ``lock_wait_s``: how long a second writer of a day waits for the first."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, lock_wait_s: float = 600.0) -> None:
         self.root = Path(root).expanduser()
+        self.lock_wait_s = lock_wait_s
 
+    # --- layout ---
     def partition_dir(self, table: str, dt: date | str) -> Path:
         return self.root / table / f"{PARTITION}={dt}"
 
-    def table_glob(self, table: str) -> str:
-        return str(self.root / table / f"{PARTITION}=*" / "*.parquet")
+    def pointer_path(self, dt: date | str) -> Path:
+        return self.root / COMMITS / f"{PARTITION}={dt}.json"
+
+    @contextmanager
+    def day_lock(self, dt: date | str, run_id: str | None = None) -> Iterator[None]:
+        """Hold the day against every other writer (waits up to ``lock_wait_s``, then :class:`DayLocked`)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with local_day_lock(self.root, str(dt), run_id, self.lock_wait_s):
+            yield
+
+    # --- what readers follow ---
+    def pointer(self, dt: date | str) -> dict | None:
+        """The day's committed pointer, or None (no pointer: a day from before pointers, or none at all)."""
+        try:
+            doc = json.loads(self.pointer_path(dt).read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:  # only os.replace writes it, so this is damage from outside
+            raise LakeError("*", str(dt), f"unreadable commit pointer {self.pointer_path(dt)}: {exc}") from exc
+        return doc if isinstance(doc, dict) and isinstance(doc.get("tables"), dict) else None
+
+    def _day_files(self, dt: str) -> dict[str, str]:
+        """table -> file name of the day as readers see it (pointer, else the files from before pointers)."""
+        pointer = self.pointer(dt)
+        if pointer is not None:
+            return {t: n for t, n in pointer["tables"].items() if isinstance(n, str)}
+        return {t: LEGACY_PART for t in TABLES if t != "runs" and (self.partition_dir(t, dt) / LEGACY_PART).is_file()}
+
+    def days(self, table: str) -> list[str]:
+        """The days of ``table`` (valid ``dt=`` folders); other entries are logged and skipped."""
+        folder = self.root / table
+        if not folder.is_dir():
+            return []
+        found, foreign = [], []
+        for entry in sorted(folder.iterdir()):
+            day = valid_day(entry.name) if entry.is_dir() else None
+            (found if day else foreign).append(day or entry.name)
+        if foreign:
+            log.warning("%s: ignoring %d entries that are not day folders: %s", folder, len(foreign),
+                        ", ".join(repr(f) for f in foreign[:5]))
+        return found
+
+    def committed_files(self, table: str) -> list[Path]:
+        """Every file of ``table`` that readers should read, day by day."""
+        files: list[Path] = []
+        for day in self.days(table):
+            folder = self.partition_dir(table, day)
+            if table == "runs":
+                trusted = [p for p in sorted(folder.iterdir()) if _RUN_FILE.match(p.name) or p.name == LEGACY_PART]
+            else:
+                name = self._day_files(day).get(table)
+                trusted = [folder / name] if name and (folder / name).is_file() else []
+            foreign = [p.name for p in folder.iterdir() if p not in trusted and not _TMP.match(p.name)
+                       and not (table != "runs" and _PART.match(p.name))]
+            if foreign:
+                log.warning("%s: ignoring %d files the lake did not commit: %s", folder, len(foreign),
+                            ", ".join(repr(f) for f in foreign[:5]))
+            files += trusted
+        return files
 
     def has_data(self, table: str) -> bool:
-        return any((self.root / table).glob(f"{PARTITION}=*/*.parquet"))
+        return bool(self.committed_files(table))
 
+    def read_partition(self, table: str, dt: date | str) -> pa.Table:
+        folder = self.partition_dir(table, dt)
+        if table == "runs":
+            parts = [pq.read_table(p) for p in sorted(folder.glob("run-*.parquet")) if _RUN_FILE.match(p.name)]
+            if (folder / LEGACY_PART).is_file():
+                parts.insert(0, pq.read_table(folder / LEGACY_PART))
+            return pa.concat_tables([p.select(TABLES[table].names).cast(TABLES[table]) for p in parts]) \
+                if parts else TABLES[table].empty_table()
+        name = self._day_files(str(dt)).get(table)
+        path = folder / name if name else None
+        return pq.read_table(path) if path and path.is_file() else TABLES[table].empty_table()
+
+    # --- writing ---
     def write_partition(self, table: str, dt: date | str, rows: Iterable[Mapping[str, object]]) -> Path:
         """Replace ``table``'s partition for ``dt`` with ``rows`` (zero rows is a valid, empty day)."""
         return self.write_partitions(dt, {table: rows})[table]
 
-    def write_partitions(self, dt: date | str, tables: Mapping[str, Iterable[Mapping[str, object]]]) -> dict[str, Path]:
-        """Replace several tables' partitions for ``dt``: every file is written and flushed first, then
-        all are renamed into place, so a failed write changes no table at all."""
-        staged: dict[str, tuple[Path, Path, int]] = {}
-        table = ""
-        try:
-            for table, rows in tables.items():
-                schema = TABLES[table]
-                data = pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
-                folder = self.partition_dir(table, dt)
-                folder.mkdir(parents=True, exist_ok=True)
-                for stale in folder.glob(".tmp-*"):
-                    stale.unlink(missing_ok=True)
-                tmp = folder / f".tmp-{uuid.uuid4().hex}.partial"  # not *.parquet: globs must not see it
-                staged[table] = (tmp, folder / PART_NAME, data.num_rows)
-                pq.write_table(data, tmp, compression="zstd")
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-        except OSError as exc:
-            for tmp, _, _ in staged.values():
-                tmp.unlink(missing_ok=True)
-            raise LakeError(table, str(dt), f"could not write the partition: {exc}") from exc
-        for table, (tmp, final, rows) in staged.items():
-            os.replace(tmp, final)  # a rename within one folder: atomic, and all files are already on disk
-            log.info("wrote %s rows to %s", rows, final)
-        return {table: final for table, (_, final, _) in staged.items()}
+    def write_partitions(self, dt: date | str, tables: Mapping[str, Iterable[Mapping[str, object]]],
+                         run_id: str | None = None) -> dict[str, Path]:
+        """Replace several tables' partitions for ``dt`` in one switch of the day's pointer.
 
-    def read_partition(self, table: str, dt: date | str) -> pa.Table:
-        path = self.partition_dir(table, dt) / PART_NAME
-        return pq.read_table(path) if path.exists() else TABLES[table].empty_table()
+        Tables not named keep what they had. A failure before the switch changes nothing.
+        """
+        dt = str(dt)
+        if "runs" in tables:
+            raise ValueError("runs is append-only: use append_run")
+        with self.day_lock(dt, run_id):
+            self._clean_leftovers(dt)
+            current = self._day_files(dt)
+            commit = commit_id()
+            written: dict[str, tuple[Path, int]] = {}
+            table = ""
+            try:
+                for table, rows in tables.items():
+                    schema = TABLES[table]
+                    data = pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
+                    folder = self.partition_dir(table, dt)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    final = folder / f"part-{commit}.parquet"
+                    _write_file(data, final)
+                    written[table] = (final, data.num_rows)
+                for final, _ in written.values():
+                    _fsync_dir(final.parent)
+                pointer = {"commit": commit, "run_id": run_id,
+                           "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                           "tables": {**current, **{t: f.name for t, (f, _) in written.items()}}}
+                self._replace_pointer(dt, pointer)
+            except OSError as exc:
+                for final, _ in written.values():
+                    final.unlink(missing_ok=True)
+                raise LakeError(table, dt, f"could not write the partition: {exc}") from exc
+            for table, (final, rows) in written.items():
+                log.info("wrote %s rows to %s", rows, final)
+                old = current.get(table)
+                if old and old != final.name:
+                    (final.parent / old).unlink(missing_ok=True)  # replaced: only this writer still knew it
+            return {table: final for table, (final, _) in written.items()}
+
+    def _replace_pointer(self, dt: str, pointer: dict) -> None:
+        path = self.pointer_path(dt)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".tmp-{uuid.uuid4().hex}.partial"
+        try:
+            with open(tmp, "w") as fh:
+                json.dump(pointer, fh, indent=1, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)  # the commit: readers see every table's new file from here on
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+    def _clean_leftovers(self, dt: str) -> None:
+        """Under the day's lock: files of this lake's naming that no pointer names belong to dead writers."""
+        current = self._day_files(dt)
+        for table in TABLES:
+            folder = self.partition_dir(table, dt)
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                dead = _TMP.match(path.name) and (table != "runs" or _older_than(path, 3600))
+                if table != "runs":
+                    dead = dead or (_PART.match(path.name) and path.name != current.get(table))
+                    dead = dead or (path.name == LEGACY_PART and current.get(table) not in (None, LEGACY_PART))
+                if dead:
+                    log.info("removing %s, left by a writer that did not finish", path)
+                    path.unlink(missing_ok=True)
+        for tmp in (self.root / COMMITS).glob(f".tmp-*.partial"):
+            if _TMP.match(tmp.name) and _older_than(tmp, 3600):
+                tmp.unlink(missing_ok=True)
+
+    def append_run(self, dt: date | str, attempt: str, row: Mapping[str, object]) -> Path:
+        """Write (or rewrite) one attempt's row of the ``runs`` table; needs no lock: the file is the attempt's."""
+        folder = self.partition_dir("runs", dt)
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"run-{attempt}.parquet"
+        schema = TABLES["runs"]
+        _write_file(pa.Table.from_pylist([{k: row.get(k) for k in schema.names}], schema=schema), final)
+        return final
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False

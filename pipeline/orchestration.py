@@ -10,6 +10,7 @@ so retries and re-runs never duplicate rows.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -60,7 +61,10 @@ def day_has_landed(day: date, delay_minutes: float, now: datetime | None = None)
 
 
 def _run_key(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    """A folder name for ``run_id`` that is one path segment, never ``.`` or ``..``, and never another run's:
+    the readable part is sanitised and a digest of the exact id is appended."""
+    readable = re.sub(r"[^A-Za-z0-9_-]", "_", run_id)[:80] or "run"
+    return f"{readable}-{hashlib.sha256(run_id.encode()).hexdigest()[:12]}"
 
 
 def _staging(settings: Settings, day: date, run_id: str) -> str:

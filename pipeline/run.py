@@ -11,6 +11,7 @@ import multiprocessing
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -20,12 +21,12 @@ from datetime import date
 
 from pipeline import __version__
 from pipeline.discovery import Recording
-from pipeline.exceptions import DayFailed, WorkerLost
+from pipeline.exceptions import DayFailed, DayLocked, WorkerLost
 from pipeline.process import CallOutcome, failure_row, process_recording, utc_now
 from pipeline.settings import Settings
 from pipeline.wiring import Components, Lake, build_components, build_lake, build_source
 
-__all__ = ["DayResult", "commit_day", "day_tables", "discover_day", "process_recordings", "run_day"]
+__all__ = ["DayResult", "commit_day", "day_tables", "discover_day", "new_run_id", "process_recordings", "run_day"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class DayResult:
     timings: dict[str, float] = field(default_factory=dict)
     audio_s: float = 0.0
     wall_s: float = 0.0
+    ctr_skipped: int = 0  # contact trace records that failed validation (counted in runs)
 
     def add(self, outcome: CallOutcome) -> None:
         if outcome.call is not None:
@@ -186,62 +188,127 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
     return result
 
 
-def day_tables(settings: Settings, result: DayResult) -> dict[str, list[dict]]:
-    """Every table's rows for the day: the processed ones, and those derived from them at commit."""
-    from pipeline.categories import categorize_day, load_rules
-    from pipeline.ctr import attribute_rows, read_contacts
+def day_tables(settings: Settings, result: DayResult, lake: Lake | None = None) -> dict[str, list[dict]]:
+    """Every table's rows for the day: the processed ones, and those derived from them at commit.
 
-    contacts = read_contacts(settings, result.day, result.calls)
+    With ``lake`` (the committing writer holds the day), what the day already has is taken into
+    account: without ``AFTERCALL_CTR_SOURCE`` its contacts are kept rather than erased, and
+    category rules newer than the configured ones (applied with ``recategorize --rules``) stay.
+    """
+    from pipeline.categories import categorize_day, effective_rules
+    from pipeline.ctr import attribute_rows
+    try:  # TEMP until ctr lands
+        from pipeline.ctr import read_contacts_checked
+    except ImportError:
+        from pipeline.ctr import read_contacts
+        def read_contacts_checked(*a):
+            return read_contacts(*a), 0
+
+    if settings.ctr_source or lake is None:
+        contacts, result.ctr_skipped = read_contacts_checked(settings, result.day, result.calls)
+        contact_rows = [{k: v for k, v in c.items() if not k.startswith("_")} for c in contacts]
+        attributes = attribute_rows(contacts, **_attribute_redaction(settings))
+    else:
+        contact_rows = lake.read_partition("contacts", result.day).to_pylist()
+        attributes = lake.read_partition("contact_attributes", result.day).to_pylist()
+        if contact_rows:
+            log.warning("%s: AFTERCALL_CTR_SOURCE is not set: keeping the day's %d contacts as they were "
+                        "(set it to read contact trace records again)", result.day, len(contact_rows))
     return {
         "calls": result.calls,
         "turns": result.turns,
         "failures": result.failures,
         "turns_raw": result.turns_raw,
-        "call_categories": categorize_day(load_rules(settings.categories), result.calls, result.turns),
-        "contacts": [{k: v for k, v in c.items() if not k.startswith("_")} for c in contacts],
-        "contact_attributes": attribute_rows(contacts),
+        "call_categories": categorize_day(effective_rules(settings, lake, result.day), result.calls, result.turns),
+        "contacts": contact_rows,
+        "contact_attributes": attributes,
     }
+
+
+def _attribute_redaction(settings: Settings) -> dict:
+    """Contact attribute values go through the transcript's redaction when it is on (names stay)."""
+    if not settings.redact_pii:
+        return {}
+    return {}  # TEMP
+
+
+def new_run_id(prefix: str = "cli") -> str:
+    """A run id nobody else has: the second, and 32 random bits (two CLI runs in one second differ)."""
+    return f"{prefix}__{utc_now():%Y-%m-%dT%H:%M:%S}__{uuid.uuid4().hex[:8]}"
 
 
 def commit_day(settings: Settings, result: DayResult, *, recordings: int | None = None,
                run_id: str | None = None) -> dict[str, list[dict]]:
     """Replace the day's partition of every table at once (an empty day writes empty partitions).
 
+    One writer per day: the day's lock is held from reading what the day has to the switch; a
+    second writer waits (``AFTERCALL_LOCK_WAIT_S``), then stops with :class:`DayLocked`.
     A day whose recordings all failed is not committed: :class:`DayFailed` is raised and the day
-    keeps its last committed rows. Either way the attempt is recorded in the ``runs`` table, the
-    one thing a failed run writes. ``recordings`` is how many were found (default: outcomes seen).
+    keeps its last committed rows. Every attempt is appended to the ``runs`` table: ``started``
+    when it holds the day (a run killed after that stays ``started`` until the next writer marks
+    it ``interrupted``), then ``committed``, ``failed`` or ``refused``.
+    ``recordings`` is how many were found (default: outcomes seen).
     """
     lake = build_lake(settings)
     found = len(result.calls) + len(result.failures) if recordings is None else recordings
-    run_id = run_id or f"cli__{utc_now():%Y-%m-%dT%H:%M:%S}"
+    run = _RunLog(lake, result, run_id or new_run_id(), found)
     if found and not result.calls:
         for failure in result.failures:
             log.error("%s: %s failed at %s: %s", result.day, failure["recording_uri"], failure["stage"],
                       failure["error"])
         example = result.failures[0]["error"] if result.failures else "nothing staged"
         reason = f"all {found} recordings failed (e.g. {example})"
-        _record_run(lake, result, run_id, found, "failed", reason)
+        run.record("failed", reason)
         raise DayFailed(result.day, reason)
-    tables = day_tables(settings, result)
     try:
-        lake.write_partitions(result.day, tables)
-    except Exception as exc:
-        _record_run(lake, result, run_id, found, "failed", f"{type(exc).__name__}: {exc}")
+        with lake.day_lock(result.day, run.run_id):
+            run.record("started", None)
+            run.mark_interrupted()
+            tables = day_tables(settings, result, lake)
+            lake.write_partitions(result.day, tables, run_id=run.run_id)
+    except DayLocked as exc:
+        run.record("refused", str(exc))
         raise
-    _record_run(lake, result, run_id, found, "committed", None)
+    except BaseException as exc:  # KeyboardInterrupt / SystemExit too: the attempt says how it ended
+        run.record("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    run.record("committed", None)
     return tables
 
 
-def _record_run(lake: Lake, result: DayResult, run_id: str, recordings: int, status: str, error: str | None) -> None:
-    """Add (or replace) this run's row in the day's ``runs`` partition; never masks the run's own error."""
-    row = {"run_id": run_id, "status": status, "recordings": recordings, "processed": len(result.calls),
-           "quarantined": len(result.failures), "error": error, "finished_at": utc_now(),
-           "pipeline_version": __version__}
-    try:
-        rows = [r for r in lake.read_partition("runs", result.day).to_pylist() if r["run_id"] != run_id]
-        lake.write_partition("runs", result.day, [*rows, row])
-    except Exception:
-        log.exception("%s: could not record run %s (%s) in the runs table", result.day, run_id, status)
+class _RunLog:
+    """This attempt's row of ``runs`` (its own file or object: attempts never overwrite each other)."""
+
+    def __init__(self, lake: Lake, result: DayResult, run_id: str, recordings: int) -> None:
+        from pipeline.lake import commit_id
+
+        self.lake, self.result, self.run_id, self.recordings = lake, result, run_id, recordings
+        self.attempt = commit_id()
+        self.started_at = utc_now()
+
+    def record(self, status: str, error: str | None) -> None:
+        """Never masks the run's own error: a row that cannot be written is logged."""
+        result = self.result
+        row = {"run_id": self.run_id, "attempt_id": self.attempt, "status": status, "recordings": self.recordings,
+               "processed": len(result.calls), "quarantined": len(result.failures),
+               "ctr_skipped": result.ctr_skipped, "error": error, "started_at": self.started_at,
+               "finished_at": None if status == "started" else utc_now(), "pipeline_version": __version__}
+        try:
+            self.lake.append_run(result.day, self.attempt, row)
+        except Exception:
+            log.exception("%s: could not record run %s (%s) in the runs table", result.day, self.run_id, status)
+
+    def mark_interrupted(self) -> None:
+        """Attempts still ``started`` while this one holds the day died holding it (kill -9, a lost machine)."""
+        try:
+            stale = [r for r in self.lake.read_partition("runs", self.result.day).to_pylist()
+                     if r.get("status") == "started" and r.get("attempt_id") and r["attempt_id"] != self.attempt]
+            for row in stale:
+                self.lake.append_run(self.result.day, row["attempt_id"], {
+                    **row, "status": "interrupted", "finished_at": utc_now(),
+                    "error": "the run ended before it committed (killed or crashed); the day was left as it was"})
+        except Exception:
+            log.exception("%s: could not mark interrupted runs", self.result.day)
 
 
 def run_day(settings: Settings, day: date, progress: Progress | None = None,

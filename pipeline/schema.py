@@ -136,18 +136,21 @@ _CONTACT_ATTRIBUTES = pa.schema(
     ]
 )
 
-# One row per run that tried to commit the day (Airflow run id, or the CLI's): what it saw and how it ended.
-# A failed run's row is the only thing it writes; the day's other tables keep the last committed run.
+# One row per attempt to commit the day (append-only): what it saw and how it ended.
+# A failed or refused attempt's row is the only thing it writes; the day's other tables keep the last committed run.
 _RUNS = pa.schema(
     [
-        ("run_id", pa.string()),
-        ("status", pa.string()),  # committed | failed
+        ("run_id", pa.string()),  # the caller's (Airflow run id, cli__<time>__<random>); retries share it
+        ("status", pa.string()),  # started | committed | failed | refused (another writer held the day) | interrupted
         ("recordings", pa.int32()),
         ("processed", pa.int32()),
         ("quarantined", pa.int32()),
         ("error", pa.string()),
         ("finished_at", _TS),
         ("pipeline_version", pa.string()),
+        ("attempt_id", pa.string()),  # one per attempt, unique: each attempt is its own row
+        ("started_at", _TS),
+        ("ctr_skipped", pa.int32()),  # contact trace records that failed validation
     ]
 )
 

@@ -28,9 +28,11 @@ class Components:
 
 
 class Lake(Protocol):
+    def day_lock(self, dt: Any, run_id: str | None = None) -> Any: ...
     def write_partition(self, table: str, dt: Any, rows: Any) -> Any: ...
-    def write_partitions(self, dt: Any, tables: Any) -> Any: ...
+    def write_partitions(self, dt: Any, tables: Any, run_id: str | None = None) -> Any: ...
     def read_partition(self, table: str, dt: Any) -> Any: ...
+    def append_run(self, dt: Any, attempt: str, row: Any) -> Any: ...
 
 
 @lru_cache(maxsize=4)
@@ -68,7 +70,7 @@ def build_lake(settings: Settings) -> Lake:
         return S3Lake(settings, _session(settings), aws_client(settings, "glue"), aws_client(settings, "s3"))
     from pipeline.lake import LocalLake
 
-    return LocalLake(settings.lake)
+    return LocalLake(settings.lake, lock_wait_s=settings.lock_wait_s)
 
 
 def build_store(settings: Settings, root: str | None = None) -> Store:

@@ -29,9 +29,11 @@ def connect(lake_root: str | Path, attributes: str | None = None) -> duckdb.Duck
     lake = LocalLake(lake_root)
     con = duckdb.connect(":memory:")
     for table, schema in TABLES.items():
-        if lake.has_data(table):
+        files = lake.committed_files(table)  # only what the day pointers name: never a stray copy or an empty file
+        if files:
+            listed = ", ".join(_quote(str(f)) for f in files)
             con.execute(
-                f"create view {table} as select * from read_parquet({_quote(lake.table_glob(table))}, "
+                f"create view {table} as select * from read_parquet([{listed}], "
                 f"hive_partitioning = true, hive_types = {{'{PARTITION}': 'VARCHAR'}}, union_by_name = true)"
             )
         else:  # a lake with no day yet still answers every view, with no rows

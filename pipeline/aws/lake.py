@@ -1,24 +1,35 @@
 """The lake on S3: Parquet written by awswrangler, tables and partitions in the Glue catalog.
 
-A day is replaced, never appended to, and never half visible:
+A day is replaced, never appended to, and never half visible, by one writer at a time:
 
+0. the writer takes the day's lock object (:mod:`pipeline.locks`; a conditional put that every
+   machine respects, with an owner and an expiry), and finishes what a dead writer of the day
+   left: a pending switch is rolled forward, files of runs that never switched are deleted;
 1. the day's rows are written under a run-scoped prefix ``<table>/dt=DAY/run=<id>/``
    (SSE-KMS), which no query sees yet;
-2. the Glue partition ``dt=DAY`` is created, or switched to that prefix (one
-   ``update_partition`` call: Athena sees the old rows or the new ones);
-3. every other ``run=*`` prefix of the day is deleted, including leftovers of crashed runs.
+2. it checks it still holds the lock, writes the switch it is about to make to a journal
+   ``_commits/dt=DAY.pending.json``, then points each Glue partition ``dt=DAY`` at its new
+   prefix (one ``update_partition`` call per table: Athena sees a table's old rows or its new
+   ones), records the day's pointer ``_commits/dt=DAY.json`` and removes the journal;
+3. it deletes the prefixes it replaced, and nothing else: never the prefix Glue points at,
+   never another writer's.
 
-Why not ``mode="overwrite_partitions"``: it deletes the day's files before it writes the
-new ones, so a failure in between loses the day. Why no partition projection on ``dt``:
-projection computes a partition's location from a template and ignores the catalog, which
-makes step 2 impossible; one ``dt`` partition per day in Glue is cheap and keeps pruning.
+Across tables, step 2 is a few Glue calls: a process killed between two of them leaves the
+journal behind, and the next writer of the day (or the next read through :meth:`recover`)
+completes the switch before anything else. Why not ``mode="overwrite_partitions"``: it
+deletes the day's files before it writes the new ones, so a failure in between loses the day.
+Why no partition projection on ``dt``: projection computes a partition's location from a
+template and ignores the catalog, which makes step 2 impossible.
+
+``runs`` is append-only: each attempt is one object under ``runs/dt=DAY/attempts/``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -26,12 +37,16 @@ import pyarrow as pa
 
 from pipeline.aws._helpers import join, split_uri, sse_kwargs
 from pipeline.exceptions import LakeError
+from pipeline.lake import COMMITS, commit_id
+from pipeline.locks import LOCKS, S3DayLock, _reentry
 from pipeline.schema import PARTITION, TABLES, athena_type
 from pipeline.settings import Settings
 
 __all__ = ["S3Lake"]
 
 log = logging.getLogger(__name__)
+
+RUNS_FOLDER = "attempts"
 
 
 class S3Lake:
@@ -41,13 +56,38 @@ class S3Lake:
         self.root = settings.lake.rstrip("/")
         self.database = settings.glue_database
         self.kms_key_id = settings.kms_key_id
+        self.lock_wait_s, self.lock_ttl_s = settings.lock_wait_s, settings.lock_ttl_s
         self.session, self.glue, self.s3 = session, glue, s3
+        self._locks: dict[str, S3DayLock] = {}
 
     def table_path(self, table: str) -> str:
         return join(self.root, table) + "/"
 
     def partition_path(self, table: str, dt: date | str) -> str:
         return join(self.root, table, f"{PARTITION}={dt}") + "/"
+
+    def _object(self, *parts: str) -> tuple[str, str]:
+        return split_uri(join(self.root, *parts))
+
+    @contextmanager
+    def day_lock(self, dt: date | str, run_id: str | None = None) -> Iterator[S3DayLock]:
+        """Hold the day against every other writer, on any machine (waits, then :class:`DayLocked`)."""
+        dt = str(dt)
+        with _reentry(self.root, dt) as nested:
+            if nested:
+                yield self._locks[dt]
+                return
+            bucket, key = self._object(LOCKS, f"{PARTITION}={dt}.lock")
+            lock = S3DayLock(self.s3, bucket, key, dt, run_id, wait_s=self.lock_wait_s, ttl_s=self.lock_ttl_s,
+                             kms_key_id=self.kms_key_id)
+            lock.acquire()
+            self._locks[dt] = lock
+            try:
+                self.recover(dt)
+                yield lock
+            finally:
+                del self._locks[dt]
+                lock.release()
 
     def ensure_table(self, table: str) -> None:
         """Create the Glue table, or add the columns it lacks (schema evolution; partitions kept)."""
@@ -59,39 +99,114 @@ class S3Lake:
             partitions_types={PARTITION: "string"}, mode="append", compression="snappy",
             description=f"aftercall {table}, one partition per day (dt)", boto3_session=self.session)
 
+    def _write(self, table: str, rows: Iterable[Mapping[str, object]], path: str) -> int:
+        import awswrangler as wr
+
+        schema = TABLES[table]
+        data = pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
+        if data.num_rows:
+            wr.s3.to_parquet(data.to_pandas(), path=path, index=False,
+                             dtype={f.name: athena_type(f.type) for f in schema},
+                             s3_additional_kwargs=sse_kwargs(self.kms_key_id), boto3_session=self.session)
+        self.ensure_table(table)
+        return data.num_rows
+
     def write_partition(self, table: str, dt: date | str, rows: Iterable[Mapping[str, object]]) -> str:
         """Replace ``table``'s partition for ``dt`` with ``rows``; returns the new location."""
         return self.write_partitions(dt, {table: rows})[table]
 
-    def write_partitions(self, dt: date | str, tables: Mapping[str, Iterable[Mapping[str, object]]]) -> dict[str, str]:
+    def write_partitions(self, dt: date | str, tables: Mapping[str, Iterable[Mapping[str, object]]],
+                         run_id: str | None = None) -> dict[str, str]:
         """Replace several tables' partitions for ``dt``: every table is written first, then the Glue
-        partitions are switched one call each, so a failed write switches none of them."""
-        import awswrangler as wr
+        partitions are switched under a journal, so a failed write switches none of them."""
+        dt = str(dt)
+        if "runs" in tables:
+            raise ValueError("runs is append-only: use append_run")
+        with self.day_lock(dt, run_id) as lock:
+            run = f"run={commit_id()}"
+            written: dict[str, tuple[str, int]] = {}
+            for table, rows in tables.items():
+                location = join(self.partition_path(table, dt), run) + "/"
+                written[table] = (location, 0)  # listed before writing: a failure below deletes what it began
+                try:
+                    written[table] = (location, self._write(table, rows, f"{location}part-00000.snappy.parquet"))
+                except Exception as exc:
+                    self._delete_locations([loc for loc, _ in written.values()])
+                    raise LakeError(table, dt, f"could not write the partition: {exc}") from exc
+            replaced = {table: self.current_location(table, dt) for table in written}
+            journal = {"commit": run, "run_id": run_id, "tables": {t: loc for t, (loc, _) in written.items()},
+                       "replaced": replaced}
+            try:
+                lock.verify()
+                self._put_json(f"{PARTITION}={dt}.pending.json", journal)
+            except Exception as exc:
+                self._delete_locations([loc for loc, _ in written.values()])
+                if isinstance(exc, LakeError):
+                    raise
+                raise LakeError("*", dt, f"could not start the switch: {exc}") from exc
+            self._apply(dt, journal)
+            for table, (location, rows) in written.items():
+                log.info("%s dt=%s -> %s (%d rows)", table, dt, location, rows)
+            return {table: location for table, (location, _) in written.items()}
 
-        run = f"run={datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        written: dict[str, tuple[str, int]] = {}
-        for table, rows in tables.items():
-            schema = TABLES[table]
-            data = pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
-            location = join(self.partition_path(table, dt), run) + "/"
+    def _apply(self, dt: str, journal: dict) -> None:
+        """Switch every table of a journal, record the day's pointer, drop the journal, delete what it replaced."""
+        for table, location in journal["tables"].items():
             try:
-                if data.num_rows:
-                    wr.s3.to_parquet(data.to_pandas(), path=f"{location}part-00000.snappy.parquet", index=False,
-                                     dtype={f.name: athena_type(f.type) for f in schema},
-                                     s3_additional_kwargs=sse_kwargs(self.kms_key_id), boto3_session=self.session)
-                self.ensure_table(table)
+                self._point_partition(table, dt, location)
             except Exception as exc:
-                raise LakeError(table, str(dt), f"could not write the partition: {exc}") from exc
-            written[table] = (location, data.num_rows)
-        for table, (location, _) in written.items():
-            try:
-                self._point_partition(table, str(dt), location)
-            except Exception as exc:
-                raise LakeError(table, str(dt), f"could not switch the partition: {exc}") from exc
-        for table, (location, rows) in written.items():
-            self._delete_other_runs(table, dt, keep=location)
-            log.info("%s dt=%s -> %s (%d rows)", table, dt, location, rows)
-        return {table: location for table, (location, _) in written.items()}
+                raise LakeError(table, dt, f"could not switch the partition (the next writer of the day completes "
+                                           f"the switch from {PARTITION}={dt}.pending.json): {exc}") from exc
+        previous = self._get_json(f"{PARTITION}={dt}.json") or {"tables": {}}
+        self._put_json(f"{PARTITION}={dt}.json", {
+            "commit": journal["commit"], "run_id": journal.get("run_id"),
+            "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "tables": {**previous.get("tables", {}), **journal["tables"]}})
+        bucket, key = self._object(COMMITS, f"{PARTITION}={dt}.pending.json")
+        self.s3.delete_object(Bucket=bucket, Key=key)
+        self._delete_locations([old for table, old in journal["replaced"].items()
+                                if old and old != journal["tables"][table]])
+
+    def recover(self, dt: date | str) -> None:
+        """Under the day's lock: finish a dead writer's switch, delete run prefixes that never switched."""
+        dt = str(dt)
+        journal = self._get_json(f"{PARTITION}={dt}.pending.json")
+        if journal:
+            log.warning("%s: completing the switch of %s, left unfinished by run %s", dt, journal.get("commit"),
+                        journal.get("run_id"))
+            self._apply(dt, journal)
+        from pipeline.storage import S3Store
+
+        store = S3Store(self.s3, self.kms_key_id)
+        for table in TABLES:
+            if table == "runs":
+                continue
+            current = self.current_location(table, dt)
+            stale = [p for p in store.list(self.partition_path(table, dt))
+                     if "/run=" in p and not (current and p.startswith(current))]
+            if stale:
+                store.delete(stale)
+                log.info("%s dt=%s: deleted %d objects of runs that never switched", table, dt, len(stale))
+
+    def _delete_locations(self, locations: list[str]) -> None:
+        from pipeline.storage import S3Store
+
+        store = S3Store(self.s3, self.kms_key_id)
+        for location in locations:
+            if "/run=" in location and location.startswith(self.root + "/"):  # only run-scoped prefixes of this lake
+                store.delete_prefix(location)
+
+    def _put_json(self, name: str, doc: dict) -> None:
+        bucket, key = self._object(COMMITS, name)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, sort_keys=True).encode(),
+                           ContentType="application/json", **sse_kwargs(self.kms_key_id))
+
+    def _get_json(self, name: str) -> dict | None:
+        bucket, key = self._object(COMMITS, name)
+        try:
+            return json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except self.s3.exceptions.NoSuchKey:
+            return None
 
     def _point_partition(self, table: str, dt: str, location: str) -> None:
         table_sd = self.glue.get_table(DatabaseName=self.database, Name=table)["Table"]["StorageDescriptor"]
@@ -101,19 +216,22 @@ class S3Lake:
         try:
             self.glue.get_partition(DatabaseName=self.database, TableName=table, PartitionValues=[dt])
         except self.glue.exceptions.EntityNotFoundException:
-            self.glue.create_partition(DatabaseName=self.database, TableName=table, PartitionInput=partition)
-        else:
-            self.glue.update_partition(DatabaseName=self.database, TableName=table, PartitionValueList=[dt],
-                                       PartitionInput=partition)
+            try:
+                self.glue.create_partition(DatabaseName=self.database, TableName=table, PartitionInput=partition)
+                return
+            except self.glue.exceptions.AlreadyExistsException:
+                pass  # created meanwhile (runs are appended without the day's lock): update it
+        self.glue.update_partition(DatabaseName=self.database, TableName=table, PartitionValueList=[dt],
+                                   PartitionInput=partition)
 
-    def _delete_other_runs(self, table: str, dt: date | str, keep: str) -> None:
-        from pipeline.storage import S3Store
-
-        store = S3Store(self.s3, self.kms_key_id)
-        stale = [p for p in store.list(self.partition_path(table, dt)) if not p.startswith(keep)]
-        store.delete(stale)
-        if stale:
-            log.info("%s dt=%s: deleted %d objects of earlier runs", table, dt, len(stale))
+    def append_run(self, dt: date | str, attempt: str, row: Mapping[str, object]) -> str:
+        """Write (or rewrite) one attempt's row of ``runs``: its own object, so attempts never overwrite each other."""
+        location = join(self.partition_path("runs", dt), RUNS_FOLDER) + "/"
+        path = f"{location}run-{attempt}.snappy.parquet"
+        self._write("runs", [row], path)
+        if self.current_location("runs", dt) != location:
+            self._point_partition("runs", str(dt), location)
+        return path
 
     def current_location(self, table: str, dt: date | str) -> str | None:
         try:
@@ -132,4 +250,5 @@ class S3Lake:
         bucket, prefix = split_uri(location)
         if not self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount"):
             return TABLES[table].empty_table()
-        return pa.Table.from_pandas(wr.s3.read_parquet(location, boto3_session=self.session), preserve_index=False)
+        frame = wr.s3.read_parquet(location, boto3_session=self.session)
+        return pa.Table.from_pandas(frame, preserve_index=False)

@@ -103,7 +103,7 @@ def test_recategorize_rewrites_categories_from_stored_turns_only(tmp_path):
     day = date(2026, 11, 22)
     lake.write_partition("calls", day, [{"contact_id": "c1", "duration_s": 100.0}])
     lake.write_partition("turns", day, [turn(0, "CUSTOMER", 5, 9, "I will take my business elsewhere")])
-    turns_file = lake.partition_dir("turns", day) / "part-00000.parquet"
+    turns_file = lake.partition_dir("turns", day) / lake.pointer(day)["tables"]["turns"]
     before = turns_file.stat().st_mtime_ns
     first = recategorize(Settings(lake=str(tmp_path / "lake")), day, day)
     assert first == {"2026-11-22": 3}  # churn_risk, missing_greeting (no agent turn), long_silence (9 s..100 s)
@@ -116,3 +116,27 @@ def test_recategorize_rewrites_categories_from_stored_turns_only(tmp_path):
                      "rules_version": 2}]
     assert turns_file.stat().st_mtime_ns == before
     assert not lake.partition_dir("call_categories", date(2026, 11, 23)).exists()
+
+
+def test_rules_applied_with_recategorize_persist_through_the_next_run(tmp_path, caplog):
+    """A rerun of the day with the configured (older) rules says so and keeps the applied ones."""
+    from pipeline.categories import effective_rules, recategorize
+    from pipeline.lake import LocalLake
+    from pipeline.run import DayResult, commit_day
+    from pipeline.settings import Settings
+
+    day = date(2026, 11, 22)
+    lake_dir = tmp_path / "lake"
+    call = {"contact_id": "c1", "duration_s": 100.0}
+    turns = [turn(0, "CUSTOMER", 5, 9, "I will take my business elsewhere")]
+    commit_day(Settings(lake=str(lake_dir)), DayResult(day, calls=[call], turns=turns))
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text("version: 99\ncategories:\n  - name: business_elsewhere\n    conditions:\n"
+                          "      - type: phrase\n        phrases: [business elsewhere]\n")
+    recategorize(Settings(lake=str(lake_dir), categories=str(rules_file)), day, day)
+    rules_file.unlink()  # the user's file is gone: the lake keeps what was applied
+    commit_day(Settings(lake=str(lake_dir)), DayResult(day, calls=[call], turns=turns))
+    rows = LocalLake(lake_dir).read_partition("call_categories", day).to_pylist()
+    assert [(r["category"], r["rules_version"]) for r in rows] == [("business_elsewhere", 99)]
+    assert "newer than the configured" in caplog.text
+    assert effective_rules(Settings(lake=str(lake_dir))).version == 99

@@ -46,10 +46,16 @@ def test_two_days_are_two_partitions(source, tmp_path):
     assert rows == [("2026-11-22", 4), ("2026-11-23", 4)]
 
 
+def _committed(settings, table="calls"):
+    lake = LocalLake(settings.lake)
+    return lake.partition_dir(table, DEMO_DAY) / lake.pointer(DEMO_DAY)["tables"][table]
+
+
 def test_crash_while_writing_keeps_the_previous_partition(source, tmp_path, monkeypatch):
     settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
     run_day(settings, DEMO_DAY)
     before = query("select * from calls order by contact_id", settings.lake)
+    committed = _committed(settings)
 
     real_write = pq.write_table
 
@@ -62,27 +68,85 @@ def test_crash_while_writing_keeps_the_previous_partition(source, tmp_path, monk
         run_day(settings, DEMO_DAY)
     monkeypatch.undo()
     assert query("select * from calls order by contact_id", settings.lake) == before
-    partition = LocalLake(settings.lake).partition_dir("calls", DEMO_DAY)
-    assert [p.name for p in partition.iterdir()] == ["part-00000.parquet"]
+    assert [p.name for p in committed.parent.iterdir()] == [committed.name]
 
 
-def test_crash_between_write_and_switch_is_invisible_and_cleaned_up(source, tmp_path, monkeypatch):
+def test_crash_before_the_pointer_switch_changes_no_table_and_the_next_run_cleans_up(source, tmp_path, monkeypatch):
     settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
     run_day(settings, DEMO_DAY)
-    import os
+    sorted(source.rglob("*.wav"))[0].unlink()  # the next run would commit 3 calls, not 4
 
-    def die(*a, **kw):
-        raise KeyboardInterrupt  # killed right before the rename: the temporary file stays behind
+    def die(self, dt, pointer):
+        raise KeyboardInterrupt  # killed with every table's new file on disk, before the one switch
 
-    monkeypatch.setattr(os, "replace", die)
+    monkeypatch.setattr(LocalLake, "_replace_pointer", die)
     with pytest.raises(KeyboardInterrupt):
         run_day(settings, DEMO_DAY)
     monkeypatch.undo()
-    partition = LocalLake(settings.lake).partition_dir("calls", DEMO_DAY)
-    assert any(p.name.startswith(".tmp-") for p in partition.iterdir())
-    assert _count(settings.lake) == 4  # readers ignore the leftover
+    folder = _committed(settings).parent
+    assert len(list(folder.glob("part-*.parquet"))) == 2  # the dead run's file is there...
+    assert _count(settings.lake) == 4  # ...and no reader follows it, in any table
+    assert _count(settings.lake, "contacts") == 0 and _count(settings.lake, "call_categories") >= 0
+    runs = query("select status from runs order by started_at", settings.lake)[1]
+    assert [r[0] for r in runs] == ["committed", "failed"]
     run_day(settings, DEMO_DAY)
-    assert [p.name for p in partition.iterdir()] == ["part-00000.parquet"]
+    assert [p.name for p in folder.iterdir()] == [_committed(settings).name]
+    assert _count(settings.lake) == 3
+
+
+def test_readers_trust_only_the_lakes_own_files(source, tmp_path, caplog):
+    import shutil
+
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
+    run_day(settings, DEMO_DAY)
+    committed = _committed(settings)
+    shutil.copy(committed, committed.parent / "part-00000 (1).parquet")  # a copy beside the real file
+    (committed.parent / "junk.parquet").write_bytes(b"")  # a zero-byte file
+    (committed.parent / "part-20261122T000000-0123456789ab.parquet").write_bytes(b"")  # our naming, no pointer
+    bogus = committed.parent.parent / "dt=bogus"
+    bogus.mkdir()
+    shutil.copy(committed, bogus / "part-00000.parquet")
+    (committed.parent.parent / "dt=2026-13-45").mkdir()
+    (committed.parent.parent / "notes.txt").write_text("hello")
+    assert _count(settings.lake) == 4
+    assert query("select count(*) from v_call_contacts", settings.lake)[1][0][0] == 4
+    assert query("select distinct dt from calls", settings.lake)[1] == [("2026-11-22",)]
+    assert "part-00000 (1).parquet" in caplog.text and "dt=bogus" in caplog.text
+    assert (committed.parent / "junk.parquet").exists() and bogus.exists()  # logged, never deleted
+
+
+def test_a_day_written_before_pointers_is_read_and_replaced_whole(tmp_path):
+    lake = LocalLake(tmp_path / "lake")
+    for table, rows in {"calls": [{"contact_id": "old"}], "turns": [{"contact_id": "old", "turn_index": 0}]}.items():
+        folder = lake.partition_dir(table, DEMO_DAY)
+        folder.mkdir(parents=True)
+        import pyarrow as pa
+
+        from pipeline.schema import TABLES
+
+        schema = TABLES[table]
+        pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema),
+                       folder / "part-00000.parquet")
+    assert _count(tmp_path / "lake") == 1 and _count(tmp_path / "lake", "turns") == 1
+    lake.write_partition("calls", DEMO_DAY, [{"contact_id": "new"}, {"contact_id": "new2"}])
+    assert _count(tmp_path / "lake") == 2 and _count(tmp_path / "lake", "turns") == 1  # turns kept, from before
+    assert not (lake.partition_dir("calls", DEMO_DAY) / "part-00000.parquet").exists()
+
+
+def test_every_attempt_is_its_own_runs_row(source, tmp_path):
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
+    for _ in range(3):
+        run_day(settings, DEMO_DAY)
+    rows = query("select run_id, attempt_id, status from runs", settings.lake)[1]
+    assert len(rows) == 3 and {r[2] for r in rows} == {"committed"}
+    assert len({r[0] for r in rows}) == 3 and len({r[1] for r in rows}) == 3
+
+
+def test_lake_files_are_not_world_readable(source, tmp_path):
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
+    run_day(settings, DEMO_DAY)
+    files = [p for p in (tmp_path / "lake").rglob("*.parquet")]
+    assert files and all(p.stat().st_mode & 0o777 == 0o640 for p in files)
 
 
 def test_an_empty_day_writes_empty_partitions(tmp_path):

@@ -1,0 +1,217 @@
+"""One writer per day: a lock that every entry point takes before it changes a day of the lake.
+
+Two runs of one day (a nightly run and a backfill, two CLI runs, an import during a run) would
+otherwise interleave their partition switches and leave a day that is neither one's. A second
+writer waits up to ``AFTERCALL_LOCK_WAIT_S`` seconds, then stops with :class:`DayLocked`, which
+names the holder (run id, host, process, since when).
+
+- Local lake: ``<lake>/_locks/dt=DAY.lock`` held with ``fcntl.flock``. The kernel releases it
+  when the holder's process ends, however it ends (kill -9 included), so it never needs expiry.
+  (flock on NFS is advisory and unreliable: keep a shared local lake on one machine.)
+- S3 lake: ``<lake>/_locks/dt=DAY.lock``, an object created with a conditional put
+  (``If-None-Match: *``), which S3 refuses with 412 while it exists, so every machine respects
+  it. It carries an owner token and an expiry (``AFTERCALL_LOCK_TTL_S``): a holder that died is
+  taken over once the lock expired (conditional delete on its ETag, so two waiters cannot both
+  take it over). A writer checks it still holds the lock before it switches anything
+  (:meth:`S3DayLock.verify`).
+
+Locks are re-entrant within a process: ``commit_day`` holds the day while the lake's
+``write_partitions`` takes it again.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pipeline.exceptions import DayLocked, LakeError
+
+__all__ = ["LOCKS", "S3DayLock", "held_here", "local_day_lock", "owner_record"]
+
+log = logging.getLogger(__name__)
+
+LOCKS = "_locks"
+POLL_S = 0.25
+
+_HELD: dict[tuple[str, str], int] = {}  # (lake root, day) -> depth, for re-entry within this process
+_HELD_GUARD = threading.Lock()
+
+
+def owner_record(run_id: str | None, ttl_s: float | None = None) -> dict[str, Any]:
+    """Who holds a day: enough for the on-call engineer to find the process."""
+    now = datetime.now(UTC)
+    record = {"run_id": run_id or "?", "host": socket.gethostname(), "pid": os.getpid(),
+              "token": uuid.uuid4().hex, "since": now.isoformat(timespec="seconds")}
+    if ttl_s is not None:
+        record["expires_at"] = (now + timedelta(seconds=ttl_s)).isoformat(timespec="seconds")
+    return record
+
+
+def describe(record: dict[str, Any] | None) -> str:
+    if not record:
+        return "another process (it has not written its name yet)"
+    text = f"run {record.get('run_id', '?')} (host {record.get('host', '?')}, pid {record.get('pid', '?')}, " \
+           f"since {record.get('since', '?')}"
+    return text + (f", lock expires {record['expires_at']})" if record.get("expires_at") else ")")
+
+
+def held_here(root: str, day: str) -> bool:
+    with _HELD_GUARD:
+        return _HELD.get((root, day), 0) > 0
+
+
+@contextmanager
+def _reentry(root: str, day: str) -> Iterator[bool]:
+    """Yields True when this process already holds the day (the caller must not lock again)."""
+    with _HELD_GUARD:
+        depth = _HELD.get((root, day), 0)
+        _HELD[(root, day)] = depth + 1
+    try:
+        yield depth > 0
+    finally:
+        with _HELD_GUARD:
+            _HELD[(root, day)] -= 1
+            if not _HELD[(root, day)]:
+                del _HELD[(root, day)]
+
+
+@contextmanager
+def local_day_lock(root: Path, day: str, run_id: str | None, wait_s: float) -> Iterator[None]:
+    key = str(root.resolve())
+    with _reentry(key, day) as nested:
+        if nested:
+            yield
+            return
+        folder = root / LOCKS
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"dt={day}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            deadline = time.monotonic() + wait_s
+            announced = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise
+                    holder = _read_json(path)
+                    if time.monotonic() >= deadline:
+                        raise DayLocked(day, describe(holder), wait_s) from None
+                    if not announced:
+                        log.warning("%s is being written by %s; waiting up to %.0f s", day, describe(holder), wait_s)
+                        announced = True
+                    time.sleep(POLL_S)
+            data = json.dumps(owner_record(run_id)).encode()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text() or "null")
+    except (OSError, ValueError):
+        return None
+
+
+class S3DayLock:
+    """The S3 lock object of one day; see the module docstring."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, day: str, run_id: str | None, *, wait_s: float, ttl_s: float,
+                 kms_key_id: str | None) -> None:
+        self.s3, self.bucket, self.key, self.day = s3, bucket, key, day
+        self.run_id, self.wait_s, self.ttl_s, self.kms_key_id = run_id, wait_s, ttl_s, kms_key_id
+        self.record: dict[str, Any] | None = None
+        self.etag: str | None = None
+
+    def _code(self, exc: Exception) -> str:
+        return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+    def acquire(self) -> None:
+        from pipeline.aws._helpers import sse_kwargs
+
+        deadline = time.monotonic() + self.wait_s
+        announced = False
+        while True:
+            record = owner_record(self.run_id, self.ttl_s)
+            try:
+                put = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=json.dumps(record).encode(),
+                                         IfNoneMatch="*", ContentType="application/json",
+                                         **sse_kwargs(self.kms_key_id))
+                self.record, self.etag = record, put.get("ETag")
+                return
+            except self.s3.exceptions.ClientError as exc:
+                if self._code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                    raise
+            holder, etag = self._current()
+            if holder is None:
+                continue  # released between our put and our read: try again at once
+            if _expired(holder):
+                log.warning("%s: taking over the expired lock of %s", self.day, describe(holder))
+                try:
+                    self.s3.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=etag)
+                except self.s3.exceptions.ClientError as exc:
+                    if self._code(exc) not in ("PreconditionFailed", "NoSuchKey", "404", "412"):
+                        raise
+                continue
+            if time.monotonic() >= deadline:
+                raise DayLocked(self.day, describe(holder), self.wait_s)
+            if not announced:
+                log.warning("%s is being written by %s; waiting up to %.0f s", self.day, describe(holder), self.wait_s)
+                announced = True
+            time.sleep(POLL_S * 4)
+
+    def _current(self) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            got = self.s3.get_object(Bucket=self.bucket, Key=self.key)
+        except self.s3.exceptions.NoSuchKey:
+            return None, None
+        try:
+            return json.loads(got["Body"].read()), got.get("ETag")
+        except ValueError:
+            return {"run_id": "?", "expires_at": "1970-01-01T00:00:00+00:00"}, got.get("ETag")  # junk: treat as expired
+
+    def verify(self) -> None:
+        """Raise :class:`LakeError` unless this writer still holds the day (it may have expired and been taken)."""
+        holder, _ = self._current()
+        if not holder or not self.record or holder.get("token") != self.record["token"]:
+            raise LakeError("*", self.day, f"lost the day's lock (now held by {describe(holder)}); switched nothing")
+        if _expired(holder):
+            raise LakeError("*", self.day, "the day's lock expired before the switch (raise AFTERCALL_LOCK_TTL_S); "
+                                           "switched nothing")
+
+    def release(self) -> None:
+        if self.etag is None:
+            return
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
+        except self.s3.exceptions.ClientError as exc:  # someone took over an expired lock: theirs now
+            log.warning("%s: lock not released (%s)", self.day, self._code(exc))
+        self.etag = None
+
+
+def _expired(record: dict[str, Any]) -> bool:
+    try:
+        return datetime.fromisoformat(record["expires_at"]) <= datetime.now(UTC)
+    except (KeyError, TypeError, ValueError):
+        return True
