@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     transcribe_max_wait_s: float = Field(default=4 * 3600.0, gt=0, description="Give up on a job after this long")
     aws_max_attempts: int = Field(default=8, ge=1, le=20, description="Attempts in all per AWS call (botocore adaptive retries)")
     recordings_glacier_days: int = Field(default=180, ge=1, description="Lifecycle: recordings to Glacier after N days")
+    raw_transcript_days: int = Field(default=30, ge=1, description="Lifecycle: raw Transcribe outputs (the transcript "
+                                                                   "cache) expire after N days")
     quicksight_account_id: str | None = Field(default=None, description="QuickSight account (default: the caller's)")
     quicksight_principal_arn: str | None = Field(default=None, description="User or group ARN granted the assets")
     quicksight_import_mode: Literal["DIRECT_QUERY", "SPICE"] = "DIRECT_QUERY"

@@ -7,9 +7,14 @@
   roles). A retried task or a backfill finds its job, or its transcript, instead of paying again.
 * **The transcript cache is the job's output**: ``<transcripts prefix>/<job name>.json``,
   written by Transcribe with the project's KMS key. It is looked up before any job starts.
+  It does not live forever: ``aftercall setup`` expires it after ``AFTERCALL_RAW_TRANSCRIPT_DAYS``,
+  and with ``AFTERCALL_PII_RAW=drop`` an output Transcribe did not redact (redaction off, or a
+  language without it: ko-KR, es-MX) is deleted, with its job, as soon as the call's words are read.
+  A job whose output is gone (expired or dropped) is deleted and started again under its name.
 * **No job for unusable audio**: before a job starts, a ranged GET of the object's header is
-  checked as the local decoder would (container, channels, duration): mono, 3-channel, too
-  short, empty or non-audio files cost nothing and are quarantined by decoding.
+  checked by the local decoder's rules (``pipeline.audio.check_format``: container, sample rate,
+  channels, duration up to ``AFTERCALL_MAX_CALL_MINUTES``): mono, 3-channel, too short, too long,
+  a 1 Hz header, empty or non-audio files cost nothing and are quarantined by decoding.
 * **Batched**: :meth:`prepare` starts a batch's jobs within the quotas (``transcribe_start_tps``,
   ``transcribe_max_concurrent``) and polls them all in one loop, so a worker waits once per
   batch, not once per call; inside Airflow a deferrable trigger can replace the loop
@@ -60,6 +65,8 @@ class TranscribeTranscriber(Transcriber):
                      settings.language_code)
         self.client, self.s3, self.settings = transcribe, s3, settings
         self.call_analytics = settings.transcribe_mode == "call-analytics"
+        # PII_RAW=drop: unredacted text must not persist, not even as the cache (a rerun pays again).
+        self.drop_raw_output = settings.pii_raw == "drop" and not self.service_redaction
         self.name = "amazon-transcribe-call-analytics" if self.call_analytics else "amazon-transcribe"
         self._out_bucket, self._out_prefix = split_uri(settings.transcripts_prefix)
         self._sleep, self._clock = sleep, clock
@@ -92,6 +99,26 @@ class TranscribeTranscriber(Transcriber):
         except self.s3.exceptions.NoSuchKey:
             return None
         return json.loads(body)
+
+    def _drop(self, job_name: str) -> None:
+        """Delete a job's raw output and the job (so its name can run again): AFTERCALL_PII_RAW=drop."""
+        try:
+            self.s3.delete_object(Bucket=self._out_bucket, Key=self.output_key(job_name))
+        except self.s3.exceptions.ClientError as exc:  # the lifecycle rule expires it anyway
+            log.warning("could not delete the raw Transcribe output of %s (it expires with the lifecycle rule): %s",
+                        job_name, exc)
+            return
+        self._delete_job(job_name)
+        log.info("deleted the raw Transcribe output of %s (AFTERCALL_PII_RAW=drop)", job_name)
+
+    def _delete_job(self, job_name: str) -> None:
+        try:
+            if self.call_analytics:
+                self.client.delete_call_analytics_job(CallAnalyticsJobName=job_name)
+            else:
+                self.client.delete_transcription_job(TranscriptionJobName=job_name)
+        except (self.client.exceptions.NotFoundException, self.client.exceptions.BadRequestException):
+            pass
 
     # --- jobs --------------------------------------------------------------------------------
     def _status(self, job_name: str) -> tuple[str, str | None] | None:
@@ -184,6 +211,14 @@ class TranscribeTranscriber(Transcriber):
             status = self._status(name)
             if status is None:
                 return name, "start"
+            if status[0] == "COMPLETED":
+                if self._cached(name) is not None:  # written between the two looks
+                    return name, "done"
+                # Its output expired (AFTERCALL_RAW_TRANSCRIPT_DAYS) or was dropped (PII_RAW=drop) while
+                # Transcribe still keeps the job (90 days): free the name and transcribe again.
+                log.info("%s completed but its output is gone (expired or dropped): transcribing again", name)
+                self._delete_job(name)
+                return name, "start"
             if status[0] != "FAILED":
                 return name, "pending"
             reason = status[1] or "job failed"
@@ -207,7 +242,7 @@ class TranscribeTranscriber(Transcriber):
             else:
                 raise
         try:
-            check_header(head, recording.size_bytes or len(head), recording.uri)
+            check_header(head, recording.size_bytes or len(head), recording.uri, self.settings.max_call_minutes)
         except BadRecording as exc:
             log.warning("no Transcribe job for %s: %s", recording.uri, exc.reason)
             self._failed[job_name] = f"{exc.stage}: {exc.reason}"
@@ -235,6 +270,8 @@ class TranscribeTranscriber(Transcriber):
             reason = self._failed.get(name, "job completed but wrote no transcript")
             raise BadRecording(recording.uri, "transcribe", f"{name}: {reason}")
         words = parse_call_analytics(doc) if self.call_analytics else parse_transcribe(doc, self.settings.agent_channel)
+        if self.drop_raw_output:
+            self._drop(name)
         price = self.settings.price_call_analytics_minute if self.call_analytics else self.settings.price_transcribe_minute
         minutes = billed_minutes(audio.duration_s)
         return Transcript(words=words, language_code=self.settings.language_code, engine=self.name,
