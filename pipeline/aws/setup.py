@@ -3,8 +3,11 @@
 * the Glue database;
 * an Athena workgroup whose results are SSE-KMS encrypted (and enforced for its queries);
 * default SSE-KMS encryption on the lake's bucket (and the results bucket, if another one);
-* a lifecycle rule moving recordings to Glacier after ``recordings_glacier_days``. Lifecycle
-  configuration is one document per bucket: rules of others are kept, ours is replaced by id.
+* lifecycle rules, on aftercall's own prefixes only: recordings to Glacier after
+  ``recordings_glacier_days`` (on the recordings' prefix; a bucket-root source is not archived, with a
+  warning), and raw Transcribe outputs expiring after ``raw_transcript_days`` (the job outputs
+  ``<transcripts prefix>/aftercall-*``; the ``_sentiment/`` cache beside them holds no text and stays).
+  Lifecycle configuration is one document per bucket: rules of others are kept, ours are replaced by id.
 
 It never changes a bucket that already encrypts with another KMS key; it reports it.
 """
@@ -20,11 +23,12 @@ from typing import Any
 from pipeline.aws._helpers import split_uri
 from pipeline.settings import Settings
 
-__all__ = ["LIFECYCLE_RULE_ID", "SetupReport", "iam_policy", "setup"]
+__all__ = ["LIFECYCLE_RULE_ID", "RAW_TRANSCRIPTS_RULE_ID", "SetupReport", "iam_policy", "setup"]
 
 log = logging.getLogger(__name__)
 
 LIFECYCLE_RULE_ID = "aftercall-recordings-to-glacier"
+RAW_TRANSCRIPTS_RULE_ID = "aftercall-raw-transcripts-expire"
 
 
 @dataclass
@@ -91,25 +95,85 @@ def _bucket_encryption(s3: Any, bucket: str, settings: Settings, report: SetupRe
     report.done.append(f"set default SSE-KMS on s3://{bucket}")
 
 
+def _under(bucket: str, prefix: str, root_bucket: str, root_prefix: str) -> bool:
+    """True when ``s3://bucket/prefix`` lies inside ``s3://root_bucket/root_prefix`` (folder-wise)."""
+    return bucket == root_bucket and _dir(prefix).startswith(_dir(root_prefix))
+
+
+def _lifecycle_rules(settings: Settings, report: SetupReport) -> dict[str, dict[str, dict | None]]:
+    """Per bucket, our rules by ID: the rule to have, or None for a rule of ours to remove.
+
+    * recordings to Glacier, on the recordings' prefix only: never on a bucket root (the lake, the
+      transcripts or anything else in the bucket would go to Glacier with them, where Athena and
+      Transcribe cannot read), never over the lake; skipped with a warning instead;
+    * raw Transcribe outputs expire: ``<transcripts prefix>/aftercall-*`` (the job outputs), which leaves the
+      ``_sentiment/`` cache beside them alone (scores only, no text).
+    """
+    wanted: dict[str, dict[str, dict | None]] = {}
+    if settings.source_is_s3:
+        bucket, prefix = split_uri(settings.source)
+        wanted.setdefault(bucket, {})[LIFECYCLE_RULE_ID] = None
+        overlaps = [uri for uri in (settings.lake, settings.transcripts_prefix, settings.athena_results)
+                    if uri.startswith("s3://") and _under(*split_uri(uri), bucket, prefix)]
+        if not _dir(prefix):
+            report.warnings.append(f"recordings are not archived: AFTERCALL_SOURCE={settings.source} is a bucket root, "
+                                   "and a Glacier rule there would archive everything in the bucket; set "
+                                   "AFTERCALL_SOURCE to the recordings' prefix (s3://bucket/connect) to archive them")
+        elif overlaps:
+            report.warnings.append(f"recordings are not archived: {', '.join(overlaps)} lies under "
+                                   f"AFTERCALL_SOURCE={settings.source}, and Glacier would take it too")
+        else:
+            wanted[bucket][LIFECYCLE_RULE_ID] = {
+                "ID": LIFECYCLE_RULE_ID, "Status": "Enabled", "Filter": {"Prefix": _dir(prefix)},
+                "Transitions": [{"Days": settings.recordings_glacier_days, "StorageClass": "GLACIER"}]}
+    if settings.transcripts_prefix.startswith("s3://"):
+        bucket, prefix = split_uri(settings.transcripts_prefix)
+        wanted.setdefault(bucket, {})[RAW_TRANSCRIPTS_RULE_ID] = {
+            "ID": RAW_TRANSCRIPTS_RULE_ID, "Status": "Enabled", "Filter": {"Prefix": _dir(prefix) + "aftercall-"},
+            "Expiration": {"Days": settings.raw_transcript_days}}
+    return wanted
+
+
+def _describe(rule: dict) -> str:
+    where = rule["Filter"]["Prefix"]
+    if "Transitions" in rule:
+        return f"recordings under {where} move to Glacier after {rule['Transitions'][0]['Days']} days"
+    return f"raw Transcribe outputs {where}* expire after {rule['Expiration']['Days']} days"
+
+
+_COMPARED = ("Status", "Filter", "Transitions", "Expiration")
+
+
 def _lifecycle(s3: Any, settings: Settings, report: SetupReport) -> None:
-    bucket, prefix = split_uri(settings.source)
-    rule = {"ID": LIFECYCLE_RULE_ID, "Status": "Enabled", "Filter": {"Prefix": prefix.strip("/") + "/" if prefix else ""},
-            "Transitions": [{"Days": settings.recordings_glacier_days, "StorageClass": "GLACIER"}]}
-    try:
-        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-    except s3.exceptions.ClientError as exc:
-        if exc.response["Error"]["Code"] != "NoSuchLifecycleConfiguration":
-            raise
-        rules = []
-    ours = [r for r in rules if r.get("ID") == LIFECYCLE_RULE_ID]
-    if ours and ours[0].get("Transitions") == rule["Transitions"] and ours[0].get("Filter") == rule["Filter"] \
-            and ours[0].get("Status") == "Enabled":
-        report.unchanged.append(f"lifecycle rule {LIFECYCLE_RULE_ID} on s3://{bucket}")
-        return
-    others = [r for r in rules if r.get("ID") != LIFECYCLE_RULE_ID]
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [*others, rule]})
-    report.done.append(f"recordings under s3://{bucket}/{rule['Filter']['Prefix']} move to Glacier after "
-                       f"{settings.recordings_glacier_days} days")
+    """Lifecycle configuration is one document per bucket: others' rules are kept, ours replaced by ID."""
+    for bucket, ours in sorted(_lifecycle_rules(settings, report).items()):
+        try:
+            rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        except s3.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchLifecycleConfiguration":
+                raise
+            rules = []
+        current = {r.get("ID"): r for r in rules}
+        changes = []
+        for rule_id, rule in ours.items():
+            have = current.get(rule_id)
+            if rule is None:
+                if have is not None:
+                    changes.append(f"removed lifecycle rule {rule_id} from s3://{bucket} (it applied to "
+                                   f"'{have.get('Filter', {}).get('Prefix', '')}')")
+            elif have is not None and all(have.get(k) == rule.get(k) for k in _COMPARED):
+                report.unchanged.append(f"lifecycle rule {rule_id} on s3://{bucket}")
+            else:
+                changes.append(f"s3://{bucket}: {_describe(rule)} (lifecycle rule {rule_id})")
+        if not changes:
+            continue
+        kept = [r for r in rules if r.get("ID") not in ours]
+        new = [*kept, *(rule for rule in ours.values() if rule is not None)]
+        if new:
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": new})
+        else:
+            s3.delete_bucket_lifecycle(Bucket=bucket)
+        report.done.extend(changes)
 
 
 def setup(settings: Settings, *, glue: Any, athena: Any, s3: Any) -> SetupReport:
@@ -121,8 +185,7 @@ def setup(settings: Settings, *, glue: Any, athena: Any, s3: Any) -> SetupReport
                split_uri(settings.transcripts_prefix)[0]}
     for bucket in sorted(buckets):
         _bucket_encryption(s3, bucket, settings, report)
-    if settings.source_is_s3:
-        _lifecycle(s3, settings, report)
+    _lifecycle(s3, settings, report)
     return report
 
 
@@ -130,18 +193,86 @@ def _dir(prefix: str) -> str:
     return prefix.strip("/") + "/" if prefix.strip("/") else ""
 
 
+def _pii_detector_used(settings: Settings) -> bool:
+    """Comprehend's DetectPiiEntities runs where Transcribe can't redact (as pipeline.wiring.build_components)."""
+    from pipeline.aws.comprehend import PII_LANGUAGES, comprehend_language
+    from pipeline.aws.transcribe import REDACTION_LANGUAGES
+    from pipeline.exceptions import ConfigurationError
+
+    if not settings.redact_pii or settings.language_code in REDACTION_LANGUAGES:
+        return False
+    try:
+        return comprehend_language(settings.language_code) in PII_LANGUAGES
+    except ConfigurationError:
+        return False
+
+
+def _statements(settings: Settings) -> set[str]:
+    """The Sids of the template the settings need. Nothing on S3 (the defaults): the template, every statement."""
+    if not settings.source_is_s3 and not settings.lake_is_s3:
+        return {"*"}
+    aws = settings.engine == "aws"
+    call_analytics = settings.transcribe_mode == "call-analytics"
+    needed = {"EncryptWithTheProjectKey"}
+    if settings.source_is_s3:
+        needed |= {"ListRecordings", "ReadRecordingsNeverWrite"}
+    if (settings.ctr_source or "").startswith("s3://"):
+        needed |= {"ListContactTraceRecords", "ReadContactTraceRecordsNeverWrite"}
+    lake = split_uri(settings.lake) if settings.lake_is_s3 else None
+    if lake:
+        needed |= {"LakeTranscriptsAthenaResults", "ListLake", "GlueTablesAndPartitions", "AthenaInTheProjectWorkgroup"}
+        if not _under(*split_uri(settings.athena_results), *lake):
+            needed |= {"AthenaResultsOutsideTheLake", "ListAthenaResults"}
+    if aws:
+        needed |= {"TranscribeCallAnalyticsOwnJobsOnly", "PassTheDataAccessRoleToTranscribeOnly"} if call_analytics \
+            else {"TranscribeOwnJobsOnly"}
+        needed.add("Sentiment")
+        if _pii_detector_used(settings):
+            needed.add("PiiDetection")
+        if not lake or not _under(*split_uri(settings.transcripts_prefix), *lake):
+            needed |= {"TranscriptsOutsideTheLake", "ListTranscripts"}
+    return needed
+
+
 def iam_policy(settings: Settings, account_id: str = "<account-id>", region: str = "<region>") -> dict:
-    """The least-privilege policy the pipeline's role needs, filled in from ``settings``."""
+    """The least-privilege policy the pipeline's role needs, derived from ``settings``.
+
+    Only what the settings use: the recordings, the contact trace records (AFTERCALL_CTR_SOURCE on S3),
+    the lake, transcripts and Athena results (also where they live outside the lake), the KMS key,
+    Transcribe's standard or Call Analytics jobs (with ``iam:PassRole`` of AFTERCALL_TRANSCRIBE_ROLE_ARN
+    to Transcribe only), Comprehend sentiment and, where Transcribe can't redact, DetectPiiEntities.
+    With nothing on S3 (the defaults) it is the template with every statement and placeholders
+    (docs/iam-policy.json). ``aftercall setup`` itself needs more (creating the database, workgroup,
+    encryption and lifecycle rules): it is run by an administrator, not by this role.
+    """
     text = resources.files("pipeline.aws").joinpath("iam-policy.json").read_text()
-    src_bucket, src_prefix = split_uri(settings.source) if settings.source_is_s3 else ("<recordings-bucket>",
-                                                                                      "<recordings-prefix>")
-    lake_bucket, lake_prefix = split_uri(settings.lake) if settings.lake_is_s3 else ("<lake-bucket>", "<lake-prefix>")
+
+    def place(uri: str | None, on_s3: bool, bucket: str, prefix: str) -> tuple[str, str]:
+        if uri and on_s3:
+            b, p = split_uri(uri)
+            return b, _dir(p)
+        return bucket, _dir(prefix)
+
+    src = place(settings.source, settings.source_is_s3, "<recordings-bucket>", "<recordings-prefix>")
+    ctr = place(settings.ctr_source, (settings.ctr_source or "").startswith("s3://"), "<ctr-bucket>", "<ctr-prefix>")
+    lake = place(settings.lake, settings.lake_is_s3, "<lake-bucket>", "<lake-prefix>")
+    out = place(settings.transcripts_prefix, settings.transcripts_prefix.startswith("s3://"), "<transcripts-bucket>",
+                "<transcripts-prefix>")
+    results = place(settings.athena_results, settings.athena_results.startswith("s3://"), "<results-bucket>",
+                    "<results-prefix>")
     values = {
-        "SOURCE_BUCKET": src_bucket, "SOURCE_PREFIX": _dir(src_prefix), "LAKE_BUCKET": lake_bucket,
-        "LAKE_PREFIX": _dir(lake_prefix), "KMS_KEY": settings.kms_key_id or "<kms-key-arn>",
+        "SOURCE_BUCKET": src[0], "SOURCE_PREFIX": src[1], "CTR_BUCKET": ctr[0], "CTR_PREFIX": ctr[1],
+        "LAKE_BUCKET": lake[0], "LAKE_PREFIX": lake[1], "TRANSCRIPTS_BUCKET": out[0], "TRANSCRIPTS_PREFIX": out[1],
+        "RESULTS_BUCKET": results[0], "RESULTS_PREFIX": results[1],
+        "KMS_KEY": settings.kms_key_id or "<kms-key-arn>",
+        "TRANSCRIBE_ROLE": settings.transcribe_role_arn or "<transcribe-data-access-role-arn>",
         "DATABASE": settings.glue_database, "WORKGROUP": settings.athena_workgroup,
         "ACCOUNT": account_id, "REGION": region,
     }
     for key, value in values.items():
         text = text.replace("${" + key + "}", value)
-    return json.loads(text)
+    policy = json.loads(text)
+    needed = _statements(settings)
+    if needed != {"*"}:
+        policy["Statement"] = [st for st in policy["Statement"] if st["Sid"] in needed]
+    return policy
