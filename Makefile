@@ -68,7 +68,7 @@ bench-celery: $(STAMP) services
 ## make airflow: Airflow (scheduler, DAG processor, triggerer, UI on http://127.0.0.1:8080) with the project's DAGs.
 ## Loopback only; AIRFLOW_HOST=0.0.0.0 opens it up, AIRFLOW_PORT picks another port (scripts/airflow_local.py).
 airflow: $(STAMP)
-	AFTERCALL_LAKE=$${AFTERCALL_LAKE:-$(DEMO_LAKE)} AFTERCALL_CTR_SOURCE=$${AFTERCALL_CTR_SOURCE:-$(CURDIR)/pipeline/samples/ctr} $(PY) scripts/airflow_local.py
+	AFTERCALL_LAKE=$${AFTERCALL_LAKE:-$(DEMO_LAKE)} AFTERCALL_CTR_SOURCE=$${AFTERCALL_CTR_SOURCE:-$(CURDIR)/pipeline/samples/ctr} exec $(PY) scripts/airflow_local.py
 
 ## make constraints: re-resolve and pin every dependency (needs the package index)
 constraints:
