@@ -20,6 +20,10 @@ from pipeline.exceptions import BadRecording
 
 __all__ = [
     "CallAudio",
+    "MAX_CALL_MINUTES",
+    "MAX_RATE_HZ",
+    "MIN_RATE_HZ",
+    "check_format",
     "check_header",
     "Interval",
     "Participant",
@@ -33,6 +37,9 @@ Participant = Literal["AGENT", "CUSTOMER"]
 Interval = tuple[float, float]
 
 MIN_DURATION_S = 0.5  # Amazon Transcribe refuses shorter audio; so do we
+MIN_RATE_HZ = 4_000  # below any telephone line (8 kHz) ...
+MAX_RATE_HZ = 192_000  # ... above any studio recorder: outside, the header is damaged or hostile
+MAX_CALL_MINUTES = 240.0  # default of AFTERCALL_MAX_CALL_MINUTES: no call is decoded beyond it
 FRAME_S = 0.02
 FLOOR_PERCENTILE = 10  # the quietest tenth of frames is the line's noise
 ABOVE_FLOOR_DB = 15.0  # speech is at least this much louder than the noise floor
@@ -59,18 +66,26 @@ class CallAudio:
         return self.agent if participant == "AGENT" else self.customer
 
 
-def decode_call(data: bytes | BinaryIO | str, uri: str, agent_channel: int) -> CallAudio:
-    """Decode anything libsndfile reads (WAV, FLAC, OGG...) at any rate; refuse what is not a two-party call."""
+def decode_call(data: bytes | BinaryIO | str, uri: str, agent_channel: int,
+                max_call_minutes: float = MAX_CALL_MINUTES) -> CallAudio:
+    """Decode anything libsndfile reads (WAV, FLAC, OGG...) at any rate; refuse what is not a two-party call.
+
+    The header is judged first (:func:`check_format`): a damaged or hostile one (a sample rate of
+    1 Hz, billions of frames) is refused before a single sample is decoded or allocated.
+    """
     if isinstance(data, bytes):
         if not data:
             raise BadRecording(uri, "decode", "empty file (0 bytes)")
         data = io.BytesIO(data)
     try:
-        samples, rate = sf.read(data, dtype="float32", always_2d=True)
+        with sf.SoundFile(data) as f:
+            rate = f.samplerate
+            check_format(uri, rate, f.channels, f.frames / rate if rate > 0 else 0.0, max_call_minutes)
+            samples = f.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError) as exc:
         raise BadRecording(uri, "decode", f"not a readable audio file ({_reason(exc)})") from None
     frames, channels = samples.shape
-    _check_layout(uri, channels, frames / rate)
+    _check_layout(uri, channels, frames / rate)  # what was really there (a truncated file has less)
     if not np.isfinite(samples).all():
         raise BadRecording(uri, "audio", "samples are not finite numbers (corrupt data)")
     agent = np.ascontiguousarray(samples[:, agent_channel])
@@ -92,12 +107,36 @@ def _check_layout(uri: str, channels: int, duration_s: float) -> None:
         raise BadRecording(uri, "audio", f"{duration_s:.2f} s long: shorter than {MIN_DURATION_S} s")
 
 
-def check_header(head: bytes, size: int, uri: str) -> None:
+def check_format(uri: str, rate: int, channels: int, duration_s: float,
+                 max_call_minutes: float = MAX_CALL_MINUTES) -> None:
+    """The rules a recording's header must meet before it is decoded here or sent to a paid job.
+
+    One function for both engines (:func:`decode_call`, :func:`check_header`): a sample rate a
+    telephone or studio recorder can have (:data:`MIN_RATE_HZ`-:data:`MAX_RATE_HZ`), two channels,
+    at least :data:`MIN_DURATION_S` and at most ``max_call_minutes`` (``AFTERCALL_MAX_CALL_MINUTES``).
+    Raises :class:`BadRecording` (stage ``audio``) with the reason.
+    """
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise BadRecording(uri, "audio", f"sample rate {rate:,} Hz in the header: outside {MIN_RATE_HZ:,}-"
+                                         f"{MAX_RATE_HZ:,} Hz (a damaged or hostile header)")
+    _check_layout(uri, channels, duration_s)
+    if duration_s > max_call_minutes * 60:
+        raise BadRecording(uri, "audio", f"{_length(duration_s)} long by its header: longer than the "
+                                         f"{max_call_minutes:g}-minute limit (AFTERCALL_MAX_CALL_MINUTES)")
+
+
+def _length(seconds: float) -> str:
+    return f"{seconds / 3600:,.1f} hours" if seconds >= 3600 else f"{seconds / 60:,.1f} minutes"
+
+
+def check_header(head: bytes, size: int, uri: str, max_call_minutes: float = MAX_CALL_MINUTES) -> None:
     """What :func:`decode_call` would refuse, judged from the first bytes of a ``size``-byte file.
 
     For a remote engine that bills per job: a ranged GET of the header decides whether a
     recording is worth a job. Raises the same :class:`BadRecording` (stage and reason) as
-    decoding the whole file would; the duration of a longer file is estimated from its size.
+    decoding the whole file would (:func:`check_format`). The duration is the header's where the
+    format declares it (FLAC's total samples, which the decoder trusts too); otherwise libsndfile
+    counts only the frames present in ``head``, and a longer file's is scaled by its size.
     """
     if size == 0 or not head:
         raise BadRecording(uri, "decode", "empty file (0 bytes)")
@@ -105,10 +144,11 @@ def check_header(head: bytes, size: int, uri: str) -> None:
         info = sf.info(io.BytesIO(head))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError) as exc:
         raise BadRecording(uri, "decode", f"not a readable audio file ({_reason(exc)})") from None
-    seconds = info.frames / info.samplerate if info.samplerate else 0.0
-    if size > len(head):  # only the header and the first frames were read: scale by the file's size
+    seconds = info.frames / info.samplerate if info.samplerate > 0 else 0.0
+    declared = info.format == "FLAC" and info.frames > 0
+    if size > len(head) and not declared:  # only the header and the first frames were read: scale by size
         seconds *= size / len(head)
-    _check_layout(uri, info.channels, seconds)
+    check_format(uri, info.samplerate, info.channels, seconds, max_call_minutes)
 
 
 def frame_levels_db(x: np.ndarray, rate: int) -> np.ndarray:

@@ -142,13 +142,30 @@ def _from_transcribe(doc, uri, name, settings: Settings, components: Components)
     return call, turns, raw
 
 
+ROLES = ("AGENT", "CUSTOMER")
+
+
+def _role(seg: Mapping[str, Any], roles: Mapping[Any, Any], index: int) -> str:
+    """The segment's participant, AGENT or CUSTOMER (Call Analytics: ``ParticipantRole``; Contact Lens:
+    ``ParticipantId`` and the ``Participants`` list). Anything else refuses the file: it would land in
+    the lake and on the report as it is."""
+    role = seg.get("ParticipantRole") or roles.get(seg.get("ParticipantId"), seg.get("ParticipantId"))
+    if isinstance(role, str) and role.strip().upper() in ROLES:
+        return role.strip().upper()
+    shown = repr(role) if len(repr(role)) <= 40 else repr(role)[:37] + "..."
+    raise ValueError(f"transcript segment {index}: participant {shown} is neither AGENT nor CUSTOMER"
+                     if role is not None else f"transcript segment {index} has no participant (ParticipantRole "
+                                              "or ParticipantId)")
+
+
 def _mean(values: Iterable[float]) -> float | None:
     values = [v for v in values if v is not None]
     return round(sum(values) / len(values), 2) if values else None
 
 
 def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tuple[dict, list, list]:
-    roles = {p.get("ParticipantId", p.get("ParticipantRole")): p["ParticipantRole"] for p in doc.get("Participants", [])}
+    roles = {p.get("ParticipantId", p.get("ParticipantRole")): p.get("ParticipantRole")
+             for p in doc.get("Participants") or [] if isinstance(p, Mapping)}
     cc = doc.get("ConversationCharacteristics") or {}
     segments = sorted(doc["Transcript"], key=lambda s: s["BeginOffsetMillis"])
     duration = (cc.get("TotalConversationDurationMillis") or max((s["EndOffsetMillis"] for s in segments), default=0)) / 1000
@@ -161,10 +178,12 @@ def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tup
     quarters = (sentiment.get("SentimentByPeriod") or {}).get("QUARTER", {})
     rows, raw = [], []
     for index, seg in enumerate(segments):
-        role = seg.get("ParticipantRole") or roles.get(seg.get("ParticipantId"), seg.get("ParticipantId"))
+        role = _role(seg, roles, index)
         loud = seg.get("LoudnessScores") or seg.get("LoudnessScore") or []
         items = [i for i in seg.get("Items", []) if i.get("Type", "pronunciation") == "pronunciation"]
-        text = seg.get("Content", "")
+        text = seg.get("Content") or ""
+        if not isinstance(text, str):
+            raise ValueError(f"transcript segment {index}: Content is {type(text).__name__}, not text")
         shown = redact(text, components.pii_mask)[0] if components.pii_mask else text
         begin = seg["BeginOffsetMillis"] / 1000
         rows.append({

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pipeline import __version__
-from pipeline.audio import CallAudio, decode_call, frame_levels_db, loudness_score, speech_intervals
+from pipeline.audio import MAX_CALL_MINUTES, CallAudio, decode_call, frame_levels_db, loudness_score, speech_intervals
 from pipeline.discovery import Recording
 from pipeline.exceptions import BadRecording, InfrastructureError, SentimentError
 from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
@@ -52,11 +52,15 @@ def failure_row(recording: Recording, stage: str, error: str) -> dict:
     }
 
 
-def process_recording(recording: Recording, components: Components, agent_channel: int) -> CallOutcome:
+def process_recording(recording: Recording, components: Components, agent_channel: int,
+                      max_call_minutes: float = MAX_CALL_MINUTES) -> CallOutcome:
     """Never raises for a bad recording: the outcome then carries a ``failures`` row with the reason.
 
     Raises :class:`InfrastructureError` when a service or engine fails (not the recording): the batch
-    must fail and be retried rather than quarantine a good call.
+    must fail and be retried rather than quarantine a good call. A recording that needs more memory
+    than the process may have (``MemoryError``, e.g. under ``AFTERCALL_WORKER_MEMORY_MB``) is the
+    recording's: it is quarantined at stage ``memory``. ``max_call_minutes``: longer calls are refused
+    from their header, before decoding (``AFTERCALL_MAX_CALL_MINUTES``).
     """
     outcome = CallOutcome(recording)
     clock = time.perf_counter()
@@ -70,12 +74,12 @@ def process_recording(recording: Recording, components: Components, agent_channe
     try:
         try:
             data = components.source.read(recording)
-        except BadRecording:  # deleted or changed since discovery: the sources say so themselves
+        except (BadRecording, MemoryError):  # deleted or changed since discovery: the sources say so themselves
             raise
         except Exception as exc:  # the store is down, throttled, refusing: not this recording's fault
             raise InfrastructureError("read", f"{type(exc).__name__}: {exc}", recording.uri) from exc
         lap("read")
-        audio = decode_call(data, recording.uri, agent_channel)
+        audio = decode_call(data, recording.uri, agent_channel, max_call_minutes)
         del data
         outcome.audio_s = audio.duration_s
         lap("decode")
@@ -84,8 +88,12 @@ def process_recording(recording: Recording, components: Components, agent_channe
         if components.transcriber is not None:
             try:
                 transcript = components.transcriber.transcribe(recording, audio)
-            except (BadRecording, InfrastructureError):
+            except (BadRecording, InfrastructureError, MemoryError):
                 raise
+            except RuntimeError as exc:
+                if _out_of_memory(exc):  # CTranslate2 / MKL under the worker's cap: not the engine's fault
+                    raise MemoryError(str(exc)) from exc
+                raise InfrastructureError("transcribe", f"{type(exc).__name__}: {exc}", recording.uri) from exc
             except Exception as exc:  # the engine failed, not the recording (which decoded): retry the batch
                 raise InfrastructureError("transcribe", f"{type(exc).__name__}: {exc}", recording.uri) from exc
             lap("transcribe")
@@ -93,6 +101,13 @@ def process_recording(recording: Recording, components: Components, agent_channe
                                                              levels, lap)
     except InfrastructureError:
         raise
+    except MemoryError:
+        outcome.call, outcome.turns, outcome.turns_raw = None, [], []
+        stage = next(iter(reversed(outcome.timings)), None)
+        reason = (f"ran out of memory{f' after the {stage} step' if stage else ''}: needs more than this process "
+                  "may use (AFTERCALL_WORKER_MEMORY_MB)")
+        log.warning("quarantined %s at memory: %s", recording.uri, reason)
+        outcome.failure = failure_row(recording, "memory", reason)
     except BadRecording as exc:
         log.warning("quarantined %s at %s: %s", recording.uri, exc.stage, exc.reason)
         outcome.call, outcome.turns, outcome.turns_raw = None, [], []
@@ -102,6 +117,12 @@ def process_recording(recording: Recording, components: Components, agent_channe
         outcome.call, outcome.turns, outcome.turns_raw = None, [], []
         outcome.failure = failure_row(recording, "process", f"{type(exc).__name__}: {exc}")
     return outcome
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """A native library's allocation failure (``mkl_malloc: failed to allocate memory``, ``std::bad_alloc``)."""
+    text = str(exc).lower()
+    return "bad_alloc" in text or ("alloc" in text and "memory" in text)
 
 
 def _acoustics(recording: Recording, audio: CallAudio) -> tuple[dict, dict, dict]:
@@ -156,6 +177,8 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
         results = sentiment.analyze(texts, transcript.language_code) if sentiment and turns else []
     except SentimentError as exc:  # the engine refused these texts even alone: this call's fault
         raise BadRecording(call["recording_uri"], "sentiment", str(exc)) from exc
+    except MemoryError:
+        raise
     except Exception as exc:  # throttled past every retry, or down: the service's fault, retry the batch
         raise InfrastructureError("sentiment", f"{type(exc).__name__}: {exc}", call["recording_uri"]) from exc
     units, sentiment_usd = sentiment.cost(texts) if sentiment and turns else (0, 0.0)

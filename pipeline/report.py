@@ -101,9 +101,9 @@ class _Page:
             columns = [c.name for c in lists[0].columns]
             return calls_section(self.dashboard, self.calls, sheet.id, sheet.name, columns)
         kpis = "".join(self.visual(v) for v in sheet.visuals if v.type == "kpi")
-        cards = "".join(f'<div class="card{" wide" if _wide(v) else ""}" data-visual="{v.type}"><h3>{esc(v.title)}</h3>'
+        cards = "".join(f'<div class="card{" wide" if _wide(v) else ""}" data-visual="{esc(v.type)}"><h3>{esc(v.title)}</h3>'
                         f'{self.visual(v)}</div>' for v in sheet.visuals if v.type != "kpi")
-        return (f'<section class="sheet" id="{sheet.id}"><h2>{esc(sheet.name)}</h2>'
+        return (f'<section class="sheet" id="{esc(sheet.id)}"><h2>{esc(sheet.name)}</h2>'
                 + (f'<div class="kpis">{kpis}</div>' if kpis else "")
                 + (f'<div class="grid">{cards}</div>' if cards else "") + "</section>")
 
@@ -148,7 +148,7 @@ def _render(query: Query, start: date | None, end: date | None, dashboard: Dashb
     page = _Page(query, dashboard, days, calls)
     shown = [s for s in dashboard.sheets if not s.key]  # a keyed sheet is the call page, opened from a list
     sections = "".join(page.sheet(s) for s in shown)
-    nav = "".join(f'<a href="#{s.id}">{esc(s.name)}</a>' for s in shown)
+    nav = "".join(f'<a href="#{esc(s.id)}">{esc(s.name)}</a>' for s in shown)
     if days:
         span = day_label(days[0], with_year=True) + ("" if len(days) == 1 else f" – {day_label(days[-1], with_year=True)}")
         span += f" · {len(days)} day{'s' if len(days) != 1 else ''} · {calls.total:,} calls"

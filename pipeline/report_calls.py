@@ -24,6 +24,19 @@ Query = Callable[[str], tuple[list[str], list[tuple]]]
 NON_TALK_MIN_S = 3.0  # Contact Lens: non-talk time is silence over 3 s
 _PII = re.compile(r"\[([A-Z][A-Z_]*)\]")
 _SENTIMENT_CLASS = {"POSITIVE": "pos", "NEGATIVE": "neg", "MIXED": "mix", "NEUTRAL": "neu"}
+_SPEAKERS = {"AGENT": ("agent", "Agent"), "CUSTOMER": ("customer", "Customer")}
+
+
+def _speaker(participant: object) -> tuple[str, str]:
+    """(CSS class, label as text) of a turn's participant; anything but AGENT/CUSTOMER is shown as it is."""
+    if participant in _SPEAKERS:
+        return _SPEAKERS[participant]  # type: ignore[index]
+    return "other", str(participant) if participant else "Unknown speaker"
+
+
+def _timed(turns: Sequence[dict]) -> list[dict]:
+    """The turns that have both times (a turn without them has no place on a timeline)."""
+    return [t for t in turns if t.get("begin_s") is not None and t.get("end_s") is not None]
 
 
 @dataclass
@@ -97,7 +110,7 @@ _SHIFT_LABEL = {"improved": "Ended happier", "unchanged": "Unchanged", "worsened
 
 def _select(name: str, label: str, options: Sequence[tuple[str, str]]) -> str:
     opts = "".join(f'<option value="{esc(v)}">{esc(t)}</option>' for v, t in options)
-    return f'<label>{esc(label)}<select data-filter="{name}"><option value="">All</option>{opts}</select></label>'
+    return f'<label>{esc(label)}<select data-filter="{esc(name)}"><option value="">All</option>{opts}</select></label>'
 
 
 def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_name: str, list_columns: Sequence[str]) -> str:
@@ -130,7 +143,7 @@ def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_nam
     if data.total > len(calls):
         empty = (f'<p class="note">Showing the latest {len(calls):,} of {data.total:,} calls in this range (the charts '
                  f'count them all): pick fewer days with --from/--to, or raise --max-calls.</p>')
-    return (f'<section class="sheet" id="{sheet_id}"><h2>{esc(sheet_name)}</h2>'
+    return (f'<section class="sheet" id="{esc(sheet_id)}"><h2>{esc(sheet_name)}</h2>'
             f'<div class="filters">{"".join(filters)}<button type="button" data-clear>Clear filters</button>'
             f'<span class="count" data-count>{len(calls)} of {len(calls)} calls</span></div>{empty}'
             f'<div class="scroll"><table class="calls" id="calls-table"><thead><tr>{head}</tr></thead>'
@@ -227,13 +240,13 @@ def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
 
 
 def _intervals(turns: Sequence[dict], who: str) -> list[tuple[float, float]]:
-    return sorted((t["begin_s"], t["end_s"]) for t in turns if t["participant"] == who)
+    return sorted((t["begin_s"], t["end_s"]) for t in _timed(turns) if t["participant"] == who)
 
 
 def _silences(turns: Sequence[dict], duration: float) -> list[tuple[float, float]]:
     """Stretches over 3 s in which neither side speaks (leading and trailing ones too)."""
     gaps, reach = [], 0.0
-    for begin, end in sorted((t["begin_s"], t["end_s"]) for t in turns):
+    for begin, end in sorted((t["begin_s"], t["end_s"]) for t in _timed(turns)):
         if begin - reach > NON_TALK_MIN_S:
             gaps.append((reach, begin))
         reach = max(reach, end)
@@ -248,6 +261,7 @@ def _overlaps(turns: Sequence[dict]) -> list[tuple[float, float]]:
 
 
 def _timeline(cid: str, call: dict, turns: Sequence[dict], matches: Sequence[dict]) -> str:
+    turns = _timed(turns)
     duration = float(call["duration_s"] or 0) or max((t["end_s"] for t in turns), default=1.0)
     if not turns:
         return '<p class="empty">No transcript for this call (transcription was off), so no timeline of turns.</p>'
@@ -262,13 +276,14 @@ def _timeline(cid: str, call: dict, turns: Sequence[dict], matches: Sequence[dic
     for t in turns:
         y = lanes.get(t["participant"], lanes["CUSTOMER"])
         color = PALETTE[0] if t["participant"] == "AGENT" else PALETTE[1]
-        tip = f'{t["participant"].title()} {fmt(t["begin_s"], "seconds")}: {_quote(t["text"], 80)}'
-        parts.append(f'<a href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{t["turn_index"]}"><rect class="talk" '
+        who = _speaker(t["participant"])[1]
+        tip = f'{who} {fmt(t["begin_s"], "seconds")}: {_quote(t["text"], 80)}'
+        parts.append(f'<a href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{esc(t["turn_index"])}"><rect class="talk" '
                      f'x="{x(t["begin_s"]):.1f}" y="{y}" width="{max(x(t["end_s"]) - x(t["begin_s"]), 1.5):.1f}" '
                      f'height="18" fill="{color}"><title>{esc(tip)}</title></rect></a>')
         if t["is_interruption"]:
             parts.append(f'<path class="cut" d="M{x(t["begin_s"]):.1f},{y - 2} l-5,-8 h10 z"><title>'
-                         f'{esc(t["participant"].title())} cuts in at {fmt(t["begin_s"], "seconds")}</title></path>')
+                         f'{esc(who)} cuts in at {fmt(t["begin_s"], "seconds")}</title></path>')
     for begin, end in _overlaps(turns):
         parts.append(f'<rect class="overlap" x="{x(begin):.1f}" y="{lanes["AGENT"] + 18}" '
                      f'width="{max(x(end) - x(begin), 1.5):.1f}" height="{lanes["CUSTOMER"] - lanes["AGENT"] - 18}">'
@@ -323,6 +338,7 @@ def _quarters(call: dict) -> str:
 
 
 def _turn_at(turns: Sequence[dict], seconds: float) -> dict | None:
+    turns = _timed(turns)
     for t in turns:
         if t["begin_s"] - 0.05 <= seconds <= t["end_s"] + 0.05:
             return t
@@ -349,8 +365,9 @@ def _categories(cid: str, matches: Sequence[dict], turns: Sequence[dict], descri
             turn = _turn_at(turns, at)
             where = f"first at {fmt(at, 'seconds')}"
             if turn is not None:
-                where = (f'first at <a href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{turn["turn_index"]}">'
-                         f'{fmt(at, "seconds")}, {turn["participant"].lower()}: “{esc(_quote(turn["text"]))}”</a>')
+                where = (f'first at <a href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{esc(turn["turn_index"])}">'
+                         f'{fmt(at, "seconds")}, {esc(_speaker(turn["participant"])[1].lower())}: '
+                         f'“{esc(_quote(turn["text"]))}”</a>')
         count = m["match_count"] or 1
         meaning = descriptions.get(m["category"])
         items.append(f'<li><a class="chip" href="{filter_href("category", m["category"])}">{esc(m["category"])}</a> '
@@ -374,9 +391,9 @@ def _transcript(cid: str, turns: Sequence[dict]) -> str:
                      f'{" " + fmt(5 * t["sentiment_score"], "sentiment") if t["sentiment_score"] is not None else ""}'
                      f'</span>') if t["sentiment"] else ""
         cut = '<span class="cut-badge" title="cuts the other side off">cuts in</span>' if t["is_interruption"] else ""
-        who = "agent" if t["participant"] == "AGENT" else "customer"
-        rows.append(f'<li class="turn {who} {kind}" id="{esc(cid)}-t{t["turn_index"]}">'
+        who, label = _speaker(t["participant"])
+        rows.append(f'<li class="turn {who} {kind}" id="{esc(cid)}-t{esc(t["turn_index"])}">'
                     f'<span class="when">{fmt(t["begin_s"], "seconds")}–{fmt(t["end_s"], "seconds")}</span>'
-                    f'<span class="who">{who.title()}</span><span class="said">{_text(t["text"])}</span>'
+                    f'<span class="who">{esc(label)}</span><span class="said">{_text(t["text"])}</span>'
                     f'{cut}{sentiment}</li>')
     return f'<ol class="transcript">{"".join(rows)}</ol>'

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import signal
 import sys
 import threading
 import time
@@ -62,18 +64,37 @@ def discover_day(settings: Settings, day: date) -> list[Recording]:
 
 
 # --- worker processes: one set of components (one model) per process, never per call ---
-_worker: tuple[Components, int] | None = None
+_worker: tuple[Components, Settings] | None = None
+
+# Fault injection for tests only: a pool worker given a recording whose contact id is listed in this
+# variable (comma-separated) kills itself with SIGKILL, as the OOM killer would. Inert unless it is set.
+FAULT_KILL_WORKER_ON = "AFTERCALL_FAULT_KILL_WORKER_ON"
 
 
 def _init_worker(settings_json: str) -> None:
     global _worker
     settings = Settings.model_validate_json(settings_json)
-    _worker = (build_components(settings, cpu_threads=1), settings.agent_channel)
+    if settings.worker_memory_mb:  # a recording needing more raises MemoryError here and is quarantined
+        import resource
+
+        limit = settings.worker_memory_mb * 2**20
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    _worker = (build_components(settings, cpu_threads=1), settings)
+
+
+def _ready() -> bool:
+    """A worker that runs this has started and loaded its model."""
+    return _worker is not None
 
 
 def _work(recording: Recording) -> CallOutcome:
     assert _worker is not None, "worker used before its initializer ran"
-    return process_recording(recording, *_worker)
+    doomed = os.environ.get(FAULT_KILL_WORKER_ON)
+    if doomed and recording.contact_id in doomed.split(","):
+        os.kill(os.getpid(), signal.SIGKILL)
+    components, settings = _worker
+    return process_recording(recording, components, settings.agent_channel, settings.max_call_minutes)
 
 
 _MAIN_LOCK = threading.Lock()
@@ -120,30 +141,87 @@ def _children_allowed() -> Iterator[None]:
 def _in_pool(settings: Settings, recordings: list[Recording]) -> Iterator[CallOutcome]:
     """Outcomes as they complete; at most two calls per worker in flight so memory stays bounded.
 
-    A worker that dies (native crash, OOM killer, a model that cannot load) is not the recording's
-    fault: :class:`WorkerLost` is raised and the orchestrator retries the batch.
+    A worker that dies (native crash, OOM killer, a model that cannot load) takes the recordings in
+    flight with it: they are remembered as suspects (:mod:`pipeline.suspects`) and :class:`WorkerLost`
+    is raised, so the orchestrator retries the batch. On that retry the suspects are processed last,
+    each alone: one whose worker dies again is quarantined, and the rest of the batch completes.
     """
+    from pipeline import suspects
+
+    known = suspects.load(settings, recordings)
+    ordinary = [r for r in recordings if r.uri not in known]
+    alone = [r for r in recordings if r.uri in known]
+    if alone:
+        log.warning("%d recording(s) were in flight when a worker died: each is processed alone, after the "
+                    "others: %s", len(alone), ", ".join(r.uri for r in alone))
+    if ordinary:
+        yield from _shared_pool(settings, ordinary, known)
+    if alone:
+        yield from _isolated(settings, alone, known)
+
+
+def _pool(settings: Settings, workers: int) -> ProcessPoolExecutor:
+    ctx = multiprocessing.get_context("spawn")  # no fork: the parent may run threads (Airflow's, a model's)
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(settings.model_dump_json(),))
+
+
+def _submit(pool: ProcessPoolExecutor, fn: Callable, *args: object) -> Future:
+    with _workers_main():  # a submit may start a worker (spawn starts them one by one)
+        return pool.submit(fn, *args)
+
+
+def _shared_pool(settings: Settings, recordings: list[Recording], known: dict[str, dict]) -> Iterator[CallOutcome]:
+    from pipeline import suspects
+
     workers = min(settings.workers, len(recordings))
     pending = list(reversed(recordings))
-    ctx = multiprocessing.get_context("spawn")  # no fork: the parent may run threads (Airflow's, a model's)
-    with _children_allowed(), ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                                  initargs=(settings.model_dump_json(),)) as pool:
+    with _children_allowed(), _pool(settings, workers) as pool:
         running: dict[Future, Recording] = {}
         try:
             while pending or running:
                 while pending and len(running) < 2 * workers:
                     rec = pending.pop()
-                    with _workers_main():  # a submit may start a worker (spawn starts them one by one)
-                        running[pool.submit(_work, rec)] = rec
+                    running[_submit(pool, _work, rec)] = rec
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     outcome = future.result()  # raises BrokenProcessPool while still in `running`
                     del running[future]
                     yield outcome
         except BrokenProcessPool as exc:
-            lost = [rec.uri for rec in running.values()]
-            log.error("a worker process died with %d recording(s) in flight: %s", len(lost), ", ".join(lost))
-            raise WorkerLost(lost) from exc
+            lost = list(running.values())
+            log.error("a worker process died with %d recording(s) in flight: %s", len(lost),
+                      ", ".join(r.uri for r in lost))
+            suspects.remember(settings, lost, known)
+            raise WorkerLost([r.uri for r in lost]) from exc
+
+
+def _isolated(settings: Settings, recordings: list[Recording], known: dict[str, dict]) -> Iterator[CallOutcome]:
+    """Each suspect alone in a one-worker pool (a new pool after a death): a death now is the recording's."""
+    from pipeline import suspects
+
+    queue = list(recordings)
+    while queue:
+        with _children_allowed(), _pool(settings, 1) as pool:
+            try:
+                _submit(pool, _ready).result()
+            except BrokenProcessPool as exc:  # the worker cannot even start: not the suspects' fault
+                log.error("a worker process died before taking a recording: %d suspect(s) left as they are",
+                          len(queue))
+                raise WorkerLost([r.uri for r in queue]) from exc
+            while queue:
+                rec = queue[0]
+                try:
+                    outcome = _submit(pool, _work, rec).result()
+                except BrokenProcessPool:
+                    queue.pop(0)
+                    suspects.note_death(settings, rec, known)
+                    log.error("quarantined %s at worker: %s", rec.uri, suspects.REASON)
+                    yield CallOutcome(rec, failure=failure_row(rec, "worker", suspects.REASON))
+                    break  # this pool is broken: a new one for the rest
+                queue.pop(0)
+                suspects.clear(settings, rec)
+                yield outcome
 
 
 def process_recordings(settings: Settings, recordings: Iterable[Recording],
@@ -166,13 +244,18 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
         unique.append(rec)
     # In-process when the speech work is remote (AWS: a batch's jobs are started and awaited together in
     # prepare(), a no-op for local engines) or there is nothing to spread over a pool.
-    if unique and (settings.engine == "aws" or settings.workers <= 1 or len(unique) <= 1):
+    # Suspects of a worker's death (pipeline.suspects) are processed alone in their own pool, whatever the size.
+    in_process = settings.engine == "aws" or settings.workers <= 1 or len(unique) <= 1
+    if unique and in_process and settings.engine != "aws" and _has_suspects(settings, unique):
+        in_process = False
+    if unique and in_process:
         # One thread, as in a pool worker: int8 kernels may round differently with another thread count,
         # and a call must get the same transcript whichever way its batch ran.
         components = build_components(settings, cpu_threads=1)
         if components.transcriber is not None:
             components.transcriber.prepare(unique)
-        outcomes: Iterable[CallOutcome] = (process_recording(r, components, settings.agent_channel) for r in unique)
+        outcomes: Iterable[CallOutcome] = (process_recording(r, components, settings.agent_channel,
+                                                             settings.max_call_minutes) for r in unique)
     elif not unique:
         outcomes = ()
     else:
@@ -186,6 +269,16 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
     result.turns_raw.sort(key=lambda r: (r["contact_id"], r["turn_index"]))
     result.wall_s = time.perf_counter() - started
     return result
+
+
+def _has_suspects(settings: Settings, recordings: list[Recording]) -> bool:
+    from pipeline import suspects
+
+    try:
+        return bool(suspects.load(settings, recordings))
+    except Exception:  # the lake's store unreachable: the pool path looks again and raises there if it must
+        log.exception("could not look up suspects of earlier worker deaths")
+        return False
 
 
 def day_tables(settings: Settings, result: DayResult, lake: Lake | None = None) -> dict[str, list[dict]]:

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     whisper_beam_size: int = Field(default=1, ge=1, le=10)
     language_code: str = "en-US"
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    max_call_minutes: float = Field(default=240.0, gt=0, le=24 * 60, description="Longer recordings (by their "
+                                    "header) are quarantined before decoding or a Transcribe job")
+    worker_memory_mb: int | None = Field(default=None, ge=256, description="Address-space cap of each worker "
+                                         "process (RLIMIT_AS, MB): a call needing more is quarantined; off by default")
 
     # --- AWS engine (AFTERCALL_ENGINE=aws); credentials come from the usual AWS chain, never from here ---
     aws_conn_id: str | None = Field(default=None, description="Inside Airflow: the AWS connection to use")

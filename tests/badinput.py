@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,10 @@ EXPECTED: dict[str, tuple[str, str] | str] = {
     "studio0011_20261122T11:10_UTC.wav": "ok",
     "lossless0012_20261122T11:11_UTC.flac": "ok",
     "Anruf mit Überlänge 0013.wav": "ok",
+    # hostile headers: judged before a sample is decoded (a 1 Hz header made 20,000+ s of audio and killed workers)
+    "onehertz0014_20261122T11:12_UTC.wav": ("audio", "sample rate 1 Hz"),
+    "hugerate0015_20261122T11:13_UTC.wav": ("audio", "sample rate 2,147,483,647 Hz"),
+    "endless0016_20261122T11:14_UTC.flac": ("audio", "longer than the 240-minute limit"),
 }
 
 
@@ -53,6 +59,26 @@ def write_bad_recordings(folder: Path, good: Path) -> None:
     sf.write(folder / names[10], _resample(audio, rate, 48000), 48000)
     sf.write(folder / names[11], audio, rate, format="FLAC")
     sf.write(folder / names[12], audio, rate)
+    (folder / names[13]).write_bytes(_wav_rate(raw[:240_000], 1))  # 240 KB that a 1 Hz header makes 16 hours
+    (folder / names[14]).write_bytes(_wav_rate(raw, 2**31 - 1))
+    (folder / names[15]).write_bytes(_flac_frames(audio, rate, 2**36 - 1))  # 2,386 hours by its header
+
+
+def _wav_rate(wav: bytes, rate: int) -> bytes:
+    """A canonical 16-bit stereo WAV whose fmt chunk claims ``rate`` (and the byte rate that goes with it)."""
+    assert wav[:4] == b"RIFF" and wav[12:16] == b"fmt "
+    return wav[:24] + struct.pack("<II", rate, rate * 4 % 2**32) + wav[32:]
+
+
+def _flac_frames(audio: np.ndarray, rate: int, frames: int) -> bytes:
+    """A FLAC file whose STREAMINFO claims ``frames`` samples per channel (the decoder would allocate them all)."""
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, rate, format="FLAC")
+    data = bytearray(buffer.getvalue())
+    assert data[:4] == b"fLaC"
+    bits = int.from_bytes(data[18:26], "big")  # rate (20 bits), channels (3), bits per sample (5), frames (36)
+    data[18:26] = ((bits & ~(2**36 - 1)) | frames).to_bytes(8, "big")
+    return bytes(data)
 
 
 def fingerprint(root: Path) -> dict[str, tuple[str, int]]:

@@ -66,7 +66,7 @@ def test_one_bad_recording_does_not_fail_the_run(env):
     write_bad_recordings(source / DAY_DIR, good)
     assert _run(date(2026, 11, 22)).state == "success"
     calls, quarantined = _rows(lake, "select calls, quarantined from v_daily_overview")[0]
-    assert quarantined == 7 and calls == 4 + 6
+    assert quarantined == 10 and calls == 4 + 6  # tests.badinput.EXPECTED: 10 bad, 6 unusual but good
 
 
 def test_a_day_whose_recordings_all_turned_unreadable_fails_and_changes_nothing(env, monkeypatch):

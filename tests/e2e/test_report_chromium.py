@@ -234,3 +234,50 @@ def test_sorting_the_calls_by_duration(browser, lake_days):
     assert [durations[c] for c in order] == sorted(durations.values())
     page.click('#calls-table th:text-is("Duration")')
     assert [durations[c] for c in visible_calls(page)] == sorted(durations.values(), reverse=True)
+
+
+def test_hostile_values_in_every_text_column_read_as_text_and_run_nothing(browser, tmp_path):
+    """Stored XSS: markup in agent, queue, attribute names and values, categories, turn text and participant
+    (a Contact Lens file's ParticipantRole), contact id, language and transcriber never runs on the page."""
+    from tests.hostile import GOOD_ID, PAYLOADS, write_hostile_lake
+
+    lake = write_hostile_lake(tmp_path / "lake")
+    out = tmp_path / "hostile.html"
+    done = subprocess.run([str(CLI), "report", "--lake", str(lake), "--out", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    dialogs: list[str] = []
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(out.as_uri())
+    page.wait_for_selector("body[data-ready=yes]", state="attached")
+    bad = PAYLOADS["contact_id"]
+
+    def nothing_ran() -> None:
+        page.wait_for_timeout(300)  # an onerror of an <img src=x> fires once the load fails
+        assert dialogs == [] and page.evaluate("window.__xss") is None, (dialogs, page.evaluate("window.__xss"))
+        assert page.evaluate("""() => [...document.querySelectorAll('*')].flatMap((el) =>
+            [...el.attributes].filter((a) => a.name.startsWith('on')).map((a) => el.tagName + ' ' + a.name))""") == []
+        assert page.evaluate("document.querySelectorAll('script').length") == 1  # the report's own
+        assert page.evaluate("document.querySelectorAll('img, iframe, object, embed').length") == 0
+        assert page.errors == []
+
+    nothing_ran()
+    text = page.evaluate("document.body.textContent")
+    for column in ("contact_id", "agent_username", "queue_name", "attribute_value", "category", "turn_text",
+                   "participant", "language_code", "transcriber"):
+        assert PAYLOADS[column] in text, column  # the whole string, as text
+    assert "onerror=" in page.inner_text("#calls-table thead")  # the attribute's name is a column label
+    # An analyst's clicks with those values: the agent's filter link, then the call's page and a turn.
+    page.locator("#calls-table a.filter-link", has_text="agent_username").first.click()
+    routed(page, "agent", PAYLOADS["agent_username"])
+    assert visible_calls(page) == [bad]
+    page.locator('#calls-table tbody tr:not([hidden]) a[href^="#call-"]').first.click()
+    call = page.locator("section.call:target")
+    call.wait_for()
+    shown = call.inner_text()
+    assert PAYLOADS["turn_text"] in shown and PAYLOADS["participant"] in shown and "Unknown speaker" in shown
+    call.locator("[data-turn]").first.click()
+    nothing_ran()

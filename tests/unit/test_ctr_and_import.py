@@ -128,3 +128,37 @@ def test_redacted_contact_lens_output_imports_with_its_redaction_and_ours(tmp_pa
     texts = [t["text"] for t in lake.read_partition("turns", "2019-11-14").to_pylist()]
     assert any("[PII]" in t for t in texts)
     assert len(lake.read_partition("turns_raw", "2019-11-14")) == len(texts)
+
+
+@pytest.mark.parametrize("role", ["<img src=x onerror=alert(1)>", "SUPERVISOR", None, 42])
+def test_a_segment_whose_participant_is_not_agent_or_customer_refuses_its_file(tmp_path, role):
+    """Markup or an unknown role would land in the lake and on the report; no role crashed the report."""
+    doc = json.loads((FIXTURES / "call_analytics.json").read_text())
+    good = tmp_path / "good-1_20261122T18:00_UTC.json"
+    good.write_text(json.dumps(doc))
+    if role is None:
+        doc["Transcript"][1].pop("ParticipantRole")
+    else:
+        doc["Transcript"][1]["ParticipantRole"] = role
+    bad = tmp_path / "hostile-1_20261122T18:05_UTC.json"
+    bad.write_text(json.dumps(doc))
+    summary = import_paths(Settings(lake=str(tmp_path / "lake")), [str(tmp_path)])
+    assert summary.imported == {"2026-11-22": 1}
+    [(path, reason)] = summary.failed
+    assert path == str(bad) and "transcript segment 1" in reason
+    assert ("has no participant" if role is None else "neither AGENT nor CUSTOMER") in reason
+    lake = LocalLake(str(tmp_path / "lake"))
+    assert [c["contact_id"] for c in lake.read_partition("calls", DAY).to_pylist()] == ["good-1"]
+    assert {t["participant"] for t in lake.read_partition("turns", DAY).to_pylist()} <= {"AGENT", "CUSTOMER"}
+
+
+def test_contact_lens_roles_from_the_participants_list_and_lower_case_spellings_import(tmp_path):
+    doc = json.loads((FIXTURES / "call_analytics.json").read_text())
+    for seg in doc["Transcript"]:
+        seg["ParticipantRole"] = seg["ParticipantRole"].lower()
+    src = tmp_path / "lower-1_20261122T18:00_UTC.json"
+    src.write_text(json.dumps(doc))
+    summary = import_paths(Settings(lake=str(tmp_path / "lake")), [str(src)])
+    assert not summary.failed
+    turns = LocalLake(str(tmp_path / "lake")).read_partition("turns", DAY).to_pylist()
+    assert {t["participant"] for t in turns} == {"AGENT", "CUSTOMER"}

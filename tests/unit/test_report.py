@@ -180,3 +180,19 @@ def test_values_read_as_people_say_them():
     assert fmt(2.25, "sentiment") == "+2.2" and fmt(-1.0, "sentiment") == "\u22121.0" and fmt(0.0, "sentiment") == "0.0"
     assert fmt(0.0123, "usd") == "$0.0123" and fmt(12.5, "usd") == "$12.50"
     assert fmt(None, "percent") == "–" and fmt(3, "count") == "3" and fmt(2.5) == "2.5"
+
+
+def test_hostile_values_are_escaped_and_a_turn_without_participant_or_text_renders(tmp_path):
+    """Every text column that reaches the page (tests.hostile): no markup from data, and no crash on None."""
+    import html as html_module
+
+    from tests.hostile import PAYLOADS, write_hostile_lake
+
+    page = write_report(str(write_hostile_lake(tmp_path / "lake")), tmp_path / "r.html").path.read_text()
+    assert page.count("<script") == 1 and "<img" not in page and "<svg onload" not in page
+    assert "onerror=\"window" not in page and "</script><script>" not in page
+    for column, value in PAYLOADS.items():
+        if column != "attribute_name":  # shown as a label (capitalised words), escaped all the same
+            assert html_module.escape(value, quote=True) in page, column
+    assert '<span class="who">Unknown speaker</span>' in page
+    assert '<li class="turn other neu"' in page  # a role that is neither side gets no side's colour
