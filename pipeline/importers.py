@@ -267,7 +267,7 @@ def _files(settings: Settings, targets: Iterable[str]) -> list[str]:
 def import_paths(settings: Settings, targets: Iterable[str], day: date | None = None) -> ImportSummary:
     """Import every output file under ``targets`` (files, folders, s3:// objects or prefixes)."""
     targets = list(targets)
-    from pipeline.run import DayResult, day_tables
+    from pipeline.run import DayResult, day_tables, new_run_id
 
     components = Components(source=None, transcriber=None, sentiment=build_sentiment(settings),  # type: ignore[arg-type]
                             pii_mask=settings.pii_mask if settings.redact_pii else None,
@@ -286,17 +286,18 @@ def import_paths(settings: Settings, targets: Iterable[str], day: date | None = 
             continue
         days.setdefault(dt, {})[call["contact_id"]] = (call, turns, raw)
     lake = build_lake(settings)
+    run_id = new_run_id("import")
     for dt, contacts in sorted(days.items()):
         ids = set(contacts)
         new = {"calls": [c for c, _, _ in contacts.values()], "turns": [t for _, ts, _ in contacts.values() for t in ts],
                "turns_raw": [r for _, _, rs in contacts.values() for r in rs], "failures": []}
-        merged = DayResult(dt)
-        for table in ("calls", "turns", "turns_raw", "failures"):
-            kept = [r for r in lake.read_partition(table, dt).to_pylist() if r.get("contact_id") not in ids]
-            setattr(merged, table, kept + new[table])
-        merged.calls.sort(key=lambda r: r["contact_id"])
-        merged.turns.sort(key=lambda r: (r["contact_id"], r["turn_index"]))
-        for table, rows in day_tables(settings, merged).items():
-            lake.write_partition(table, dt, rows)
+        with lake.day_lock(dt, run_id):  # one writer per day: the merge reads and replaces the day at once
+            merged = DayResult(dt)
+            for table in ("calls", "turns", "turns_raw", "failures"):
+                kept = [r for r in lake.read_partition(table, dt).to_pylist() if r.get("contact_id") not in ids]
+                setattr(merged, table, kept + new[table])
+            merged.calls.sort(key=lambda r: r["contact_id"])
+            merged.turns.sort(key=lambda r: (r["contact_id"], r["turn_index"]))
+            lake.write_partitions(dt, day_tables(settings, merged, lake), run_id=run_id)
         summary.imported[str(dt)] = len(ids)
     return summary

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
                                     "header) are quarantined before decoding or a Transcribe job")
     worker_memory_mb: int | None = Field(default=None, ge=256, description="Address-space cap of each worker "
                                          "process (RLIMIT_AS, MB): a call needing more is quarantined; off by default")
+    lock_wait_s: float = Field(default=600.0, ge=0, description="A second writer of a day waits this long for the "
+                                                                "first, then stops naming it (one writer per day)")
+    lock_ttl_s: float = Field(default=3600.0, ge=60, description="S3 lake: a day's lock expires after this long, so a "
+                                                                 "dead holder never blocks the next night")
 
     # --- AWS engine (AFTERCALL_ENGINE=aws); credentials come from the usual AWS chain, never from here ---
     aws_conn_id: str | None = Field(default=None, description="Inside Airflow: the AWS connection to use")
