@@ -6,24 +6,43 @@ Finds, and replaces with ``[TYPE]`` (or ``[PII]``):
 * ``KR_RRN``: a Korean resident registration number, ``YYMMDD-GNNNNNN`` with a valid date;
 * ``PHONE``: North American numbers (10 digits, or 11 from 1), Korean mobile and landline
   numbers (``010-1234-5678``, ``02-123-4567``), anything written after ``+``;
-* ``EMAIL``: written (``a.b@example.com``) or spoken (``a dot b at example dot com``);
-* ``ACCOUNT_NUMBER``: any other ID-like number of 6 digits or more, or 4 or more digits
-  spoken one by one ("four five six seven").
+* ``EMAIL``: written (``a.b@example.com``) or spoken (``a dot b at example dot com``,
+  ``a at example.com``);
+* ``CREDIT_DEBIT_CVV``: 3-4 digits shortly after a security-code word ("CVV", "security code",
+  "three digit code on the back", "보안코드");
+* ``CREDIT_DEBIT_EXPIRY``: a month and year shortly after an expiry word ("expires 09/27",
+  "expiry oh nine twenty seven", "valid through 12/2028", "유효기간");
+* ``PIN``: 4-8 digits shortly after "PIN", "passcode", "password" ("비밀번호");
+* ``ACCOUNT_NUMBER``: any other ID-like number of 6 digits or more, 4 or more digits said one
+  by one ("four five six seven", Whisper's "1, 2, 3, 4", or "4. I'm 6. And 1. 8." where a word
+  or two it misheard sit between the digits), or 4-5 digits shortly after "account number".
 
 Digits may be written (``4567``), spoken as English words (``four five six seven``, ``oh``
 for zero, ``double five``) or as Sino-Korean syllables (``공일공 일이삼사``), in groups
 separated by spaces, hyphens, dots or commas. A run of number tokens is read as one number.
+"Shortly after" is within six words; "1234 is my PIN" counts too. Short numbers anywhere
+else ("2 kids", "room 101", "9 30", "25 dollars") are left alone.
+
+A turn's context words may sit in the previous turn ("What's the security code?" / "4 5 6"),
+and an attribute's in its name (``cvv`` = ``123``): :func:`redact` takes that text as
+``context``, and :func:`redact_turns` / :func:`redact_attribute` pass it.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-__all__ = ["Finding", "find_pii", "luhn_ok", "redact"]
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+__all__ = ["Finding", "find_pii", "luhn_ok", "mask_for", "redact", "redact_attribute", "redact_turns"]
+
+Mask = Literal["type", "pii"]
 
 _EN = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
        "six": "6", "seven": "7", "eight": "8", "nine": "9"}
@@ -37,11 +56,51 @@ _TOKEN = re.compile(
     re.IGNORECASE,
 )
 _GAP = re.compile(r"^[\s\-.,/()]*$")
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# Whisper writing digits said one by one, a misheard word or two between them: "4. I'm 6. And 1."
+_BRIDGE = re.compile(r"^[.,]\s+(?:[^\W\d_]{1,5}(?:'[^\W\d_]{1,2})?[.,]?\s+){1,2}$")
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+\b")  # bounded: linear on long runs of dots
 _SPOKEN_EMAIL = re.compile(
-    r"\b[a-z0-9]+(?:\s+(?:dot|underscore)\s+[a-z0-9]+)*\s+at\s+[a-z0-9]+(?:\s+dot\s+[a-z]{2,})+\b", re.IGNORECASE)
+    r"\b[a-z0-9]{1,40}(?:(?:\s+(?:dot|underscore|dash|hyphen)\s+|[._-])[a-z0-9]{1,40}){0,8}"
+    r"\s+at(?:\s+(?:sign|symbol))?\s+"
+    r"[a-z0-9]+(?:-[a-z0-9]+)*(?:(?:\s+dot\s+|\.)(?:[a-z0-9]+(?:-[a-z0-9]+)*))*(?:\s+dot\s+|\.)[a-z]{2,}\b",
+    re.IGNORECASE)
 
-Kind = Literal["CREDIT_DEBIT_NUMBER", "KR_RRN", "PHONE", "EMAIL", "ACCOUNT_NUMBER"]
+# Context words: short numbers count as PII only shortly after one of these (or just before: "123 is my CVV").
+_CONTEXT = {
+    "CREDIT_DEBIT_CVV": re.compile(
+        r"\bc\.?\s?v\.?\s?(?:v\.?\s?2?|c|2)\b\.?|\bcsc\b|\bsecurity\s+(?:code|number|digits)"
+        r"|\b(?:card\s+)?verification\s+(?:code|number|value)"
+        r"|\b(?:three|3|four|4)[\s-]*digits?\s+(?:security\s+)?(?:code|number)"
+        r"|\b(?:code|number|digits)\s+on\s+the\s+back|보안\s*코드|씨브이씨|cvc\s*번호",
+        re.IGNORECASE),
+    "CREDIT_DEBIT_EXPIRY": re.compile(
+        r"\bexp(?:iry|iration|ires?|ired|iring)?\b\.?|\b(?:valid|good)\s+(?:thru|through|until|till|to)\b"
+        r"|유효\s*기간|만료",
+        re.IGNORECASE),
+    "PIN": re.compile(
+        r"\bp\.?\s?i\.?\s?n\b(?:\s+(?:number|code))?|\bpass\s?(?:code|word)\b|\bpersonal\s+identification\s+number"
+        r"|비밀\s*번호|핀\s*번호",
+        re.IGNORECASE),
+    "ACCOUNT_NUMBER": re.compile(r"\baccount\s+(?:number|no\b\.?|#)|\bacct\b\.?|계좌\s*번호", re.IGNORECASE),
+}
+_CONTEXT_DIGITS = {"CREDIT_DEBIT_CVV": (3, 4), "PIN": (4, 8), "ACCOUNT_NUMBER": (4, 5)}
+_WINDOW_WORDS, _WINDOW_CHARS = 6, 160
+_WORD = re.compile(r"[^\W\d_]+")
+_BACK = re.compile(r"[\s,.]*(?:is|was|are|that's|that is|it's|it is)\s+(?:my|the|your|our)\s+",
+                   re.IGNORECASE)
+_LEAD_OH = re.compile(r"\boh[\s,.\-]*$", re.IGNORECASE)
+_NUMW = (r"(?:\d{1,4}(?![\w])|(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
+         r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
+         r"|eighty|ninety|hundred|thousand)\b)")
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b")
+_EXPIRY_VALUE = re.compile(
+    rf"\b(?:(?:{_MONTH}|{_NUMW})(?:(?:\s*[/\-.,]\s*|\s+(?:slash\s+|of\s+)?|년\s*|월\s*)(?:{_NUMW})){{1,5}}"
+    r"|\d{3,4}(?![\w]))",
+    re.IGNORECASE)
+
+Kind = Literal["CREDIT_DEBIT_NUMBER", "CREDIT_DEBIT_CVV", "CREDIT_DEBIT_EXPIRY", "PIN", "KR_RRN", "PHONE", "EMAIL",
+               "ACCOUNT_NUMBER"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,76 +145,166 @@ def _classify(digits: str, raw: str, plus: bool, spoken: bool) -> Kind | None:
     return None
 
 
-def _number_runs(text: str):
-    """(begin, end, digits, plus, spoken) of each run of number tokens."""
+def _number_runs(text: str, skip: Sequence[tuple[int, int]] = ()) -> Iterator[tuple[int, int, str, bool, bool]]:
+    """(begin, end, digits, plus, one_by_one) of each run of number tokens, none inside ``skip``.
+
+    ``one_by_one``: every digit was said (or written by Whisper) on its own: "four five", "4, 5".
+    """
+    spans: list[list[int]] = []
+    for b, e in sorted(skip):
+        if spans and b <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], e)
+        else:
+            spans.append([b, e])
+    skip_starts, skip_ends = [b for b, _ in spans], [e for _, e in spans]
+    runs: list[list] = []  # [begin, end, digits, plus, one_by_one]
     run: list[re.Match] = []
 
-    def flush():
+    def flush() -> None:
         if not run:
-            return None
-        digits, repeat, spoken = "", 1, False
+            return
+        digits, repeat, spoken, single = "", 1, False, True
         for m in run:
             if m["double"]:
                 repeat = 2 if m["double"].lower() == "double" else 3
                 continue
             if m["digits"]:
-                part = m["digits"]
+                part, single = m["digits"], single and len(m["digits"]) == 1
             elif m["word"]:
                 part, spoken = _EN[m["word"].lower()], True
             else:
-                part, spoken = "".join(_KO[c] for c in m["ko"]), True
+                part, spoken, single = "".join(_KO[c] for c in m["ko"]), True, False
             digits += part[0] * (repeat - 1) + part if repeat > 1 else part
             repeat = 1
-        return run[0].start(), run[-1].end(), digits, bool(run[0]["plus"]), spoken
+        if digits:
+            runs.append([run[0].start(), run[-1].end(), digits, bool(run[0]["plus"]), spoken or single])
 
     for m in _TOKEN.finditer(text):
+        at = bisect.bisect_right(skip_starts, m.start()) - 1
+        if at >= 0 and m.start() < skip_ends[at]:
+            flush()
+            run = []
+            continue
         if m["word"] and m["word"].lower() in ("oh", "o") and not run:
             continue  # "oh" starts a sentence far more often than a number
         if run and not _GAP.match(text[run[-1].end():m.start()]):
-            found = flush()
-            if found:
-                yield found
+            flush()
             run = []
         run.append(m)
-    found = flush()
-    if found:
-        yield found
+    flush()
+    merged: list[list] = []
+    for r in runs:
+        prev = merged[-1] if merged else None
+        if prev and prev[4] and r[4] and not prev[3] and not r[3] and _BRIDGE.match(text[prev[1]:r[0]]):
+            prev[1], prev[2] = r[1], prev[2] + r[2]
+        else:
+            merged.append(r)
+    for begin, end, digits, plus, one_by_one in merged:
+        yield begin, end, digits, plus, one_by_one
 
 
-def find_pii(text: str) -> list[Finding]:
-    findings = [Finding("EMAIL", m.start(), m.end()) for m in _EMAIL.finditer(text)]
-    findings += [Finding("EMAIL", m.start(), m.end()) for m in _SPOKEN_EMAIL.finditer(text)]
-    for begin, end, digits, plus, spoken in _number_runs(text):
-        if any(f.begin <= begin < f.end for f in findings):
-            continue
-        kind = _classify(digits, text[begin:end], plus, spoken)
-        if kind:
-            findings.append(Finding(kind, begin, end))
+def _context_kind(text: str, keywords: list[tuple[str, int, int]], starts: list[int], begin: int, end: int,
+                  digits: str) -> tuple[str, int] | None:
+    """The context kind of the number at ``begin:end``, and where it begins (a leading "oh" counted).
+
+    ``keywords``: (kind, begin, end) of every context word in ``text`` that takes short numbers, in
+    order; ``starts``: their begins.
+    """
+    candidates: list[tuple[str, int, int]] = []
+    i = bisect.bisect_right(starts, begin) - 1
+    while i >= 0 and keywords[i][2] > begin:
+        i -= 1
+    if i >= 0:
+        kind, _, kw_end = keywords[i]
+        lead = _LEAD_OH.search(text, max(kw_end, begin - 12), begin)
+        stop = lead.start() if lead else begin
+        if stop - kw_end <= _WINDOW_CHARS and len(_WORD.findall(text, kw_end, stop)) <= _WINDOW_WORDS:
+            candidates += [(kind, lead.start(), len(digits) + 1)] if lead else []
+            candidates.append((kind, begin, len(digits)))
+    back = _BACK.match(text, end, end + 60)
+    if back:
+        at = bisect.bisect_left(starts, back.end())  # "is my PIN", "that's the card security code"
+        if at < len(starts) and starts[at] - back.end() < 20 and len(_WORD.findall(text, back.end(), starts[at])) <= 1:
+            candidates.append((keywords[at][0], begin, len(digits)))
+    for kind, start, n in candidates:
+        low, high = _CONTEXT_DIGITS[kind]
+        if low <= n <= high:
+            return kind, start
+    return None
+
+
+def _merge(findings: list[Finding]) -> list[Finding]:
+    """Overlapping findings as one (the first one's kind), covering them all."""
     merged: list[Finding] = []
     for f in sorted(findings, key=lambda f: (f.begin, -f.end)):
         if merged and f.begin < merged[-1].end:
+            if f.end > merged[-1].end:
+                merged[-1] = Finding(merged[-1].kind, merged[-1].begin, f.end)
             continue
         merged.append(f)
     return merged
 
 
-def redact(text: str, mask: Literal["type", "pii"] = "type",
-           detector: Callable[[str], list[Finding]] | None = None) -> tuple[str, list[Finding]]:
+def find_pii(text: str, context: str = "") -> list[Finding]:
+    """PII in ``text``. ``context``: text said just before (a previous turn, an attribute's name)
+    whose context words apply to the start of ``text``; nothing in it is reported."""
+    if context:
+        sep = "\n|\n"  # breaks runs of numbers and e-mail addresses
+        shift = len(context) + len(sep)
+        return [Finding(f.kind, max(f.begin, shift) - shift, f.end - shift)
+                for f in find_pii(context + sep + text) if f.end > shift]
+    findings = [Finding("EMAIL", m.start(), m.end()) for m in _EMAIL.finditer(text)]
+    findings += [Finding("EMAIL", m.start(), m.end()) for m in _SPOKEN_EMAIL.finditer(text)]
+    keywords = sorted(((kind, m.start(), m.end()) for kind, rx in _CONTEXT.items() for m in rx.finditer(text)),
+                      key=lambda k: k[1])
+    for kind, _, kw_end in keywords:
+        if kind == "CREDIT_DEBIT_EXPIRY":
+            for m in _EXPIRY_VALUE.finditer(text, kw_end, min(len(text), kw_end + _WINDOW_CHARS)):
+                if len(_WORD.findall(text[kw_end:m.start()])) <= _WINDOW_WORDS:
+                    findings.append(Finding(kind, m.start(), m.end()))
+                break
+    skip = [(f.begin, f.end) for f in findings] + [(b, e) for _, b, e in keywords]
+    short = [k for k in keywords if k[0] in _CONTEXT_DIGITS]
+    starts = [b for _, b, _ in short]
+    for begin, end, digits, plus, one_by_one in _number_runs(text, skip):
+        near = _context_kind(text, short, starts, begin, end, digits) if short else None
+        if near:
+            findings.append(Finding(near[0], near[1], end))
+            continue
+        kind = _classify(digits, text[begin:end], plus, one_by_one)
+        if kind:
+            findings.append(Finding(kind, begin, end))
+    return _merge(findings)
+
+
+def redact(text: str, mask: Mask = "type", detector: Callable[[str], list[Finding]] | None = None,
+           context: str = "") -> tuple[str, list[Finding]]:
     """``text`` with every finding replaced by ``[TYPE]`` (or ``[PII]``), and the findings.
 
     ``detector`` adds a service's findings (Comprehend's ``detect_pii_entities``) to this module's.
+    ``context``: the text said just before (see :func:`find_pii`).
     """
-    findings = find_pii(text)
+    findings = find_pii(text, context)
     if detector is not None:
-        merged: list[Finding] = []
-        for f in sorted(findings + detector(text), key=lambda f: (f.begin, -f.end)):
-            if merged and f.begin < merged[-1].end:
-                if f.end > merged[-1].end:
-                    merged[-1] = Finding(merged[-1].kind, merged[-1].begin, f.end)
-                continue
-            merged.append(f)
-        findings = merged
+        findings = _merge(findings + detector(text))
     out = text
     for f in reversed(findings):
         out = out[:f.begin] + (f"[{f.kind}]" if mask == "type" else "[PII]") + out[f.end:]
     return out, findings
+
+
+def redact_turns(texts: Sequence[str], mask: Mask = "type",
+                 detector: Callable[[str], list[Finding]] | None = None) -> list[str]:
+    """Each turn redacted with the turn before it as context ("The security code?" / "4 5 6.")."""
+    return [redact(t, mask, detector, texts[i - 1] if i else "")[0] for i, t in enumerate(texts)]
+
+
+def redact_attribute(name: str, value: str, mask: Mask = "type") -> str:
+    """A contact attribute's value, redacted with its name as context (``cvv`` = ``123``, ``cardExpiry``)."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_\-.:]+", " ", name)
+    return redact(value, mask, context=words)[0]
+
+
+def mask_for(settings: Settings) -> Mask | None:
+    """The mask redaction uses under ``settings``; None when ``AFTERCALL_REDACT_PII`` is off."""
+    return settings.pii_mask if settings.redact_pii else None

@@ -234,8 +234,8 @@ class WhisperTranscriber(Transcriber):
         for segment in segments:
             clip = next((c for c in clips if c[0] - 0.01 <= segment.start < c[1]), clips[-1])
             if segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < NO_SPEECH_LOGPROB:
-                log.info("dropped the clip at %.1f s judged silent (no-speech %.2f): %.60s",
-                         clip[0], segment.no_speech_prob, segment.text)
+                log.info("dropped the clip at %.1f s judged silent (no-speech %.2f, %d characters)",
+                         clip[0], segment.no_speech_prob, len(segment.text))
                 continue
             yield clip, segment
 
