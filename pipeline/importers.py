@@ -184,7 +184,9 @@ def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tup
         text = seg.get("Content") or ""
         if not isinstance(text, str):
             raise ValueError(f"transcript segment {index}: Content is {type(text).__name__}, not text")
-        shown = redact(text, components.pii_mask)[0] if components.pii_mask else text
+        before = (segments[index - 1].get("Content") or "") if index else ""
+        shown = redact(text, components.pii_mask, context=before if isinstance(before, str) else "")[0] \
+            if components.pii_mask else text
         begin = seg["BeginOffsetMillis"] / 1000
         rows.append({
             "contact_id": call["contact_id"], "turn_index": index, "participant": role,

@@ -12,7 +12,7 @@ from pipeline.audio import MAX_CALL_MINUTES, CallAudio, decode_call, frame_level
 from pipeline.discovery import Recording
 from pipeline.exceptions import BadRecording, InfrastructureError, SentimentError
 from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
-from pipeline.pii import redact
+from pipeline.pii import redact_turns
 from pipeline.ports import Transcript
 from pipeline.sentiment import summarize
 from pipeline.turns import align_to_speech, build_turns, words_per_minute
@@ -171,8 +171,8 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
     call["agent_interruptions"], call["customer_interruptions"] = len(cut_ins["AGENT"]), len(cut_ins["CUSTOMER"])
     lap("turns")
     raw_texts = [t.text for t in turns]
-    texts = ([redact(t, components.pii_mask, components.pii_detector)[0] for t in raw_texts]
-             if components.pii_mask else raw_texts)
+    # Each turn is read with the one before it: "The security code?" / "7, 8, 9." is a CVV.
+    texts = redact_turns(raw_texts, components.pii_mask, components.pii_detector) if components.pii_mask else raw_texts
     try:
         results = sentiment.analyze(texts, transcript.language_code) if sentiment and turns else []
     except SentimentError as exc:  # the engine refused these texts even alone: this call's fault

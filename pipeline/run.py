@@ -289,18 +289,13 @@ def day_tables(settings: Settings, result: DayResult, lake: Lake | None = None) 
     category rules newer than the configured ones (applied with ``recategorize --rules``) stay.
     """
     from pipeline.categories import categorize_day, effective_rules
-    from pipeline.ctr import attribute_rows
-    try:  # TEMP until ctr lands
-        from pipeline.ctr import read_contacts_checked
-    except ImportError:
-        from pipeline.ctr import read_contacts
-        def read_contacts_checked(*a):
-            return read_contacts(*a), 0
+    from pipeline.ctr import attribute_rows, read_contacts_checked
+    from pipeline.pii import mask_for
 
     if settings.ctr_source or lake is None:
         contacts, result.ctr_skipped = read_contacts_checked(settings, result.day, result.calls)
         contact_rows = [{k: v for k, v in c.items() if not k.startswith("_")} for c in contacts]
-        attributes = attribute_rows(contacts, **_attribute_redaction(settings))
+        attributes = attribute_rows(contacts, pii_mask=mask_for(settings))  # values redacted like turns, names kept
     else:
         contact_rows = lake.read_partition("contacts", result.day).to_pylist()
         attributes = lake.read_partition("contact_attributes", result.day).to_pylist()
@@ -316,13 +311,6 @@ def day_tables(settings: Settings, result: DayResult, lake: Lake | None = None) 
         "contacts": contact_rows,
         "contact_attributes": attributes,
     }
-
-
-def _attribute_redaction(settings: Settings) -> dict:
-    """Contact attribute values go through the transcript's redaction when it is on (names stay)."""
-    if not settings.redact_pii:
-        return {}
-    return {}  # TEMP
 
 
 def new_run_id(prefix: str = "cli") -> str:
