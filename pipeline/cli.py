@@ -16,9 +16,11 @@ import click
 import typer
 import typer.core
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.exceptions import AftercallError, ConfigurationError
 from pipeline.settings import load_settings
@@ -146,9 +148,9 @@ def _print_table(columns: list[str], rows: list[tuple], title: str | None = None
     """A table as wide as it needs; on a terminal too narrow for it, one block per row instead."""
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column, no_wrap=True)
+        table.add_column(Text(column), no_wrap=True)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))  # data, never rich markup
     width = Measurement.get(console, console.options.update_width(100_000), table).maximum
     if width <= console.width:
         console.print(table)
@@ -156,11 +158,11 @@ def _print_table(columns: list[str], rows: list[tuple], title: str | None = None
         Console(width=width, force_terminal=False).print(table)
     else:
         if title:
-            console.print(f"[bold]{title}[/]")
+            console.print(Text(title, style="bold"))
         for n, row in enumerate(rows, start=1):
             block = Table(show_header=False, title=f"row {n}", box=None)
             for column, value in zip(columns, row, strict=True):
-                block.add_row(f"[dim]{column}[/]", "" if value is None else str(value))
+                block.add_row(Text(column, style="dim"), Text("" if value is None else str(value)))
             console.print(block)
 
 
@@ -190,10 +192,12 @@ def _run(day: date, settings) -> None:
     summary.add_row("lake", settings.lake if settings.lake_is_s3 else str(Path(settings.lake).resolve()))
     console.print(summary)
     if not result.calls and not result.failures:
-        err.print(f"no recordings under {settings.source} for {day} (…/CallRecordings/{day:%Y/%m/%d}/): "
+        err.print(f"no recordings under {escape(settings.source)} for {day} (…/CallRecordings/{day:%Y/%m/%d}/): "
                   "the day is committed empty", highlight=False, soft_wrap=True)
     for failure in result.failures:
-        err.print(f"[yellow]quarantined[/] {failure['recording_uri']}: {failure['stage']}: {failure['error']}",
+        # File names and reasons are data: "[x]" in them must print as is, not as rich markup.
+        err.print(f"[yellow]quarantined[/] {escape(failure['recording_uri'])}: {failure['stage']}: "
+                  f"{escape(failure['error'])}",
                   highlight=False)
 
 
@@ -357,11 +361,11 @@ def setup(
                                s3=aws_client(settings, "s3"))
             # Human text on stderr: stdout carries the policy alone (`aftercall setup > policy.json`).
             for line in report.done:
-                err.print(f"[green]done[/]      {line}", highlight=False, soft_wrap=True)
+                err.print(f"[green]done[/]      {escape(line)}", highlight=False, soft_wrap=True)
             for line in report.unchanged:
-                err.print(f"[dim]unchanged[/] {line}", highlight=False, soft_wrap=True)
+                err.print(f"[dim]unchanged[/] {escape(line)}", highlight=False, soft_wrap=True)
             for line in report.warnings:
-                err.print(f"[yellow]warning[/]   {line}", highlight=False, soft_wrap=True)
+                err.print(f"[yellow]warning[/]   {escape(line)}", highlight=False, soft_wrap=True)
             account = aws_client(settings, "sts").get_caller_identity()["Account"]
         else:
             account = "<account-id>"
@@ -393,7 +397,7 @@ def import_(
     for dt, n in summary.imported.items():
         console.print(f"imported {n} calls into dt={dt}", highlight=False)
     for path, reason in summary.failed:
-        err.print(f"[yellow]not imported[/] {path}: {reason}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]not imported[/] {escape(path)}: {escape(reason)}", highlight=False, soft_wrap=True)
     if summary.failed and not summary.imported:
         raise typer.Exit(1)
 
