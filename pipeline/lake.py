@@ -173,8 +173,7 @@ class LocalLake:
             parts = [pq.read_table(p) for p in sorted(folder.glob("run-*.parquet")) if _RUN_FILE.match(p.name)]
             if (folder / LEGACY_PART).is_file():
                 parts.insert(0, pq.read_table(folder / LEGACY_PART))
-            return pa.concat_tables([p.select(TABLES[table].names).cast(TABLES[table]) for p in parts]) \
-                if parts else TABLES[table].empty_table()
+            return pa.concat_tables([_conform(p, TABLES[table]) for p in parts]) if parts else TABLES[table].empty_table()
         name = self._day_files(str(dt)).get(table)
         path = folder / name if name else None
         return pq.read_table(path) if path and path.is_file() else TABLES[table].empty_table()
@@ -267,6 +266,13 @@ class LocalLake:
         schema = TABLES["runs"]
         _write_file(pa.Table.from_pylist([{k: row.get(k) for k in schema.names}], schema=schema), final)
         return final
+
+
+def _conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``data`` in ``schema``'s columns and types; columns a file from an older version lacks are null."""
+    columns = [data.column(f.name).cast(f.type) if f.name in data.column_names else pa.nulls(data.num_rows, f.type)
+               for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _older_than(path: Path, seconds: float) -> bool:

@@ -155,3 +155,17 @@ def test_an_empty_day_writes_empty_partitions(tmp_path):
     result = run_day(settings, DEMO_DAY)
     assert result.calls == [] and result.failures == []
     assert _count(settings.lake) == 0
+
+
+def test_runs_written_by_the_previous_version_are_read_beside_new_attempts(source, tmp_path):
+    import pyarrow as pa
+
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
+    old = LocalLake(settings.lake).partition_dir("runs", DEMO_DAY)
+    old.mkdir(parents=True)
+    pq.write_table(pa.table({"run_id": ["scheduled__old"], "status": ["committed"], "recordings": pa.array([4], pa.int32())}),
+                   old / "part-00000.parquet")
+    run_day(settings, DEMO_DAY)
+    rows = LocalLake(settings.lake).read_partition("runs", DEMO_DAY).to_pylist()
+    assert [(r["run_id"], r["attempt_id"] is None) for r in rows][0] == ("scheduled__old", True) and len(rows) == 2
+    assert query("select count(*) from runs", settings.lake)[1][0][0] == 2
