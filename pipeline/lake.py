@@ -8,8 +8,9 @@ A day changes all at once, across every table, or not at all:
 3. it replaces the day's **pointer** ``<lake>/_commits/dt=DAY.json`` (one ``os.replace``: atomic),
    which names the file of every table of the day. Readers follow pointers only, so a kill -9 at
    any instant leaves them seeing the day wholly as before or wholly as after;
-4. it deletes the files the new pointer replaced, and leftovers of writers that died (files of
-   this lake's own naming that no pointer names; only a lock holder can tell they are dead).
+4. the files it replaced stay for ``REPLACED_GRACE_S`` (an hour) for readers that listed them just
+   before the switch; a later writer of the day deletes them, and leftovers of writers that died
+   (files of this lake's own naming that no pointer names: no reader ever followed them).
 
 Readers trust only the lake's own files: ``dt=YYYY-MM-DD`` folders (a real date) and the files a
 pointer names (for a day written before pointers existed: ``part-00000.parquet``). Anything else in
@@ -48,11 +49,13 @@ log = logging.getLogger(__name__)
 COMMITS = "_commits"
 LEGACY_PART = "part-00000.parquet"  # the one file of a day written before pointers
 _COMMIT = r"\d{8}T\d{6}-[0-9a-f]{12}"
-_DAY_DIR = re.compile(rf"^{PARTITION}=(\d{{4}}-\d{{2}}-\d{{2}})$")
-_PART = re.compile(rf"^part-{_COMMIT}\.parquet$")
-_RUN_FILE = re.compile(rf"^run-{_COMMIT}\.parquet$")
-_TMP = re.compile(r"^\.tmp-[0-9a-f]{32}\.partial$")
+# Matched with fullmatch: "$" alone would let a name ending in a newline pass.
+_DAY_DIR = re.compile(rf"{PARTITION}=(\d{{4}}-\d{{2}}-\d{{2}})")
+_PART = re.compile(rf"part-{_COMMIT}\.parquet")
+_RUN_FILE = re.compile(rf"run-{_COMMIT}\.parquet")
+_TMP = re.compile(r"\.tmp-[0-9a-f]{32}\.partial")
 FILE_MODE = 0o640
+REPLACED_GRACE_S = 3600.0  # a replaced file outlives its switch this long: readers that listed it still read it
 
 
 def commit_id() -> str:
@@ -62,13 +65,14 @@ def commit_id() -> str:
 
 def valid_day(folder_name: str) -> str | None:
     """``YYYY-MM-DD`` of a ``dt=YYYY-MM-DD`` folder holding a real date, else None."""
-    match = _DAY_DIR.match(folder_name)
+    match = _DAY_DIR.fullmatch(folder_name)
     if not match:
         return None
     try:
-        return date.fromisoformat(match.group(1)).isoformat()
+        day = date.fromisoformat(match.group(1)).isoformat()
     except ValueError:
         return None
+    return day if folder_name == f"{PARTITION}={day}" else None
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -123,13 +127,19 @@ class LocalLake:
             return None
         except (OSError, ValueError) as exc:  # only os.replace writes it, so this is damage from outside
             raise LakeError("*", str(dt), f"unreadable commit pointer {self.pointer_path(dt)}: {exc}") from exc
-        return doc if isinstance(doc, dict) and isinstance(doc.get("tables"), dict) else None
+        tables = doc.get("tables") if isinstance(doc, dict) else None
+        if not isinstance(tables, dict) or not all(
+                t in TABLES and isinstance(n, str) and (_PART.fullmatch(n) or n == LEGACY_PART) for t, n in tables.items()):
+            # never read as "no pointer": the next writer would take the committed files for leftovers
+            raise LakeError("*", str(dt), f"damaged commit pointer {self.pointer_path(dt)}: move it aside to read the "
+                                          "day as it was before pointers, or rerun the day")
+        return doc
 
     def _day_files(self, dt: str) -> dict[str, str]:
         """table -> file name of the day as readers see it (pointer, else the files from before pointers)."""
         pointer = self.pointer(dt)
         if pointer is not None:
-            return {t: n for t, n in pointer["tables"].items() if isinstance(n, str)}
+            return dict(pointer["tables"])
         return {t: LEGACY_PART for t in TABLES if t != "runs" and (self.partition_dir(t, dt) / LEGACY_PART).is_file()}
 
     def days(self, table: str) -> list[str]:
@@ -139,30 +149,52 @@ class LocalLake:
             return []
         found, foreign = [], []
         for entry in sorted(folder.iterdir()):
-            day = valid_day(entry.name) if entry.is_dir() else None
+            # a symlinked day would let one day's reader or cleanup reach another day's files
+            day = valid_day(entry.name) if entry.is_dir() and not entry.is_symlink() else None
             (found if day else foreign).append(day or entry.name)
         if foreign:
             log.warning("%s: ignoring %d entries that are not day folders: %s", folder, len(foreign),
                         ", ".join(repr(f) for f in foreign[:5]))
         return found
 
+    def snapshot(self, tables: Iterable[str] = TABLES) -> dict[str, list[Path]]:
+        """Every file readers should read, per table, from one reading of each day's pointer: a commit
+        landing meanwhile is seen by no table or, at the next snapshot, by all of them."""
+        day_files: dict[str, dict[str, str]] = {}
+        replaced: dict[str, set[tuple[str, str]]] = {}  # files a switch replaced, kept a while: not foreign
+        out: dict[str, list[Path]] = {}
+        for table in tables:
+            files: list[Path] = []
+            for day in self.days(table):
+                folder = self.partition_dir(table, day)
+                listing = sorted(p.name for p in folder.iterdir())
+                if table == "runs":
+                    trusted = [n for n in listing if _RUN_FILE.fullmatch(n) or n == LEGACY_PART]
+                else:
+                    if day not in day_files:
+                        day_files[day] = self._day_files(day)
+                        replaced[day] = {(str(r.get("table")), str(r.get("file")))
+                                         for r in (self.pointer(day) or {}).get("replaced", []) if isinstance(r, dict)}
+                    name = day_files[day].get(table)
+                    trusted = [name] if name in listing else []
+                    if name and not trusted:
+                        log.error("%s: the committed file %s is missing", folder, name)
+                foreign = [n for n in listing if n not in trusted and not _TMP.fullmatch(n)
+                           and not (table != "runs" and (_PART.fullmatch(n) or (table, n) in replaced.get(day, ())))]
+                if foreign:
+                    log.warning("%s: ignoring %d files the lake did not commit: %s", folder, len(foreign),
+                                ", ".join(repr(f) for f in foreign[:5]))
+                files += [folder / n for n in trusted]
+            out[table] = files
+        return out
+
+    def committed_attempt(self, dt: date | str) -> str | None:
+        """The ``runs.attempt_id`` whose commit the day shows now."""
+        return (self.pointer(dt) or {}).get("attempt_id")
+
     def committed_files(self, table: str) -> list[Path]:
         """Every file of ``table`` that readers should read, day by day."""
-        files: list[Path] = []
-        for day in self.days(table):
-            folder = self.partition_dir(table, day)
-            if table == "runs":
-                trusted = [p for p in sorted(folder.iterdir()) if _RUN_FILE.match(p.name) or p.name == LEGACY_PART]
-            else:
-                name = self._day_files(day).get(table)
-                trusted = [folder / name] if name and (folder / name).is_file() else []
-            foreign = [p.name for p in folder.iterdir() if p not in trusted and not _TMP.match(p.name)
-                       and not (table != "runs" and _PART.match(p.name))]
-            if foreign:
-                log.warning("%s: ignoring %d files the lake did not commit: %s", folder, len(foreign),
-                            ", ".join(repr(f) for f in foreign[:5]))
-            files += trusted
-        return files
+        return self.snapshot([table])[table]
 
     def has_data(self, table: str) -> bool:
         return bool(self.committed_files(table))
@@ -170,7 +202,7 @@ class LocalLake:
     def read_partition(self, table: str, dt: date | str) -> pa.Table:
         folder = self.partition_dir(table, dt)
         if table == "runs":
-            parts = [pq.read_table(p) for p in sorted(folder.glob("run-*.parquet")) if _RUN_FILE.match(p.name)]
+            parts = [pq.read_table(p) for p in sorted(folder.glob("run-*.parquet")) if _RUN_FILE.fullmatch(p.name)]
             if (folder / LEGACY_PART).is_file():
                 parts.insert(0, pq.read_table(folder / LEGACY_PART))
             return pa.concat_tables([_conform(p, TABLES[table]) for p in parts]) if parts else TABLES[table].empty_table()
@@ -184,7 +216,7 @@ class LocalLake:
         return self.write_partitions(dt, {table: rows})[table]
 
     def write_partitions(self, dt: date | str, tables: Mapping[str, Iterable[Mapping[str, object]]],
-                         run_id: str | None = None) -> dict[str, Path]:
+                         run_id: str | None = None, attempt_id: str | None = None) -> dict[str, Path]:
         """Replace several tables' partitions for ``dt`` in one switch of the day's pointer.
 
         Tables not named keep what they had. A failure before the switch changes nothing.
@@ -193,6 +225,10 @@ class LocalLake:
         if "runs" in tables:
             raise ValueError("runs is append-only: use append_run")
         with self.day_lock(dt, run_id):
+            for table in tables:
+                if self.partition_dir(table, dt).is_symlink() or (self.root / table).is_symlink():
+                    raise LakeError(table, dt, f"{self.partition_dir(table, dt)} is a symbolic link: not written")
+            previous = self.pointer(dt) or {}
             self._clean_leftovers(dt)
             current = self._day_files(dt)
             commit = commit_id()
@@ -209,19 +245,27 @@ class LocalLake:
                     written[table] = (final, data.num_rows)
                 for final, _ in written.values():
                     _fsync_dir(final.parent)
-                pointer = {"commit": commit, "run_id": run_id,
-                           "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                           "tables": {**current, **{t: f.name for t, (f, _) in written.items()}}}
-                self._replace_pointer(dt, pointer)
             except OSError as exc:
                 for final, _ in written.values():
                     final.unlink(missing_ok=True)
                 raise LakeError(table, dt, f"could not write the partition: {exc}") from exc
+            now = datetime.now(UTC)
+            # Replaced files stay a while (REPLACED_GRACE_S) for readers that listed them before the switch;
+            # a later writer of the day deletes them.
+            replaced = [r for r in previous.get("replaced", []) if isinstance(r, dict)]
+            replaced += [{"table": t, "file": current[t], "at": now.isoformat(timespec="seconds")}
+                         for t in written if current.get(t) and current[t] != written[t][0].name]
+            pointer = {"commit": commit, "run_id": run_id, "attempt_id": attempt_id,
+                       "committed_at": now.isoformat(timespec="seconds"),
+                       "tables": {**current, **{t: f.name for t, (f, _) in written.items()}}, "replaced": replaced}
+            try:
+                self._replace_pointer(dt, pointer)
+            except OSError as exc:  # raised only before the switch: nothing refers to the new files
+                for final, _ in written.values():
+                    final.unlink(missing_ok=True)
+                raise LakeError("*", dt, f"could not switch the day: {exc}") from exc
             for table, (final, rows) in written.items():
                 log.info("wrote %s rows to %s", rows, final)
-                old = current.get(table)
-                if old and old != final.name:
-                    (final.parent / old).unlink(missing_ok=True)  # replaced: only this writer still knew it
             return {table: final for table, (final, _) in written.items()}
 
     def _replace_pointer(self, dt: str, pointer: dict) -> None:
@@ -237,25 +281,44 @@ class LocalLake:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(path.parent)
+        try:
+            _fsync_dir(path.parent)
+        except OSError as exc:  # switched already: the files it names must stay, whatever happens here
+            log.warning("%s: switched, but flushing %s failed: %s", dt, path.parent, exc)
 
     def _clean_leftovers(self, dt: str) -> None:
-        """Under the day's lock: files of this lake's naming that no pointer names belong to dead writers."""
+        """Under the day's lock: files of this lake's naming that no pointer names belong to dead writers (no
+        reader ever followed them); files a switch replaced go once their grace period is over."""
+        pointer = self.pointer(dt)
         current = self._day_files(dt)
+        graced: dict[tuple[str, str], bool] = {}
+        kept = []
+        for entry in (pointer or {}).get("replaced", []):
+            try:
+                at = datetime.fromisoformat(entry["at"])
+                key = (str(entry["table"]), str(entry["file"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            graced[key] = (datetime.now(UTC) - at).total_seconds() < REPLACED_GRACE_S
+            if graced[key]:
+                kept.append(entry)
         for table in TABLES:
             folder = self.partition_dir(table, dt)
-            if not folder.is_dir():
+            if not folder.is_dir() or folder.is_symlink():
                 continue
             for path in folder.iterdir():
-                dead = _TMP.match(path.name) and (table != "runs" or _older_than(path, 3600))
-                if table != "runs":
-                    dead = dead or (_PART.match(path.name) and path.name != current.get(table))
-                    dead = dead or (path.name == LEGACY_PART and current.get(table) not in (None, LEGACY_PART))
+                if path.is_symlink():
+                    continue
+                dead = bool(_TMP.fullmatch(path.name)) and (table != "runs" or _older_than(path, 3600))
+                if table != "runs" and path.name != current.get(table) and not graced.get((table, path.name)):
+                    dead = dead or bool(_PART.fullmatch(path.name)) or path.name == LEGACY_PART and table in current
                 if dead:
-                    log.info("removing %s, left by a writer that did not finish", path)
+                    log.info("removing %s (replaced, or left by a writer that did not finish)", path)
                     path.unlink(missing_ok=True)
-        for tmp in (self.root / COMMITS).glob(f".tmp-*.partial"):
-            if _TMP.match(tmp.name) and _older_than(tmp, 3600):
+        if pointer is not None and len(kept) != len(pointer.get("replaced", [])):
+            self._replace_pointer(dt, {**pointer, "replaced": kept})
+        for tmp in (self.root / COMMITS).glob(".tmp-*.partial"):
+            if _TMP.fullmatch(tmp.name) and _older_than(tmp, 3600):
                 tmp.unlink(missing_ok=True)
 
     def append_run(self, dt: date | str, attempt: str, row: Mapping[str, object]) -> Path:

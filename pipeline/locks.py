@@ -11,12 +11,13 @@ names the holder (run id, host, process, since when).
 - S3 lake: ``<lake>/_locks/dt=DAY.lock``, an object created with a conditional put
   (``If-None-Match: *``), which S3 refuses with 412 while it exists, so every machine respects
   it. It carries an owner token and an expiry (``AFTERCALL_LOCK_TTL_S``): a holder that died is
-  taken over once the lock expired (conditional delete on its ETag, so two waiters cannot both
-  take it over). A writer checks it still holds the lock before it switches anything
-  (:meth:`S3DayLock.verify`).
+  taken over once the lock expired (a put conditional on its ETag, so of two waiters only one
+  takes it over). A writer checks it still holds the lock before it switches anything
+  (:meth:`S3DayLock.verify`). The expiry is written by the holder's clock and not renewed (no
+  heartbeat): keep machines on NTP and the TTL well above one commit's length.
 
-Locks are re-entrant within a process: ``commit_day`` holds the day while the lake's
-``write_partitions`` takes it again.
+Locks are re-entrant within a thread: ``commit_day`` holds the day while the lake's
+``write_partitions`` takes it again. Another thread of the same process waits like any writer.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ log = logging.getLogger(__name__)
 LOCKS = "_locks"
 POLL_S = 0.25
 
-_HELD: dict[tuple[str, str], int] = {}  # (lake root, day) -> depth, for re-entry within this process
+# (lake root, day, thread) -> depth, for re-entry by the thread that holds the day; another thread of the
+# process is a writer like any other and waits (flock on its own descriptor, or the S3 object).
+_HELD: dict[tuple[str, str, int], int] = {}
 _HELD_GUARD = threading.Lock()
 
 
@@ -69,22 +72,23 @@ def describe(record: dict[str, Any] | None) -> str:
 
 def held_here(root: str, day: str) -> bool:
     with _HELD_GUARD:
-        return _HELD.get((root, day), 0) > 0
+        return _HELD.get((root, day, threading.get_ident()), 0) > 0
 
 
 @contextmanager
 def _reentry(root: str, day: str) -> Iterator[bool]:
-    """Yields True when this process already holds the day (the caller must not lock again)."""
+    """Yields True when this thread already holds the day (the caller must not lock again)."""
+    key = (root, day, threading.get_ident())
     with _HELD_GUARD:
-        depth = _HELD.get((root, day), 0)
-        _HELD[(root, day)] = depth + 1
+        depth = _HELD.get(key, 0)
+        _HELD[key] = depth + 1
     try:
         yield depth > 0
     finally:
         with _HELD_GUARD:
-            _HELD[(root, day)] -= 1
-            if not _HELD[(root, day)]:
-                del _HELD[(root, day)]
+            _HELD[key] -= 1
+            if not _HELD[key]:
+                del _HELD[key]
 
 
 @contextmanager
@@ -97,7 +101,7 @@ def local_day_lock(root: Path, day: str, run_id: str | None, wait_s: float) -> I
         folder = root / LOCKS
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"dt={day}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o640)  # a planted symlink is refused
         try:
             deadline = time.monotonic() + wait_s
             announced = False
@@ -152,34 +156,31 @@ class S3DayLock:
 
         deadline = time.monotonic() + self.wait_s
         announced = False
+        condition: dict[str, str] = {"IfNoneMatch": "*"}
         while True:
             record = owner_record(self.run_id, self.ttl_s)
             try:
                 put = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=json.dumps(record).encode(),
-                                         IfNoneMatch="*", ContentType="application/json",
-                                         **sse_kwargs(self.kms_key_id))
+                                         ContentType="application/json", **condition, **sse_kwargs(self.kms_key_id))
                 self.record, self.etag = record, put.get("ETag")
                 return
             except self.s3.exceptions.ClientError as exc:
-                if self._code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                if self._code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409", "NoSuchKey",
+                                           "404"):
                     raise
+            condition = {"IfNoneMatch": "*"}
             holder, etag = self._current()
-            if holder is None:
-                continue  # released between our put and our read: try again at once
-            if _expired(holder):
+            if holder is not None and _expired(holder) and etag:
+                # Take over with one put conditional on the dead holder's ETag: of two waiters, one wins.
                 log.warning("%s: taking over the expired lock of %s", self.day, describe(holder))
-                try:
-                    self.s3.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=etag)
-                except self.s3.exceptions.ClientError as exc:
-                    if self._code(exc) not in ("PreconditionFailed", "NoSuchKey", "404", "412"):
-                        raise
+                condition = {"IfMatch": etag}
                 continue
             if time.monotonic() >= deadline:
                 raise DayLocked(self.day, describe(holder), self.wait_s)
-            if not announced:
+            if holder is not None and not announced:
                 log.warning("%s is being written by %s; waiting up to %.0f s", self.day, describe(holder), self.wait_s)
                 announced = True
-            time.sleep(POLL_S * 4)
+            time.sleep(POLL_S if holder is None else POLL_S * 4)
 
     def _current(self) -> tuple[dict[str, Any] | None, str | None]:
         try:
@@ -187,9 +188,12 @@ class S3DayLock:
         except self.s3.exceptions.NoSuchKey:
             return None, None
         try:
-            return json.loads(got["Body"].read()), got.get("ETag")
+            record = json.loads(got["Body"].read())
         except ValueError:
-            return {"run_id": "?", "expires_at": "1970-01-01T00:00:00+00:00"}, got.get("ETag")  # junk: treat as expired
+            record = None
+        if not isinstance(record, dict):  # junk (not ours): treat as expired
+            record = {"run_id": "?", "expires_at": "1970-01-01T00:00:00+00:00"}
+        return record, got.get("ETag")
 
     def verify(self) -> None:
         """Raise :class:`LakeError` unless this writer still holds the day (it may have expired and been taken)."""

@@ -341,19 +341,26 @@ def commit_day(settings: Settings, result: DayResult, *, recordings: int | None 
         reason = f"all {found} recordings failed (e.g. {example})"
         run.record("failed", reason)
         raise DayFailed(result.day, reason)
+    if hasattr(lake, "recover_pending"):  # S3: a writer killed between two Glue switches left a day half switched
+        try:
+            for day in lake.recover_pending():
+                log.warning("%s: completed the switch a killed writer left unfinished", day)
+        except Exception:
+            log.exception("could not check for unfinished switches")
     try:
         with lake.day_lock(result.day, run.run_id):
             run.record("started", None)
             run.mark_interrupted()
             tables = day_tables(settings, result, lake)
-            lake.write_partitions(result.day, tables, run_id=run.run_id)
+            try:
+                lake.write_partitions(result.day, tables, run_id=run.run_id, attempt_id=run.attempt)
+            except BaseException as exc:  # KeyboardInterrupt / SystemExit too: the attempt says how it ended
+                run.record("failed", f"{type(exc).__name__}: {exc}")
+                raise
+            run.record("committed", None)  # still holding the day: the next writer sees the final status
     except DayLocked as exc:
         run.record("refused", str(exc))
         raise
-    except BaseException as exc:  # KeyboardInterrupt / SystemExit too: the attempt says how it ended
-        run.record("failed", f"{type(exc).__name__}: {exc}")
-        raise
-    run.record("committed", None)
     return tables
 
 
@@ -380,14 +387,21 @@ class _RunLog:
             log.exception("%s: could not record run %s (%s) in the runs table", result.day, self.run_id, status)
 
     def mark_interrupted(self) -> None:
-        """Attempts still ``started`` while this one holds the day died holding it (kill -9, a lost machine)."""
+        """Attempts still ``started`` while this one holds the day died holding it (kill -9, a lost machine):
+        ``committed`` if the day shows their commit (killed between the switch and their last row), else
+        ``interrupted``."""
         try:
             stale = [r for r in self.lake.read_partition("runs", self.result.day).to_pylist()
                      if r.get("status") == "started" and r.get("attempt_id") and r["attempt_id"] != self.attempt]
+            shown = self.lake.committed_attempt(self.result.day) if stale else None
             for row in stale:
-                self.lake.append_run(self.result.day, row["attempt_id"], {
-                    **row, "status": "interrupted", "finished_at": utc_now(),
-                    "error": "the run ended before it committed (killed or crashed); the day was left as it was"})
+                if row["attempt_id"] == shown:
+                    final = {"status": "committed", "error": "the run ended right after its commit; recorded by the "
+                                                             f"next writer of the day, run {self.run_id}"}
+                else:
+                    final = {"status": "interrupted", "error": "the run ended before it committed (killed or "
+                                                               "crashed); the day was left as it was"}
+                self.lake.append_run(self.result.day, row["attempt_id"], {**row, **final, "finished_at": utc_now()})
         except Exception:
             log.exception("%s: could not mark interrupted runs", self.result.day)
 

@@ -28,8 +28,9 @@ def connect(lake_root: str | Path, attributes: str | None = None) -> duckdb.Duck
     """
     lake = LocalLake(lake_root)
     con = duckdb.connect(":memory:")
+    snapshot = lake.snapshot()  # each day's pointer read once: every view sees the same commits
     for table, schema in TABLES.items():
-        files = lake.committed_files(table)  # only what the day pointers name: never a stray copy or an empty file
+        files = snapshot[table]  # only what the day pointers name: never a stray copy or an empty file
         if files:
             listed = ", ".join(_quote(str(f)) for f in files)
             con.execute(

@@ -11,12 +11,14 @@ A day is replaced, never appended to, and never half visible, by one writer at a
    ``_commits/dt=DAY.pending.json``, then points each Glue partition ``dt=DAY`` at its new
    prefix (one ``update_partition`` call per table: Athena sees a table's old rows or its new
    ones), records the day's pointer ``_commits/dt=DAY.json`` and removes the journal;
-3. it deletes the prefixes it replaced, and nothing else: never the prefix Glue points at,
-   never another writer's.
+3. the prefixes it replaced stay an hour (``REPLACED_GRACE_S``) for queries planned before the
+   switch; a later writer of the day deletes them, and prefixes of runs that never switched.
+   Never the prefix Glue points at, never another writer's.
 
 Across tables, step 2 is a few Glue calls: a process killed between two of them leaves the
-journal behind, and the next writer of the day (or the next read through :meth:`recover`)
-completes the switch before anything else. Why not ``mode="overwrite_partitions"``: it
+journal behind; the next writer of that day completes the switch before anything else, and
+every commit first repairs any day's unfinished switch (:meth:`recover_pending`). Until then,
+Athena may show that day's tables from two commits: Athena has no multi-table transaction. Why not ``mode="overwrite_partitions"``: it
 deletes the day's files before it writes the new ones, so a failure in between loses the day.
 Why no partition projection on ``dt``: projection computes a partition's location from a
 template and ignores the catalog, which makes step 2 impossible.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -36,8 +39,8 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.aws._helpers import join, split_uri, sse_kwargs
-from pipeline.exceptions import LakeError
-from pipeline.lake import COMMITS, commit_id
+from pipeline.exceptions import DayLocked, LakeError
+from pipeline.lake import COMMITS, REPLACED_GRACE_S, commit_id
 from pipeline.locks import LOCKS, S3DayLock, _reentry
 from pipeline.schema import PARTITION, TABLES, athena_type
 from pipeline.settings import Settings
@@ -73,20 +76,21 @@ class S3Lake:
     def day_lock(self, dt: date | str, run_id: str | None = None) -> Iterator[S3DayLock]:
         """Hold the day against every other writer, on any machine (waits, then :class:`DayLocked`)."""
         dt = str(dt)
+        key = f"{dt}@{threading.get_ident()}"
         with _reentry(self.root, dt) as nested:
             if nested:
-                yield self._locks[dt]
+                yield self._locks[key]
                 return
-            bucket, key = self._object(LOCKS, f"{PARTITION}={dt}.lock")
-            lock = S3DayLock(self.s3, bucket, key, dt, run_id, wait_s=self.lock_wait_s, ttl_s=self.lock_ttl_s,
+            bucket, object_key = self._object(LOCKS, f"{PARTITION}={dt}.lock")
+            lock = S3DayLock(self.s3, bucket, object_key, dt, run_id, wait_s=self.lock_wait_s, ttl_s=self.lock_ttl_s,
                              kms_key_id=self.kms_key_id)
             lock.acquire()
-            self._locks[dt] = lock
+            self._locks[key] = lock
             try:
                 self.recover(dt)
                 yield lock
             finally:
-                del self._locks[dt]
+                del self._locks[key]
                 lock.release()
 
     def ensure_table(self, table: str) -> None:
@@ -116,7 +120,7 @@ class S3Lake:
         return self.write_partitions(dt, {table: rows})[table]
 
     def write_partitions(self, dt: date | str, tables: Mapping[str, Iterable[Mapping[str, object]]],
-                         run_id: str | None = None) -> dict[str, str]:
+                         run_id: str | None = None, attempt_id: str | None = None) -> dict[str, str]:
         """Replace several tables' partitions for ``dt``: every table is written first, then the Glue
         partitions are switched under a journal, so a failed write switches none of them."""
         dt = str(dt)
@@ -134,17 +138,24 @@ class S3Lake:
                     self._delete_locations([loc for loc, _ in written.values()])
                     raise LakeError(table, dt, f"could not write the partition: {exc}") from exc
             replaced = {table: self.current_location(table, dt) for table in written}
-            journal = {"commit": run, "run_id": run_id, "tables": {t: loc for t, (loc, _) in written.items()},
-                       "replaced": replaced}
+            journal = {"commit": run, "run_id": run_id, "attempt_id": attempt_id,
+                       "tables": {t: loc for t, (loc, _) in written.items()}, "replaced": replaced}
             try:
                 lock.verify()
+            except Exception:
+                self._delete_locations([loc for loc, _ in written.values()])
+                raise
+            try:
                 self._put_json(f"{PARTITION}={dt}.pending.json", journal)
             except Exception as exc:
-                self._delete_locations([loc for loc, _ in written.values()])
-                if isinstance(exc, LakeError):
-                    raise
+                # The journal may have landed even so: its locations stay for recover() to roll forward, or
+                # to delete as never switched when there is no journal.
                 raise LakeError("*", dt, f"could not start the switch: {exc}") from exc
-            self._apply(dt, journal)
+            try:
+                self._apply(dt, journal)
+            except Exception:
+                self._roll_back(dt, journal)  # a live writer whose switch failed leaves the day as it was
+                raise
             for table, (location, rows) in written.items():
                 log.info("%s dt=%s -> %s (%d rows)", table, dt, location, rows)
             return {table: location for table, (location, _) in written.items()}
@@ -158,14 +169,35 @@ class S3Lake:
                 raise LakeError(table, dt, f"could not switch the partition (the next writer of the day completes "
                                            f"the switch from {PARTITION}={dt}.pending.json): {exc}") from exc
         previous = self._get_json(f"{PARTITION}={dt}.json") or {"tables": {}}
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        # Replaced prefixes stay REPLACED_GRACE_S for queries planned before the switch; recover() deletes them.
+        replaced = [r for r in previous.get("replaced", []) if isinstance(r, dict)]
+        replaced += [{"table": t, "location": old, "at": now} for t, old in journal["replaced"].items()
+                     if old and old != journal["tables"][t]]
         self._put_json(f"{PARTITION}={dt}.json", {
-            "commit": journal["commit"], "run_id": journal.get("run_id"),
-            "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "tables": {**previous.get("tables", {}), **journal["tables"]}})
+            "commit": journal["commit"], "run_id": journal.get("run_id"), "attempt_id": journal.get("attempt_id"),
+            "committed_at": now, "tables": {**previous.get("tables", {}), **journal["tables"]}, "replaced": replaced})
         bucket, key = self._object(COMMITS, f"{PARTITION}={dt}.pending.json")
         self.s3.delete_object(Bucket=bucket, Key=key)
-        self._delete_locations([old for table, old in journal["replaced"].items()
-                                if old and old != journal["tables"][table]])
+
+    def _roll_back(self, dt: str, journal: dict) -> None:
+        """Point every switched table back, drop the journal and the new prefixes; if that fails too, the
+        journal stays and the next writer rolls the switch forward instead (either way, one commit)."""
+        try:
+            for table, location in journal["tables"].items():
+                if self.current_location(table, dt) != location:
+                    continue
+                old = journal["replaced"].get(table)
+                if old:
+                    self._point_partition(table, dt, old)
+                else:
+                    self.glue.delete_partition(DatabaseName=self.database, TableName=table, PartitionValues=[dt])
+            bucket, key = self._object(COMMITS, f"{PARTITION}={dt}.pending.json")
+            self.s3.delete_object(Bucket=bucket, Key=key)
+        except Exception:
+            log.exception("%s: could not roll the failed switch back; the next writer of the day completes it", dt)
+            return
+        self._delete_locations(list(journal["tables"].values()))
 
     def recover(self, dt: date | str) -> None:
         """Under the day's lock: finish a dead writer's switch, delete run prefixes that never switched."""
@@ -177,16 +209,58 @@ class S3Lake:
             self._apply(dt, journal)
         from pipeline.storage import S3Store
 
+        pointer = self._get_json(f"{PARTITION}={dt}.json") or {}
+        graced, kept = set(), []
+        for entry in pointer.get("replaced", []):
+            try:
+                young = (datetime.now(UTC) - datetime.fromisoformat(entry["at"])).total_seconds() < REPLACED_GRACE_S
+            except (KeyError, TypeError, ValueError):
+                continue
+            if young:
+                graced.add(entry["location"])
+                kept.append(entry)
         store = S3Store(self.s3, self.kms_key_id)
         for table in TABLES:
             if table == "runs":
                 continue
             current = self.current_location(table, dt)
-            stale = [p for p in store.list(self.partition_path(table, dt))
-                     if "/run=" in p and not (current and p.startswith(current))]
+            stale = [p for p in store.list(self.partition_path(table, dt)) if "/run=" in p
+                     and not (current and p.startswith(current)) and not any(p.startswith(g) for g in graced)]
             if stale:
                 store.delete(stale)
-                log.info("%s dt=%s: deleted %d objects of runs that never switched", table, dt, len(stale))
+                log.info("%s dt=%s: deleted %d objects replaced or never switched", table, dt, len(stale))
+        if pointer and len(kept) != len(pointer.get("replaced", [])):
+            self._put_json(f"{PARTITION}={dt}.json", {**pointer, "replaced": kept})
+
+    def recover_pending(self) -> list[str]:
+        """Roll forward every day's unfinished switch (a writer killed between Glue calls), each under its
+        lock; a day another writer holds is left to it. Returns the days repaired."""
+        bucket, prefix = self._object(COMMITS, "")
+        days = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if name.startswith(f"{PARTITION}=") and name.endswith(".pending.json"):
+                    days.append(name[len(PARTITION) + 1:-len(".pending.json")])
+        repaired = []
+        for day in days:
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                continue
+            saved, self.lock_wait_s = self.lock_wait_s, 0.0
+            try:
+                with self.day_lock(day, "recover"):  # day_lock rolls the journal forward
+                    repaired.append(day)
+            except DayLocked:
+                pass
+            finally:
+                self.lock_wait_s = saved
+        return repaired
+
+    def committed_attempt(self, dt: date | str) -> str | None:
+        """The ``runs.attempt_id`` whose commit the day shows now."""
+        return (self._get_json(f"{PARTITION}={dt}.json") or {}).get("attempt_id")
 
     def _delete_locations(self, locations: list[str]) -> None:
         from pipeline.storage import S3Store
@@ -229,7 +303,15 @@ class S3Lake:
         location = join(self.partition_path("runs", dt), RUNS_FOLDER) + "/"
         path = f"{location}run-{attempt}.snappy.parquet"
         self._write("runs", [row], path)
-        if self.current_location("runs", dt) != location:
+        current = self.current_location("runs", dt)
+        if current != location:
+            if current and current.startswith(self.root + "/"):  # a day from before attempts: keep its rows
+                bucket, prefix = split_uri(current)
+                for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                    for item in page.get("Contents", []):
+                        target = split_uri(f"{location}earlier-{item['Key'].replace('/', '_')}")[1]
+                        self.s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": item["Key"]},
+                                            **sse_kwargs(self.kms_key_id))
             self._point_partition("runs", str(dt), location)
         return path
 

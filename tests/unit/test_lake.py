@@ -84,14 +84,48 @@ def test_crash_before_the_pointer_switch_changes_no_table_and_the_next_run_clean
         run_day(settings, DEMO_DAY)
     monkeypatch.undo()
     folder = _committed(settings).parent
+    first = _committed(settings).name
     assert len(list(folder.glob("part-*.parquet"))) == 2  # the dead run's file is there...
     assert _count(settings.lake) == 4  # ...and no reader follows it, in any table
     assert _count(settings.lake, "contacts") == 0 and _count(settings.lake, "call_categories") >= 0
     runs = query("select status from runs order by started_at", settings.lake)[1]
     assert [r[0] for r in runs] == ["committed", "failed"]
     run_day(settings, DEMO_DAY)
-    assert [p.name for p in folder.iterdir()] == [_committed(settings).name]
+    # the dead run's file is gone; the first commit's stays its grace period for readers that listed it
+    assert sorted(p.name for p in folder.iterdir()) == sorted([_committed(settings).name, first])
     assert _count(settings.lake) == 3
+
+
+def test_a_reader_that_listed_the_day_before_a_commit_still_reads_it_whole(source, tmp_path, monkeypatch):
+    from pipeline.adapters.duckdb_engine import connect
+    from pipeline import lake as lake_module
+
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
+    run_day(settings, DEMO_DAY)
+    reader = connect(settings.lake)  # the report builds its views...
+    sorted(source.rglob("*.wav"))[0].unlink()
+    run_day(settings, DEMO_DAY)  # ...the nightly run commits...
+    assert reader.execute("select count(*) from calls").fetchone()[0] == 4  # ...the report still reads its snapshot
+    assert _count(settings.lake) == 3
+    monkeypatch.setattr(lake_module, "REPLACED_GRACE_S", 0.0)
+    run_day(settings, DEMO_DAY)  # past the grace period, the next writer deletes what was replaced
+    assert len(list(_committed(settings).parent.glob("part-*.parquet"))) == 2  # the current one and the one it replaced
+
+
+def test_names_that_only_look_like_the_lakes_are_not_trusted(source, tmp_path):
+    import os
+    import shutil
+
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
+    run_day(settings, DEMO_DAY)
+    table = _committed(settings).parent.parent
+    shutil.copytree(table / "dt=2026-11-22", table / "dt=2026-11-22\n")  # a trailing newline
+    os.symlink(table / "dt=2026-11-22", table / "dt=2026-11-23")  # a symlinked day
+    assert query("select dt, count(*) from calls group by dt", settings.lake)[1] == [("2026-11-22", 4)]
+    pointer = LocalLake(settings.lake).pointer_path(DEMO_DAY)
+    pointer.write_text('{"tables": {"calls": "../../etc/passwd"}}')
+    with pytest.raises(LakeError, match="damaged commit pointer"):
+        query("select count(*) from calls", settings.lake)
 
 
 def test_readers_trust_only_the_lakes_own_files(source, tmp_path, caplog):
@@ -130,7 +164,7 @@ def test_a_day_written_before_pointers_is_read_and_replaced_whole(tmp_path):
     assert _count(tmp_path / "lake") == 1 and _count(tmp_path / "lake", "turns") == 1
     lake.write_partition("calls", DEMO_DAY, [{"contact_id": "new"}, {"contact_id": "new2"}])
     assert _count(tmp_path / "lake") == 2 and _count(tmp_path / "lake", "turns") == 1  # turns kept, from before
-    assert not (lake.partition_dir("calls", DEMO_DAY) / "part-00000.parquet").exists()
+    assert lake.pointer(DEMO_DAY)["replaced"][0]["file"] == "part-00000.parquet"  # kept its grace period, unread
 
 
 def test_every_attempt_is_its_own_runs_row(source, tmp_path):

@@ -88,22 +88,44 @@ def test_a_switch_killed_between_tables_is_completed_by_the_next_writer(aws):
     assert _located_rows(other, "calls") == ["new"] and _located_rows(other, "turns") == ["new"]
     keys = all_objects(s3, LAKE_BUCKET)
     assert "aftercall/_commits/dt=2026-11-22.pending.json" not in keys
-    for table in ("calls", "turns"):  # only the live prefix of each table is left, and it has its file
-        prefixes = {k.rsplit("/", 1)[0] for k in keys if k.startswith(f"aftercall/{table}/")}
-        assert len(prefixes) == 1 and other.current_location(table, DAY).rstrip("/").endswith(prefixes.pop())
+    for table in ("calls", "turns"):  # the live prefix of each table has its file; the replaced one waits its grace
+        live = other.current_location(table, DAY).split(f"{LAKE_BUCKET}/", 1)[1]
+        assert any(k.startswith(live) for k in keys)
+        assert len({k.rsplit("/", 1)[0] for k in keys if k.startswith(f"aftercall/{table}/")}) == 2
 
 
-def test_cleanup_deletes_only_what_the_writer_replaced(aws):
+def test_replaced_prefixes_outlive_their_switch_then_go(aws):
+    import pipeline.aws.lake as s3lake
+
     s3 = aws.client("s3")
     lake = build_lake(aws_settings())
+    locations = []
     for i in range(3):
         lake.write_partitions(DAY, {"calls": [{"contact_id": f"c{i}"}], "turns": []})
-        for table in ("calls", "turns"):
-            location = lake.current_location(table, DAY)
-            keys = [k for k in all_objects(s3, LAKE_BUCKET) if k.startswith(f"aftercall/{table}/")]
-            if table == "calls":
-                assert keys and all(f"s3://{LAKE_BUCKET}/{k}".startswith(location) for k in keys)
+        locations.append(lake.current_location("calls", DAY))
+        keys = [f"s3://{LAKE_BUCKET}/{k}" for k in all_objects(s3, LAKE_BUCKET) if k.startswith("aftercall/calls/")]
+        assert all(any(k.startswith(loc) for loc in locations) for k in keys)  # only ever this writer's
+        assert {loc for loc in locations if any(k.startswith(loc) for k in keys)} == set(locations)  # queries planned
+    assert _located_rows(lake, "calls") == ["c2"]                                          # before still read
+    s3lake.REPLACED_GRACE_S, saved = 0.0, s3lake.REPLACED_GRACE_S
+    try:
+        lake.write_partitions(DAY, {"failures": []})  # a later writer, past the grace period
+    finally:
+        s3lake.REPLACED_GRACE_S = saved
+    keys = [f"s3://{LAKE_BUCKET}/{k}" for k in all_objects(s3, LAKE_BUCKET) if k.startswith("aftercall/calls/")]
+    assert keys and all(k.startswith(locations[-1]) for k in keys)
     assert _located_rows(lake, "calls") == ["c2"]
+
+
+def test_a_half_switched_day_is_repaired_by_the_next_commit_of_any_day(aws):
+    s3 = aws.client("s3")
+    lake = build_lake(aws_settings())
+    journal = {"commit": "run=x", "run_id": "killed", "attempt_id": "a1", "replaced": {"calls": None},
+               "tables": {"calls": lake.write_partitions(DAY, {"calls": [{"contact_id": "n"}]})["calls"]}}
+    s3.put_object(Bucket=LAKE_BUCKET, Key="aftercall/_commits/dt=2026-11-22.pending.json", Body=json.dumps(journal))
+    assert lake.recover_pending() == ["2026-11-22"]
+    assert "aftercall/_commits/dt=2026-11-22.pending.json" not in all_objects(s3, LAKE_BUCKET)
+    assert lake.committed_attempt(DAY) == "a1"
 
 
 def test_runs_keep_every_attempt_as_its_own_object(aws):
