@@ -5,7 +5,9 @@ Tasks may run on different machines, so staging lives beside the lake: ``<lake>/
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,17 @@ class LocalStore(Store):
             return None
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_bytes(data)
+        """Whole or not at all (a temporary file renamed over the target): a reader never sees half of it."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".tmp-{uuid.uuid4().hex}.partial"
+        try:
+            tmp.write_bytes(data)
+            os.chmod(tmp, 0o640)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def read_bytes(self, path: str) -> bytes:
         return Path(path).read_bytes()

@@ -82,8 +82,9 @@ def test_a_day_whose_recordings_all_turned_unreadable_fails_and_changes_nothing(
         wav.write_bytes(b"RIFF not audio any more")
     assert _run(date(2026, 11, 22)).state == "failed"
     assert snapshot() == before
-    runs = _rows(lake, "select status, recordings, processed, quarantined, error from runs order by finished_at")
-    assert [r[0] for r in runs] == ["committed", "failed"]
+    runs = _rows(lake, "select status, recordings, processed, quarantined, error, run_id from runs order by finished_at")
+    assert [r[0] for r in runs] == ["committed", "failed", "failed"]  # commit_lake and its one retry: two attempts
+    assert runs[1][5] == runs[2][5] != runs[0][5]  # one run id, one row per attempt
     assert runs[1][1:4] == (4, 0, 4) and "all 4 recordings failed" in runs[1][4] and "not a readable" in runs[1][4]
     # staging is kept for the retry (which fails with the same reason), never committed
     assert list((lake / "_staging" / "dt=2026-11-22").iterdir())
