@@ -53,7 +53,7 @@ _COMMIT = r"\d{8}T\d{6}-[0-9a-f]{12}"
 _DAY_DIR = re.compile(rf"{PARTITION}=(\d{{4}}-\d{{2}}-\d{{2}})")
 _PART = re.compile(rf"part-{_COMMIT}\.parquet")
 _RUN_FILE = re.compile(rf"run-{_COMMIT}\.parquet")
-_TMP = re.compile(r"\.tmp-[0-9a-f]{32}\.partial")
+_TMP = re.compile(r"\.tmp-(\d+)-[0-9a-f]{32}\.partial")  # .tmp-<pid>-<random>.partial
 FILE_MODE = 0o640
 REPLACED_GRACE_S = 3600.0  # a replaced file outlives its switch this long: readers that listed it still read it
 
@@ -85,7 +85,7 @@ def _fsync_dir(folder: Path) -> None:
 
 def _write_file(data: pa.Table, final: Path) -> None:
     """Write ``data`` to ``final`` through a temporary name in the same folder: never half a file under a trusted name."""
-    tmp = final.parent / f".tmp-{uuid.uuid4().hex}.partial"
+    tmp = final.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}.partial"
     try:
         pq.write_table(data, tmp, compression="zstd")
         os.chmod(tmp, FILE_MODE)
@@ -271,7 +271,7 @@ class LocalLake:
     def _replace_pointer(self, dt: str, pointer: dict) -> None:
         path = self.pointer_path(dt)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".tmp-{uuid.uuid4().hex}.partial"
+        tmp = path.parent / f".tmp-{PARTITION}={dt}-{uuid.uuid4().hex}.partial"  # the day's: its next writer cleans it
         try:
             with open(tmp, "w") as fh:
                 json.dump(pointer, fh, indent=1, sort_keys=True)
@@ -309,7 +309,9 @@ class LocalLake:
             for path in folder.iterdir():
                 if path.is_symlink():
                     continue
-                dead = bool(_TMP.fullmatch(path.name)) and (table != "runs" or _older_than(path, 3600))
+                tmp = _TMP.fullmatch(path.name)
+                # runs are written without the day's lock: only a temporary file of a process gone is dead
+                dead = bool(tmp) and (table != "runs" or not _alive(int(tmp.group(1))) or _older_than(path, 3600))
                 if table != "runs" and path.name != current.get(table) and not graced.get((table, path.name)):
                     dead = dead or bool(_PART.fullmatch(path.name)) or path.name == LEGACY_PART and table in current
                 if dead:
@@ -317,9 +319,8 @@ class LocalLake:
                     path.unlink(missing_ok=True)
         if pointer is not None and len(kept) != len(pointer.get("replaced", [])):
             self._replace_pointer(dt, {**pointer, "replaced": kept})
-        for tmp in (self.root / COMMITS).glob(".tmp-*.partial"):
-            if _TMP.fullmatch(tmp.name) and _older_than(tmp, 3600):
-                tmp.unlink(missing_ok=True)
+        for tmp in (self.root / COMMITS).glob(f".tmp-{PARTITION}={dt}-*.partial"):
+            tmp.unlink(missing_ok=True)  # a pointer this day's writer did not finish writing (we hold the day)
 
     def append_run(self, dt: date | str, attempt: str, row: Mapping[str, object]) -> Path:
         """Write (or rewrite) one attempt's row of the ``runs`` table; needs no lock: the file is the attempt's."""
@@ -336,6 +337,16 @@ def _conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
     columns = [data.column(f.name).cast(f.type) if f.name in data.column_names else pa.nulls(data.num_rows, f.type)
                for f in schema]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _older_than(path: Path, seconds: float) -> bool:
