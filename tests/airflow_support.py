@@ -40,8 +40,38 @@ def wait_for(what: str, check, timeout: float, log: Path, every: float = 2.0):
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n--- log ---\n{tail}")
 
 
+def _descendants(root: int) -> list[tuple[int, str]]:
+    """Every process below ``root`` as (pid, start time): taken before stopping, because a child that made its own
+    session (``airflow standalone``'s api-server) is outside the group, and once orphaned it is no one's child, and
+    Airflow's process titles blank /proc/<pid>/environ, so no marker finds it either."""
+    parents: dict[int, tuple[int, str]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = (int(fields[1]), fields[19])  # ppid, starttime
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, started) in parents.items():
+            if ppid == parent:
+                found.append((pid, started))
+                frontier.append(pid)
+    return found
+
+
+def _kill_if_same(pid: int, started: str) -> None:
+    try:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19] == started:  # not a reused pid
+            os.kill(pid, signal.SIGKILL)
+    except (OSError, IndexError):
+        pass
+
+
 def stop_all(proc: subprocess.Popen, home: Path, grace: float = 30) -> None:
     """Stop a started Airflow: its whole process group (SIGTERM, then SIGKILL), then any stray process."""
+    tree = _descendants(proc.pid)
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
         try:
             os.killpg(proc.pid, sig)
@@ -52,6 +82,9 @@ def stop_all(proc: subprocess.Popen, home: Path, grace: float = 30) -> None:
             break
         except subprocess.TimeoutExpired:
             continue
+    tree += [d for d in _descendants(proc.pid) if d not in tree]
+    for pid, started in tree:
+        _kill_if_same(pid, started)
     _kill_strays(home)
 
 
