@@ -189,11 +189,28 @@ def _shared_pool(settings: Settings, recordings: list[Recording], known: dict[st
                     del running[future]
                     yield outcome
         except BrokenProcessPool as exc:
+            _kill_workers(pool)
             lost = list(running.values())
             log.error("a worker process died with %d recording(s) in flight: %s", len(lost),
                       ", ".join(r.uri for r in lost))
             suspects.remember(settings, lost, known)
             raise WorkerLost([r.uri for r in lost]) from exc
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """End every worker of a broken pool, so leaving the pool's ``with`` cannot hang.
+
+    CPython 3.11's pool terminates the workers it knows of when one dies, then joins all of them;
+    a worker that a ``submit`` was still starting at that moment is joined but never terminated nor
+    told to stop, and the join waits forever (seen under a slow clock: the whole test run hung).
+    ``_processes`` is the pool's private map of its workers: there is no public one.
+    """
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        try:
+            process.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 def _isolated(settings: Settings, recordings: list[Recording], known: dict[str, dict]) -> Iterator[CallOutcome]:
@@ -206,6 +223,7 @@ def _isolated(settings: Settings, recordings: list[Recording], known: dict[str, 
             try:
                 _submit(pool, _ready).result()
             except BrokenProcessPool as exc:  # the worker cannot even start: not the suspects' fault
+                _kill_workers(pool)
                 log.error("a worker process died before taking a recording: %d suspect(s) left as they are",
                           len(queue))
                 raise WorkerLost([r.uri for r in queue]) from exc
@@ -214,6 +232,7 @@ def _isolated(settings: Settings, recordings: list[Recording], known: dict[str, 
                 try:
                     outcome = _submit(pool, _work, rec).result()
                 except BrokenProcessPool:
+                    _kill_workers(pool)
                     queue.pop(0)
                     suspects.note_death(settings, rec, known)
                     log.error("quarantined %s at worker: %s", rec.uri, suspects.REASON)
