@@ -114,6 +114,11 @@ def local_day_lock(root: Path, day: str, run_id: str | None, wait_s: float) -> I
                         raise
                     holder = _read_json(path)
                     if time.monotonic() >= deadline:
+                        for _ in range(20):  # a holder writes its name just after it takes the lock: give it a moment
+                            if holder:
+                                break
+                            time.sleep(0.05)
+                            holder = _read_json(path)
                         raise DayLocked(day, describe(holder), wait_s) from None
                     if not announced:
                         log.warning("%s is being written by %s; waiting up to %.0f s", day, describe(holder), wait_s)
