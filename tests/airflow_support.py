@@ -86,6 +86,29 @@ def stop_all(proc: subprocess.Popen, home: Path, grace: float = 30) -> None:
     for pid, started in tree:
         _kill_if_same(pid, started)
     _kill_strays(home)
+    _kill_writers_into(home.parent)
+
+
+def _kill_writers_into(folder: Path) -> None:
+    """Kill any process whose output goes into ``folder`` (the test's own temporary folder): an orphaned
+    ``airflow api_server`` carries no marker in its environment (its process title blanks it)."""
+    keep = {os.getpid(), os.getppid()}
+    prefix = str(folder.resolve()) + os.sep
+    for proc_dir in Path("/proc").glob("[0-9]*"):
+        pid = int(proc_dir.name)
+        if pid in keep:
+            continue
+        for fd in ("1", "2"):
+            try:
+                target = os.readlink(proc_dir / "fd" / fd).removesuffix(" (deleted)")
+            except OSError:
+                continue
+            if target.startswith(prefix):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                break
 
 
 def _kill_strays(home: Path) -> None:
