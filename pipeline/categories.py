@@ -109,14 +109,19 @@ class RuleSet(BaseModel):
     categories: tuple[Category, ...]
 
 
+def _parse_rules(read: Any, where: object) -> RuleSet:
+    """``read()``'s YAML as a validated rule set; any problem is one ConfigurationError naming ``where``."""
+    try:
+        return RuleSet.model_validate(yaml.safe_load(read()))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
+        raise ConfigurationError(f"category rules {where}: {exc}") from None
+
+
 @cache
 def load_rules(path: str | None = None) -> RuleSet:
     """The rule set at ``path`` (default: the shipped ``categories/rules.yaml``), validated."""
     file = Path(path) if path else RULES_FILE
-    try:
-        return RuleSet.model_validate(yaml.safe_load(file.read_text()))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise ConfigurationError(f"category rules {file}: {exc}") from None
+    return _parse_rules(file.read_text, file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,19 +208,14 @@ def applied_rules(settings: Any) -> RuleSet | None:
 
     path = _applied_rules_path(settings)
     data = build_store(settings).read_if_exists(path)
-    if data is None:
-        return None
-    try:
-        return RuleSet.model_validate(yaml.safe_load(data.decode("utf-8")))
-    except (UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
-        raise ConfigurationError(f"category rules {path}: {exc}") from None
+    return None if data is None else _parse_rules(lambda: data.decode("utf-8"), path)
 
 
 def effective_rules(settings: Any, lake: Any = None, day: Any = None) -> RuleSet:
     """The configured rules, unless the lake carries newer ones (applied with ``recategorize --rules``):
     a run with older rules than the lake's says so and keeps the newer, so a rerun never undoes them."""
     configured = load_rules(settings.categories)
-    applied = applied_rules(settings) if hasattr(settings, "lake") else None
+    applied = applied_rules(settings)
     if applied is not None and applied.version > configured.version:
         log.warning("category rules: the lake's v%d (applied with recategorize --rules) is newer than the configured "
                     "v%d (%s); using v%d. Point AFTERCALL_CATEGORIES at rules with a higher version to change them",

@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -40,6 +41,7 @@ import pyarrow.parquet as pq
 
 from pipeline.exceptions import LakeError
 from pipeline.locks import local_day_lock
+from pipeline.storage import write_atomically
 from pipeline.schema import PARTITION, TABLES
 
 __all__ = ["COMMITS", "LEGACY_PART", "LocalLake", "commit_id", "valid_day"]
@@ -54,7 +56,6 @@ _DAY_DIR = re.compile(rf"{PARTITION}=(\d{{4}}-\d{{2}}-\d{{2}})")
 _PART = re.compile(rf"part-{_COMMIT}\.parquet")
 _RUN_FILE = re.compile(rf"run-{_COMMIT}\.parquet")
 _TMP = re.compile(r"\.tmp-(\d+)-[0-9a-f]{32}\.partial")  # .tmp-<pid>-<random>.partial
-FILE_MODE = 0o640
 REPLACED_GRACE_S = 3600.0  # a replaced file outlives its switch this long: readers that listed it still read it
 
 
@@ -69,10 +70,9 @@ def valid_day(folder_name: str) -> str | None:
     if not match:
         return None
     try:
-        day = date.fromisoformat(match.group(1)).isoformat()
-    except ValueError:
+        return date.fromisoformat(match.group(1)).isoformat()
+    except ValueError:  # dt=2026-13-45
         return None
-    return day if folder_name == f"{PARTITION}={day}" else None
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -84,17 +84,16 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _write_file(data: pa.Table, final: Path) -> None:
-    """Write ``data`` to ``final`` through a temporary name in the same folder: never half a file under a trusted name."""
-    tmp = final.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}.partial"
-    try:
-        pq.write_table(data, tmp, compression="zstd")
-        os.chmod(tmp, FILE_MODE)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomically(final, lambda tmp: pq.write_table(data, tmp, compression="zstd"))
+
+
+@dataclass(frozen=True, slots=True)
+class _DayState:
+    """One reading of a day's pointer: what readers follow, and the replaced files still in their grace period."""
+
+    pointer: dict | None
+    files: dict[str, str]  # table -> file name
+    replaced: list[dict] = field(default_factory=list)
 
 
 class LocalLake:
@@ -135,12 +134,14 @@ class LocalLake:
                                           "day as it was before pointers, or rerun the day")
         return doc
 
-    def _day_files(self, dt: str) -> dict[str, str]:
-        """table -> file name of the day as readers see it (pointer, else the files from before pointers)."""
+    def _day(self, dt: str) -> _DayState:
+        """The day as readers see it (its pointer, else the files from before pointers), read once."""
         pointer = self.pointer(dt)
         if pointer is not None:
-            return dict(pointer["tables"])
-        return {t: LEGACY_PART for t in TABLES if t != "runs" and (self.partition_dir(t, dt) / LEGACY_PART).is_file()}
+            return _DayState(pointer, dict(pointer["tables"]),
+                             [r for r in pointer.get("replaced", []) if isinstance(r, dict)])
+        return _DayState(None, {t: LEGACY_PART for t in TABLES
+                                if t != "runs" and (self.partition_dir(t, dt) / LEGACY_PART).is_file()})
 
     def days(self, table: str) -> list[str]:
         """The days of ``table`` (valid ``dt=`` folders); other entries are logged and skipped."""
@@ -160,7 +161,7 @@ class LocalLake:
     def snapshot(self, tables: Iterable[str] = TABLES) -> dict[str, list[Path]]:
         """Every file readers should read, per table, from one reading of each day's pointer: a commit
         landing meanwhile is seen by no table or, at the next snapshot, by all of them."""
-        day_files: dict[str, dict[str, str]] = {}
+        states: dict[str, _DayState] = {}
         replaced: dict[str, set[tuple[str, str]]] = {}  # files a switch replaced, kept a while: not foreign
         out: dict[str, list[Path]] = {}
         for table in tables:
@@ -171,11 +172,10 @@ class LocalLake:
                 if table == "runs":
                     trusted = [n for n in listing if _RUN_FILE.fullmatch(n) or n == LEGACY_PART]
                 else:
-                    if day not in day_files:
-                        day_files[day] = self._day_files(day)
-                        replaced[day] = {(str(r.get("table")), str(r.get("file")))
-                                         for r in (self.pointer(day) or {}).get("replaced", []) if isinstance(r, dict)}
-                    name = day_files[day].get(table)
+                    if day not in states:
+                        states[day] = self._day(day)
+                        replaced[day] = {(str(r.get("table")), str(r.get("file"))) for r in states[day].replaced}
+                    name = states[day].files.get(table)
                     trusted = [name] if name in listing else []
                     if name and not trusted:
                         log.error("%s: the committed file %s is missing", folder, name)
@@ -187,6 +187,10 @@ class LocalLake:
                 files += [folder / n for n in trusted]
             out[table] = files
         return out
+
+    def recover_pending(self) -> list[str]:
+        """Days a killed writer left half switched: none here, a day's switch is one rename (the S3 lake has some)."""
+        return []
 
     def committed_attempt(self, dt: date | str) -> str | None:
         """The ``runs.attempt_id`` whose commit the day shows now."""
@@ -206,7 +210,7 @@ class LocalLake:
             if (folder / LEGACY_PART).is_file():
                 parts.insert(0, pq.read_table(folder / LEGACY_PART))
             return pa.concat_tables([_conform(p, TABLES[table]) for p in parts]) if parts else TABLES[table].empty_table()
-        name = self._day_files(str(dt)).get(table)
+        name = self._day(str(dt)).files.get(table)
         path = folder / name if name else None
         return pq.read_table(path) if path and path.is_file() else TABLES[table].empty_table()
 
@@ -228,9 +232,9 @@ class LocalLake:
             for table in tables:
                 if self.partition_dir(table, dt).is_symlink() or (self.root / table).is_symlink():
                     raise LakeError(table, dt, f"{self.partition_dir(table, dt)} is a symbolic link: not written")
-            previous = self.pointer(dt) or {}
-            self._clean_leftovers(dt)
-            current = self._day_files(dt)
+            state = self._day(dt)
+            kept = self._clean_leftovers(dt, state)
+            current = state.files
             commit = commit_id()
             written: dict[str, tuple[Path, int]] = {}
             table = ""
@@ -252,8 +256,7 @@ class LocalLake:
             now = datetime.now(UTC)
             # Replaced files stay a while (REPLACED_GRACE_S) for readers that listed them before the switch;
             # a later writer of the day deletes them.
-            replaced = [r for r in previous.get("replaced", []) if isinstance(r, dict)]
-            replaced += [{"table": t, "file": current[t], "at": now.isoformat(timespec="seconds")}
+            replaced = kept + [{"table": t, "file": current[t], "at": now.isoformat(timespec="seconds")}
                          for t in written if current.get(t) and current[t] != written[t][0].name]
             pointer = {"commit": commit, "run_id": run_id, "attempt_id": attempt_id,
                        "committed_at": now.isoformat(timespec="seconds"),
@@ -271,29 +274,25 @@ class LocalLake:
     def _replace_pointer(self, dt: str, pointer: dict) -> None:
         path = self.pointer_path(dt)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".tmp-{PARTITION}={dt}-{uuid.uuid4().hex}.partial"  # the day's: its next writer cleans it
-        try:
-            with open(tmp, "w") as fh:
-                json.dump(pointer, fh, indent=1, sort_keys=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)  # the commit: readers see every table's new file from here on
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        # The commit: readers see every table's new file from the rename on. The temporary file is named
+        # after the day, so the day's next writer can remove one a kill left behind.
+        write_atomically(path, lambda tmp: tmp.write_text(json.dumps(pointer, indent=1, sort_keys=True)),
+                         tmp_name=f".tmp-{PARTITION}={dt}-{uuid.uuid4().hex}.partial")
         try:
             _fsync_dir(path.parent)
         except OSError as exc:  # switched already: the files it names must stay, whatever happens here
             log.warning("%s: switched, but flushing %s failed: %s", dt, path.parent, exc)
 
-    def _clean_leftovers(self, dt: str) -> None:
+    def _clean_leftovers(self, dt: str, state: _DayState) -> list[dict]:
         """Under the day's lock: files of this lake's naming that no pointer names belong to dead writers (no
-        reader ever followed them); files a switch replaced go once their grace period is over."""
-        pointer = self.pointer(dt)
-        current = self._day_files(dt)
+        reader ever followed them); files a switch replaced go once their grace period is over.
+
+        Returns the replaced entries still in their grace period, for the writer's new pointer.
+        """
+        current = state.files
         graced: dict[tuple[str, str], bool] = {}
         kept = []
-        for entry in (pointer or {}).get("replaced", []):
+        for entry in state.replaced:
             try:
                 at = datetime.fromisoformat(entry["at"])
                 key = (str(entry["table"]), str(entry["file"]))
@@ -317,10 +316,9 @@ class LocalLake:
                 if dead:
                     log.info("removing %s (replaced, or left by a writer that did not finish)", path)
                     path.unlink(missing_ok=True)
-        if pointer is not None and len(kept) != len(pointer.get("replaced", [])):
-            self._replace_pointer(dt, {**pointer, "replaced": kept})
         for tmp in (self.root / COMMITS).glob(f".tmp-{PARTITION}={dt}-*.partial"):
             tmp.unlink(missing_ok=True)  # a pointer this day's writer did not finish writing (we hold the day)
+        return kept
 
     def append_run(self, dt: date | str, attempt: str, row: Mapping[str, object]) -> Path:
         """Write (or rewrite) one attempt's row of the ``runs`` table; needs no lock: the file is the attempt's."""

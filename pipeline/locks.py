@@ -39,7 +39,7 @@ from typing import Any
 
 from pipeline.exceptions import DayLocked, LakeError
 
-__all__ = ["LOCKS", "S3DayLock", "held_here", "local_day_lock", "owner_record"]
+__all__ = ["LOCKS", "S3DayLock", "local_day_lock", "owner_record"]
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,6 @@ def describe(record: dict[str, Any] | None) -> str:
     text = f"run {record.get('run_id', '?')} (host {record.get('host', '?')}, pid {record.get('pid', '?')}, " \
            f"since {record.get('since', '?')}"
     return text + (f", lock expires {record['expires_at']})" if record.get("expires_at") else ")")
-
-
-def held_here(root: str, day: str) -> bool:
-    with _HELD_GUARD:
-        return _HELD.get((root, day, threading.get_ident()), 0) > 0
 
 
 @contextmanager

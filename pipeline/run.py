@@ -264,9 +264,8 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
     # In-process when the speech work is remote (AWS: a batch's jobs are started and awaited together in
     # prepare(), a no-op for local engines) or there is nothing to spread over a pool.
     # Suspects of a worker's death (pipeline.suspects) are processed alone in their own pool, whatever the size.
-    in_process = settings.engine == "aws" or settings.workers <= 1 or len(unique) <= 1
-    if unique and in_process and settings.engine != "aws" and _has_suspects(settings, unique):
-        in_process = False
+    in_process = settings.engine == "aws" or (
+        (settings.workers <= 1 or len(unique) <= 1) and not (unique and _has_suspects(settings, unique)))
     if unique and in_process:
         # One thread, as in a pool worker: int8 kernels may round differently with another thread count,
         # and a call must get the same transcript whichever way its batch ran.
@@ -360,12 +359,11 @@ def commit_day(settings: Settings, result: DayResult, *, recordings: int | None 
         reason = f"all {found} recordings failed (e.g. {example})"
         run.record("failed", reason)
         raise DayFailed(result.day, reason)
-    if hasattr(lake, "recover_pending"):  # S3: a writer killed between two Glue switches left a day half switched
-        try:
-            for day in lake.recover_pending():
-                log.warning("%s: completed the switch a killed writer left unfinished", day)
-        except Exception:
-            log.exception("could not check for unfinished switches")
+    try:  # a writer killed mid-switch (S3: between two Glue calls) left a day half switched: finish it first
+        for day in lake.recover_pending():
+            log.warning("%s: completed the switch a killed writer left unfinished", day)
+    except Exception:
+        log.exception("could not check for unfinished switches")
     try:
         with lake.day_lock(result.day, run.run_id):
             run.record("started", None)

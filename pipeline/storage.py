@@ -9,10 +9,32 @@ import os
 import shutil
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LocalStore", "S3Store", "Store", "store_for"]
+__all__ = ["FILE_MODE", "LocalStore", "S3Store", "Store", "write_atomically"]
+
+FILE_MODE = 0o640  # lake files hold what customers said: not world-readable
+
+
+def write_atomically(target: Path, write: Callable[[Path], None], *, tmp_name: str | None = None) -> None:
+    """Whole or not at all: ``write`` fills a temporary file beside ``target`` (flushed to disk, mode 0640),
+    which is then renamed over it, so a reader never sees half a file under a trusted name.
+
+    The temporary name carries its writer (``.tmp-<pid>-<random>.partial`` unless ``tmp_name``), so whoever
+    cleans up can tell a dead writer's leftovers from a live one's.
+    """
+    tmp = target.parent / (tmp_name or f".tmp-{os.getpid()}-{uuid.uuid4().hex}.partial")
+    try:
+        write(tmp)
+        os.chmod(tmp, FILE_MODE)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class Store(ABC):
@@ -45,14 +67,7 @@ class LocalStore(Store):
         """Whole or not at all (a temporary file renamed over the target): a reader never sees half of it."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".tmp-{uuid.uuid4().hex}.partial"
-        try:
-            tmp.write_bytes(data)
-            os.chmod(tmp, 0o640)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomically(target, lambda tmp: tmp.write_bytes(data))
 
     def read_bytes(self, path: str) -> bytes:
         return Path(path).read_bytes()

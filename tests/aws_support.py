@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-
-
+import json
+from pathlib import Path
 
 import boto3
 import pytest
@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from pipeline import wiring
 from pipeline.settings import SAMPLES_DIR, Settings
-from tests.aws_fakes import KMS_KEY, REGION
+from tests.aws_fakes import KMS_KEY, REGION, TranscribeOutputs
 
 SOURCE_BUCKET, LAKE_BUCKET = "acme-connect-recordings", "acme-analytics"
 
@@ -42,6 +42,20 @@ def upload_samples(s3, day_folder: str = "2026/11/22") -> list[str]:
     return keys
 
 
+TRANSCRIBE_FIXTURE = json.loads((Path(__file__).parent / "unit" / "aws" / "fixtures" / "transcribe_channels.json")
+                                .read_text())
+
+
+def samples_with_transcripts(aws) -> tuple[object, TranscribeOutputs]:
+    """The sample calls uploaded, and every Transcribe job's output written (the channel fixture), as the service
+    would: the S3 client and the outputs' recorder."""
+    s3 = aws.client("s3")
+    upload_samples(s3)
+    outputs = TranscribeOutputs(s3, lambda uri, job: TRANSCRIBE_FIXTURE)
+    outputs.attach(aws.events)
+    return s3, outputs
+
+
 def aws_settings(**kw) -> Settings:
     base = dict(engine="aws", source=f"s3://{SOURCE_BUCKET}/connect", lake=f"s3://{LAKE_BUCKET}/aftercall",
                 kms_key_id=KMS_KEY, aws_region=REGION, transcribe_poll_s=0, workers=1)
@@ -55,4 +69,5 @@ def all_objects(s3, bucket: str) -> list[str]:
     return keys
 
 
-__all__ = ["KMS_KEY", "LAKE_BUCKET", "REGION", "SOURCE_BUCKET", "all_objects", "aws", "aws_settings", "upload_samples"]
+__all__ = ["KMS_KEY", "LAKE_BUCKET", "REGION", "SOURCE_BUCKET", "TRANSCRIBE_FIXTURE", "all_objects", "aws", "aws_settings",
+           "samples_with_transcripts", "upload_samples"]

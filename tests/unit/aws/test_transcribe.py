@@ -13,19 +13,14 @@ from pipeline.audio import decode_call
 from pipeline.aws.transcribe import TranscribeTranscriber, billed_minutes
 from pipeline.exceptions import BadRecording
 from pipeline.wiring import aws_client, build_source
-from tests.aws_support import KMS_KEY, aws_settings, upload_samples
-from tests.aws_fakes import TranscribeOutputs
+from tests.aws_support import KMS_KEY, aws_settings, samples_with_transcripts
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "transcribe_channels.json").read_text())
 DAY = __import__("datetime").date(2026, 11, 22)
 
 
 @pytest.fixture
 def day(aws):
-    s3 = aws.client("s3")
-    upload_samples(s3)
-    outputs = TranscribeOutputs(s3, lambda uri, job: FIXTURE)
-    outputs.attach(aws.events)
+    _, outputs = samples_with_transcripts(aws)
     settings = aws_settings()
     recordings = build_source(settings).discover(DAY)
     return settings, recordings, outputs

@@ -3,27 +3,19 @@ output gone (dropped, or expired by the lifecycle rule) is transcribed again ins
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from pipeline.audio import decode_call
 from pipeline.aws.transcribe import TranscribeTranscriber
 from pipeline.wiring import aws_client, build_source
-from tests.aws_fakes import TranscribeOutputs
-from tests.aws_support import LAKE_BUCKET, all_objects, aws_settings, upload_samples
+from tests.aws_support import LAKE_BUCKET, all_objects, aws_settings, samples_with_transcripts
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "transcribe_channels.json").read_text())
 DAY = __import__("datetime").date(2026, 11, 22)
 
 
 @pytest.fixture
 def bucket(aws):
-    s3 = aws.client("s3")
-    upload_samples(s3)
-    outputs = TranscribeOutputs(s3, lambda uri, job: FIXTURE)
-    outputs.attach(aws.events)
+    s3, outputs = samples_with_transcripts(aws)
     # A (re)started job gets its own output, as the service writes it; a job left COMPLETED keeps what it had.
     aws.events.register("provide-client-params.transcribe.StartTranscriptionJob",
                         lambda params, **_: outputs.written.discard(params["TranscriptionJobName"]))
