@@ -203,3 +203,16 @@ def test_runs_written_by_the_previous_version_are_read_beside_new_attempts(sourc
     rows = LocalLake(settings.lake).read_partition("runs", DEMO_DAY).to_pylist()
     assert [(r["run_id"], r["attempt_id"] is None) for r in rows][0] == ("scheduled__old", True) and len(rows) == 2
     assert query("select count(*) from runs", settings.lake)[1][0][0] == 2
+
+
+def test_the_pointer_lists_only_replaced_files_still_in_their_grace_period(source, tmp_path, monkeypatch):
+    from pipeline import lake as lake_module
+
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
+    monkeypatch.setattr(lake_module, "REPLACED_GRACE_S", 0.0)
+    for _ in range(4):
+        run_day(settings, DEMO_DAY)
+    replaced = LocalLake(settings.lake).pointer(DEMO_DAY)["replaced"]
+    assert sorted(r["table"] for r in replaced) == sorted(lake_module.TABLES.keys() - {"runs"})  # the last switch's
+    for r in replaced:
+        assert (LocalLake(settings.lake).partition_dir(r["table"], DEMO_DAY) / r["file"]).exists()
