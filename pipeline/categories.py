@@ -243,18 +243,17 @@ def recategorize(settings: Any, start: Any, end: Any) -> dict[str, int]:
     from pipeline.wiring import build_lake, build_store
 
     rules = load_rules(settings.categories)
-    if settings.categories:
-        store = build_store(settings)
-        store.write_bytes(_applied_rules_path(settings), Path(settings.categories).read_bytes())
     lake = build_lake(settings)
     done: dict[str, int] = {}
     day = start
     while day <= end:
-        with lake.day_lock(day, "recategorize"):
-            calls = lake.read_partition("calls", day).to_pylist()
-            if calls:
+        if lake.read_partition("calls", day).num_rows:  # a day without calls is neither locked nor written
+            with lake.day_lock(day, "recategorize"):
+                calls = lake.read_partition("calls", day).to_pylist()
                 rows = categorize_day(rules, calls, lake.read_partition("turns", day).to_pylist())
                 lake.write_partitions(day, {"call_categories": rows}, run_id="recategorize")
                 done[str(day)] = len(rows)
         day += timedelta(days=1)
+    if settings.categories:  # applied to every day asked for: now the lake's rules (a refused day changed nothing)
+        build_store(settings).write_bytes(_applied_rules_path(settings), Path(settings.categories).read_bytes())
     return done

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import re
 import sys
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -284,8 +286,13 @@ def _emit(columns: list[str], rows: list[tuple], fmt: Literal["table", "csv", "j
         writer.writerows(rows)
     elif fmt == "json":
         def plain(v):
+            if isinstance(v, Decimal):  # DuckDB types a literal like 1.5 as DECIMAL
+                v = float(v)
+            if isinstance(v, float) and not math.isfinite(v):
+                return None  # NaN and Infinity are not JSON
             return v.isoformat() if isinstance(v, (date, datetime)) else v
-        print(json.dumps([{c: plain(v) for c, v in zip(columns, row, strict=True)} for row in rows], indent=1))
+        print(json.dumps([{c: plain(v) for c, v in zip(columns, row, strict=True)} for row in rows], indent=1,
+                         allow_nan=False, default=str))
     else:
         _print_table(columns, rows)
 

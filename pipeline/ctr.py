@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pipeline.pii import redact_attribute
 from pipeline.settings import Settings
 
-__all__ = ["BadRecord", "attribute_rows", "iter_records", "read_contacts", "read_contacts_checked"]
+__all__ = ["BadRecord", "attribute_rows", "iter_records", "read_contacts", "read_contacts_checked", "valid_contact_id"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,9 @@ def _values(text: str) -> Iterator[tuple[int, Any]]:
 
     Raises :class:`json.JSONDecodeError` where the text stops being JSON, after the values before it.
     """
-    decoder, i, n, index = json.JSONDecoder(), 0, len(text), 0
+    # A number of thousands of digits stays text (Python refuses to convert it): one value, not the file.
+    decoder = json.JSONDecoder(parse_int=lambda digits: int(digits) if len(digits) <= 4000 else digits)
+    i, n, index = 0, len(text), 0
     while i < n:
         while i < n and text[i] in " \t\r\n,":
             i += 1
@@ -73,7 +75,10 @@ def _ts(record: Mapping[str, Any], field: str) -> datetime | None:
         raise BadRecord(f"{field} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:  # Connect writes UTC; a time without an offset is read as UTC, not local
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return parsed.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise BadRecord(f"{field} is out of range in UTC") from None
 
 
 def _object(record: Mapping[str, Any], field: str) -> Mapping[str, Any]:
@@ -95,7 +100,11 @@ def _text(record: Mapping[str, Any], field: str, where: str = "") -> str | None:
 
 
 def _contact_id(record: Mapping[str, Any]) -> str:
-    value = record.get("ContactId")
+    return valid_contact_id(record.get("ContactId"))
+
+
+def valid_contact_id(value: Any) -> str:
+    """``value`` if it can be a contact id (1-256 printable characters), else :class:`BadRecord` saying why."""
     if not isinstance(value, str):
         raise BadRecord("no ContactId" if value is None else f"ContactId is {type(value).__name__}, not text")
     if not value.strip():
@@ -127,7 +136,7 @@ def _row(record: Any, uri: str) -> dict:
         "recording_location": _text(recording, "Location", "Recording."),
         "ctr_uri": uri,
         "_updated": _ts(record, "LastUpdateTimestamp") or datetime.min,
-        "_attributes": dict(attributes),
+        "_attributes": {str(name): _value_text(value) for name, value in attributes.items()},  # text now: per record
     }
 
 
@@ -142,7 +151,7 @@ def _file_rows(path: str, data: bytes) -> tuple[list[dict], int]:
         if skipped <= LOGGED_PER_FILE:
             log.warning("skipping CTR %s of %s: %s", position, path, reason)
 
-    text = data.decode("utf-8", errors="replace")  # a stray byte spoils one value, not the file
+    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")  # a stray byte spoils one value, not the file
     index = -1
     try:
         for index, record in _values(text):
@@ -150,6 +159,8 @@ def _file_rows(path: str, data: bytes) -> tuple[list[dict], int]:
                 rows.append(_row(record, path))
             except BadRecord as exc:
                 skip(f"record #{index}", str(exc))
+            except (ValueError, OverflowError, TypeError, RecursionError) as exc:  # e.g. a 5,000-digit number
+                skip(f"record #{index}", f"a value it cannot use ({type(exc).__name__})")
     except json.JSONDecodeError as exc:
         skip(f"from record #{index + 1} on", f"not JSON from character {exc.pos} ({exc.msg})")
     except RecursionError:
@@ -215,7 +226,7 @@ def attribute_rows(contacts: Iterable[Mapping[str, Any]], *,
     rows = []
     for c in contacts:
         for name, value in sorted((c.get("_attributes") or {}).items()):
-            text = _value_text(value)
+            text = _value_text(value)  # already text for contacts read here; callers may pass raw values
             if pii_mask and text is not None:
                 text = redact_attribute(str(name), text, pii_mask)
             rows.append({"contact_id": c["contact_id"], "name": str(name), "value": text})

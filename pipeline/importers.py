@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pipeline import __version__
 from pipeline.aws.transcript_format import parse_transcribe, parse_utterances
 from pipeline.discovery import parse_recording_name
-from pipeline.exceptions import AftercallError
+from pipeline.exceptions import AftercallError, ConfigurationError, InfrastructureError
 from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time, union
 from pipeline.pii import redact
 from pipeline.ports import Transcript, Word
@@ -65,13 +65,22 @@ def detect_format(doc: Mapping[str, Any]) -> Format:
 
 
 def _contact_id(doc: Mapping[str, Any], name: str) -> str:
+    """The contact id a file names, held to the rules contact trace records are held to."""
+    from pipeline.ctr import valid_contact_id
+
     metadata = doc.get("CustomerMetadata") or {}
+    if not isinstance(metadata, dict):
+        raise ValueError(f"CustomerMetadata is {type(metadata).__name__}, not an object")
     if metadata.get("ContactId"):
-        return metadata["ContactId"]
+        return valid_contact_id(metadata["ContactId"])
     stem = PurePosixPath(name).name.rsplit(".", 1)[0]
     if "_" in stem:
-        return stem.split("_", 1)[0]
-    return doc.get("jobName") or doc.get("JobName") or stem
+        return valid_contact_id(stem.split("_", 1)[0])
+    return valid_contact_id(doc.get("jobName") or doc.get("JobName") or stem)
+
+
+def _finite_only(constant: str) -> float:
+    raise ValueError(f"{constant} is not a number this lake stores")  # NaN / Infinity: JSON has neither
 
 
 def _day(name: str, given: date | None) -> date:
@@ -280,11 +289,17 @@ def import_paths(settings: Settings, targets: Iterable[str], day: date | None = 
               if any(t.startswith("s3://") == (scheme == "s3") for t in targets)}
     for path in _files(settings, targets):
         try:
-            doc = json.loads(stores["s3" if path.startswith("s3://") else "local"].read_bytes(path))
+            doc = json.loads(stores["s3" if path.startswith("s3://") else "local"].read_bytes(path),
+                             parse_constant=_finite_only)
+            if not isinstance(doc, dict):
+                raise ValueError(f"a JSON {type(doc).__name__}, not an object")
             dt, call, turns, raw = import_document(doc, path, settings, components, day)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("not imported: %s: %s", path, exc)
-            summary.failed.append((path, f"{type(exc).__name__}: {exc}"))
+        except (ConfigurationError, InfrastructureError):
+            raise  # a service or the settings failed, not this file
+        except Exception as exc:  # whatever shape a file has, it costs only itself
+            reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.warning("not imported: %s: %s", path, reason)
+            summary.failed.append((path, reason))
             continue
         days.setdefault(dt, {})[call["contact_id"]] = (call, turns, raw)
     lake = build_lake(settings)

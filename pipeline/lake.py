@@ -127,11 +127,12 @@ class LocalLake:
         except (OSError, ValueError) as exc:  # only os.replace writes it, so this is damage from outside
             raise LakeError("*", str(dt), f"unreadable commit pointer {self.pointer_path(dt)}: {exc}") from exc
         tables = doc.get("tables") if isinstance(doc, dict) else None
-        if not isinstance(tables, dict) or not all(
+        if not isinstance(tables, dict) or not isinstance(doc.get("replaced", []), list) or not all(
                 t in TABLES and isinstance(n, str) and (_PART.fullmatch(n) or n == LEGACY_PART) for t, n in tables.items()):
             # never read as "no pointer": the next writer would take the committed files for leftovers
-            raise LakeError("*", str(dt), f"damaged commit pointer {self.pointer_path(dt)}: move it aside to read the "
-                                          "day as it was before pointers, or rerun the day")
+            raise LakeError("*", str(dt), f"damaged commit pointer {self.pointer_path(dt)}: restore it from a backup "
+                                          "(the day's files are untouched); to write the day afresh instead, move the "
+                                          "pointer and the day's part-*.parquet files away, then rerun the day")
         return doc
 
     def _day(self, dt: str) -> _DayState:
@@ -173,7 +174,11 @@ class LocalLake:
                     trusted = [n for n in listing if _RUN_FILE.fullmatch(n) or n == LEGACY_PART]
                 else:
                     if day not in states:
-                        states[day] = self._day(day)
+                        try:
+                            states[day] = self._day(day)
+                        except LakeError as exc:  # one damaged day must not take every other day's queries down
+                            log.error("%s; the day is left out", exc)
+                            states[day] = _DayState(None, {})
                         replaced[day] = {(str(r.get("table")), str(r.get("file"))) for r in states[day].replaced}
                     name = states[day].files.get(table)
                     trusted = [name] if name in listing else []
@@ -233,6 +238,8 @@ class LocalLake:
                 if self.partition_dir(table, dt).is_symlink() or (self.root / table).is_symlink():
                     raise LakeError(table, dt, f"{self.partition_dir(table, dt)} is a symbolic link: not written")
             state = self._day(dt)
+            if state.pointer is None:
+                state = self._first_pointer(dt, state)
             kept = self._clean_leftovers(dt, state)
             current = state.files
             commit = commit_id()
@@ -271,6 +278,21 @@ class LocalLake:
                 log.info("wrote %s rows to %s", rows, final)
             return {table: final for table, (final, _) in written.items()}
 
+    def _first_pointer(self, dt: str, state: _DayState) -> _DayState:
+        """Give a day its pointer before any part file exists (naming what it had before pointers, if anything).
+
+        So part files without a pointer can only mean a pointer gone missing, never a writer's leftovers:
+        they are refused, not cleaned away with the day they hold.
+        """
+        stray = [p.name for t in TABLES if t != "runs" and self.partition_dir(t, dt).is_dir()
+                 for p in self.partition_dir(t, dt).iterdir() if _PART.fullmatch(p.name)]
+        if stray:
+            raise LakeError("*", dt, f"{len(stray)} part files but no commit pointer {self.pointer_path(dt)}: restore "
+                                     "the pointer from a backup; to write the day afresh instead, move the day's "
+                                     "part-*.parquet files away, then rerun the day")
+        self._replace_pointer(dt, {"commit": None, "tables": state.files, "replaced": []})
+        return self._day(dt)
+
     def _replace_pointer(self, dt: str, pointer: dict) -> None:
         path = self.pointer_path(dt)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -298,6 +320,8 @@ class LocalLake:
                 key = (str(entry["table"]), str(entry["file"]))
             except (KeyError, TypeError, ValueError):
                 continue
+            if at.tzinfo is None:  # written by hand: read as UTC, as the lake writes them
+                at = at.replace(tzinfo=UTC)
             graced[key] = (datetime.now(UTC) - at).total_seconds() < REPLACED_GRACE_S
             if graced[key]:
                 kept.append(entry)

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -96,7 +97,14 @@ def local_day_lock(root: Path, day: str, run_id: str | None, wait_s: float) -> I
         folder = root / LOCKS
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"dt={day}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o640)  # a planted symlink is refused
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o640)  # no symlink, no FIFO wait
+        except OSError as exc:
+            raise LakeError("*", day, f"cannot open the day's lock file {path}: {exc.strerror} (it must be a plain "
+                                      "file aftercall creates; remove what is there)") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise LakeError("*", day, f"the day's lock {path} is not a plain file: remove it")
         try:
             deadline = time.monotonic() + wait_s
             announced = False

@@ -80,6 +80,9 @@ def _parquet_bytes(table: str, rows: list[dict]) -> bytes:
 
 def plan_day(settings: Settings, day: date, run_id: str, batch_size: int = 50) -> list[dict]:
     """Discover the day, write its manifest, return one small descriptor per batch (ids and paths only)."""
+    from pipeline.categories import effective_rules
+
+    effective_rules(settings)  # broken category rules stop the run before it pays for any transcription
     recordings = discover_day(settings, day)
     store = build_store(settings)
     staging = _staging(settings, day, run_id)

@@ -368,8 +368,8 @@ def commit_day(settings: Settings, result: DayResult, *, recordings: int | None 
         with lake.day_lock(result.day, run.run_id):
             run.record("started", None)
             run.mark_interrupted()
-            tables = day_tables(settings, result, lake)
             try:
+                tables = day_tables(settings, result, lake)
                 lake.write_partitions(result.day, tables, run_id=run.run_id, attempt_id=run.attempt)
             except BaseException as exc:  # KeyboardInterrupt / SystemExit too: the attempt says how it ended
                 run.record("failed", f"{type(exc).__name__}: {exc}")
@@ -425,6 +425,9 @@ class _RunLog:
 
 def run_day(settings: Settings, day: date, progress: Progress | None = None,
             on_discovered: Callable[[int], None] | None = None) -> DayResult:
+    from pipeline.categories import effective_rules
+
+    effective_rules(settings)  # broken category rules stop the run before it pays for any transcription
     recordings = discover_day(settings, day)
     if on_discovered:
         on_discovered(len(recordings))

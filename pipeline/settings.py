@@ -19,7 +19,8 @@ SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 class Settings(BaseSettings):
     """Every knob of a run. Defaults give the embedded, offline pipeline over the bundled samples."""
 
-    model_config = SettingsConfigDict(env_prefix="AFTERCALL_", extra="ignore", frozen=True)
+    # No inf or nan anywhere: workers receive the settings as JSON, which has neither (inf arrived as null).
+    model_config = SettingsConfigDict(env_prefix="AFTERCALL_", extra="ignore", frozen=True, allow_inf_nan=False)
 
     source: str = Field(default=str(SAMPLES_DIR), description="Recordings root (local folder or s3://bucket/prefix)")
     lake: str = Field(default="lake", description="Lake root (local folder or s3://bucket/prefix)")

@@ -124,8 +124,38 @@ def test_names_that_only_look_like_the_lakes_are_not_trusted(source, tmp_path):
     assert query("select dt, count(*) from calls group by dt", settings.lake)[1] == [("2026-11-22", 4)]
     pointer = LocalLake(settings.lake).pointer_path(DEMO_DAY)
     pointer.write_text('{"tables": {"calls": "../../etc/passwd"}}')
+    assert query("select count(*) from calls", settings.lake)[1][0][0] == 0  # readers leave that day out, loudly
+    with pytest.raises(LakeError, match="damaged commit pointer.*restore it from a backup"):
+        run_day(settings, DEMO_DAY)  # and no writer takes its files for leftovers
+    assert len(list((table / "dt=2026-11-22").glob("part-*.parquet"))) == 1
+
+
+def test_a_pointer_gone_missing_never_costs_the_day_its_files(source, tmp_path):
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
+    run_day(settings, DEMO_DAY)
+    lake = LocalLake(settings.lake)
+    lake.pointer_path(DEMO_DAY).rename(tmp_path / "aside.json")  # what the old advice said to do
+    with pytest.raises(LakeError, match="part files but no commit pointer"):
+        run_day(settings, DEMO_DAY)
+    (tmp_path / "aside.json").rename(lake.pointer_path(DEMO_DAY))  # restored: the day is whole again
+    assert _count(settings.lake) == 4
+    run_day(settings, DEMO_DAY)
+    assert _count(settings.lake) == 4
+
+
+def test_a_hand_edited_pointer_is_refused_or_read_not_a_crash(source, tmp_path):
+    import json
+
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
+    run_day(settings, DEMO_DAY)
+    path = LocalLake(settings.lake).pointer_path(DEMO_DAY)
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "replaced": [{"table": "calls", "file": "x", "at": "2026-12-05T10:00:00"}]}))
+    run_day(settings, DEMO_DAY)  # a time without a zone is read as UTC
+    path.write_text(json.dumps({**doc, "replaced": 5}))
+    assert _count(settings.lake) == 0
     with pytest.raises(LakeError, match="damaged commit pointer"):
-        query("select count(*) from calls", settings.lake)
+        run_day(settings, DEMO_DAY)
 
 
 def test_readers_trust_only_the_lakes_own_files(source, tmp_path, caplog):

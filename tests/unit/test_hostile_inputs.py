@@ -1,0 +1,119 @@
+"""What a hostile tester broke after the first round, each kept broken-proof: one bad item costs only itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipeline.adapters.duckdb_engine import query
+from pipeline.exceptions import ConfigurationError, LakeError
+from pipeline.lake import LocalLake
+from pipeline.run import DayResult, commit_day
+from pipeline.settings import Settings, load_settings
+from tests.conftest import DEMO_DAY
+
+CLI = Path(sys.executable).parent / "aftercall"
+SEGMENT = {"BeginOffsetMillis": 0, "EndOffsetMillis": 1000, "ParticipantRole": "AGENT", "Content": "hi"}
+
+
+def test_ctr_times_out_of_range_huge_numbers_and_a_bom_cost_only_their_record(tmp_path):
+    from pipeline.ctr import read_contacts_checked
+
+    folder = tmp_path / "ctr" / "2026" / "11" / "22" / "23"
+    folder.mkdir(parents=True)
+    records = [{"ContactId": "a", "InitiationTimestamp": "0001-01-01T00:00:00+14:00"},
+               {"ContactId": "b", "InitiationTimestamp": "9999-12-31T23:00:00-05:00"},
+               {"ContactId": "c", "Agent": {"ConnectedToAgentTimestamp": "9999-12-31T23:00:00-05:00"}}]
+    text = "\ufeff" + "".join(json.dumps(r) for r in records) + \
+        '{"ContactId": "d", "InitiationTimestamp": "2026-11-22T09:00:00Z", "Attributes": {"n": ' + "9" * 5000 + "}}" + \
+        json.dumps({"ContactId": "ok", "InitiationTimestamp": "2026-11-22T10:00:00Z"})
+    (folder / "stream").write_text(text)
+    contacts, skipped = read_contacts_checked(Settings(ctr_source=str(tmp_path / "ctr")), DEMO_DAY)
+    assert [c["contact_id"] for c in contacts] == ["d", "ok"] and skipped == 3
+    assert contacts[0]["_attributes"]["n"] == "9" * 5000  # kept as the text it was
+
+
+def test_one_malformed_import_file_costs_only_itself(tmp_path):
+    from pipeline.importers import import_paths
+
+    cases = {"a": {"Transcript": [SEGMENT], "ConversationCharacteristics": [1, 2]},
+             "b": {"Transcript": [{**SEGMENT, "Items": ["x"]}]},
+             "c": {"Transcript": [SEGMENT], "CustomerMetadata": {"ContactId": {"a": 1}}},
+             "d": {"Transcript": [SEGMENT], "CustomerMetadata": [1]},
+             "e": [1, 2], "f": {"results": "x"},
+             "g": {"Transcript": [SEGMENT], "CustomerMetadata": {"ContactId": "a\nb/../c"}},
+             "ok": {"Transcript": [SEGMENT]}}
+    for name, doc in cases.items():
+        (tmp_path / f"{name}0001_20261122T09:12_UTC.json").write_text(json.dumps(doc))
+    (tmp_path / "nan0001_20261122T09:12_UTC.json").write_text(
+        '{"Transcript": [{"BeginOffsetMillis": NaN, "EndOffsetMillis": Infinity, "ParticipantRole": "AGENT", '
+        '"Content": "x"}]}')
+    (tmp_path / "deep0001_20261122T09:12_UTC.json").write_text("[" * 100_000)
+    summary = import_paths(Settings(lake=str(tmp_path / "lake")), [str(tmp_path)])
+    assert summary.imported == {"2026-11-22": 1}
+    assert sorted(Path(p).name[:-len("0001_20261122T09:12_UTC.json")] for p, _ in summary.failed) == \
+        ["a", "b", "c", "d", "deep", "e", "f", "g", "nan"]
+    assert any("NaN" in reason for _, reason in summary.failed)
+
+
+def test_json_output_has_no_nan_or_infinity(tmp_path):
+    (tmp_path / "lake").mkdir()
+    done = subprocess.run([str(CLI), "query", "--lake", str(tmp_path / "lake"), "--format", "json",
+                           "select cast('nan' as double) as a, cast('inf' as double) as b, 1.5 as c"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"a": None, "b": None, "c": 1.5}]
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e400", "nan"])
+def test_settings_refuse_infinite_numbers(monkeypatch, value):
+    monkeypatch.setenv("AFTERCALL_LOCK_WAIT_S", value)
+    with pytest.raises(ConfigurationError, match="AFTERCALL_LOCK_WAIT_S"):
+        load_settings()
+
+
+def test_a_commit_that_fails_deriving_its_tables_is_recorded_failed(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\ncategories:\n  - name: Not-Valid\n    conditions: []\n")
+    settings = Settings(lake=str(tmp_path / "lake"), categories=str(rules))
+    with pytest.raises(ConfigurationError):
+        commit_day(settings, DayResult(DEMO_DAY, calls=[{"contact_id": "c1", "duration_s": 10.0}]))
+    rows = query("select status, error from runs", tmp_path / "lake")[1]
+    assert [r[0] for r in rows] == ["failed"] and "category rules" in rows[0][1]
+
+
+def test_broken_rules_stop_a_run_before_it_processes_anything(tmp_path, source):
+    from pipeline.run import run_day
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: [")
+    settings = Settings(source=str(source), lake=str(tmp_path / "lake"), categories=str(rules), transcribe=False)
+    with pytest.raises(ConfigurationError, match="category rules"):
+        run_day(settings, DEMO_DAY, progress=lambda o: pytest.fail("processed a recording"))
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
+def test_a_lock_path_that_is_not_a_plain_file_is_one_clear_error(tmp_path, kind):
+    lake = LocalLake(tmp_path / "lake", lock_wait_s=0)
+    lock = tmp_path / "lake" / "_locks" / "dt=2026-11-22.lock"
+    lock.parent.mkdir(parents=True)
+    {"symlink": lambda: lock.symlink_to(tmp_path / "elsewhere"), "fifo": lambda: os.mkfifo(lock),
+     "directory": lambda: lock.mkdir()}[kind]()
+    with pytest.raises(LakeError, match=r"lock"):
+        lake.write_partition("calls", DEMO_DAY, [{"contact_id": "a"}])
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_recategorize_over_years_locks_only_days_with_calls(tmp_path):
+    from pipeline.categories import recategorize
+
+    LocalLake(tmp_path / "lake").write_partition("calls", DEMO_DAY, [{"contact_id": "c1", "duration_s": 10.0}])
+    done = recategorize(Settings(lake=str(tmp_path / "lake")), date(2026, 1, 1), date(2028, 12, 31))
+    assert list(done) == ["2026-11-22"]
+    assert [p.name for p in (tmp_path / "lake" / "_locks").iterdir()] == ["dt=2026-11-22.lock"]
