@@ -55,6 +55,33 @@ CASES = [
     ("It's in 1, 2, 3, 4, 5.", "It's in [ACCOUNT_NUMBER]."),
     ("4. I'm 6. And 1. 8. 1. 2. 3.", "[ACCOUNT_NUMBER]."),
     ("Yes, it is 4, 5, 6, 7. 8, 1, 2, 3.", "Yes, it is [ACCOUNT_NUMBER]."),
+    # numbers said in words with tens, hundreds and thousands: card groups, security codes, PINs, phones
+    ("forty one eleven, eleven eleven, eleven eleven, eleven eleven", "[CREDIT_DEBIT_NUMBER]"),
+    ("four thousand one hundred eleven, one thousand one hundred eleven, one thousand one hundred eleven, "
+     "one thousand one hundred eleven", "[CREDIT_DEBIT_NUMBER]"),
+    ("it's four thousand one hundred eleven, eleven eleven, eleven eleven, eleven eleven.",
+     "it's [CREDIT_DEBIT_NUMBER]."),
+    ("the cvv is a hundred and twenty three", "the cvv is [CREDIT_DEBIT_CVV]"),
+    ("cvv: seven forty two", "cvv: [CREDIT_DEBIT_CVV]"),
+    ("the PIN is twelve thirty four", "the PIN is [PIN]"),
+    ("five five five, eight six seven, fifty three oh nine", "[PHONE]"),
+    ("my account number is twelve thirty four fifty six", "my account number is [ACCOUNT_NUMBER]"),
+    # a bank number is an account number even when it has a phone number's shape
+    ("routing number 021000021", "routing number [ACCOUNT_NUMBER]"),
+    ("the routing number is oh two one, oh oh oh, oh two one", "the routing number is [ACCOUNT_NUMBER]"),
+    # e-mail addresses as ASR and people write them; only the address goes, not "me at"
+    ("jsmith @ example . com", "[EMAIL]"),
+    ("john.smith(at)example.com", "[EMAIL]"),
+    ("Send it to j.smith [at] example [dot] com", "Send it to [EMAIL]"),
+    ("write to jsmith\uff20example.com", "write to [EMAIL]"),  # full-width commercial at
+    ("j o h n at gmail dot com", "[EMAIL]"),
+    ("it's j o h n dot s m i t h at gmail dot com", "it's [EMAIL]"),
+    ("email me at x@y.com", "email me at [EMAIL]"),
+    ("email me at x at y dot com", "email me at [EMAIL]"),
+    ("write me at john.smith at gmail.com", "write me at [EMAIL]"),
+    # A counting rhyme stays redacted: five digits said one by one are read as an account number, as
+    # in "It's in 1, 2, 3, 4, 5." above; no rule tells the rhyme from an account read out safely.
+    ("one two three four five, here I come", "[ACCOUNT_NUMBER], here I come"),
     # several kinds in one turn
     ("My card is 4111 1111 1111 1111, expiry 09/27 and the CVV 123",
      "My card is [CREDIT_DEBIT_NUMBER], expiry [CREDIT_DEBIT_EXPIRY] and the CVV [CREDIT_DEBIT_CVV]"),
@@ -80,6 +107,18 @@ CLEAN = [
     "The offer expires in 30 days.",
     "I was at home. Look at it. Com is not a word.",
     "We met at noon at the cafe on 5th street.",
+    # amounts with thousands separators and calendar dates are not account numbers
+    "I paid 1,250,000 won",
+    "1,250,000원을 냈어요",
+    "The call was on 2026-11-22, the letter came 2026.11.25, the refund on 11/30/2026.",
+    # numbers said in words as amounts, years and times, not digits said in groups
+    "In two thousand twenty six we moved, twenty twenty six was a long year.",
+    "I paid a hundred and twenty three dollars, twelve hundred in total, two hundred thousand won.",
+    "We open at nine thirty and close at seven forty five, it costs twenty five ninety nine.",
+    "A thousand and one nights, a hundred and one dalmatians.",
+    "Your PIN will be reset in twenty four hours.",
+    # "@" in a time or a place is not an address
+    "Meet me @ 9.30, I'm @ home. Then we talk.",
 ]
 
 
@@ -147,6 +186,16 @@ def test_context_words_in_the_previous_turn_count():
     assert redact("4 4 1 2", "pii", context="What's your PIN?") == ("[PII]", redact("4 4 1 2", context="PIN")[1])
 
 
+@pytest.mark.parametrize(("asked", "answer", "expected"), [
+    ("And the security code?", "Seven forty two.", "[CREDIT_DEBIT_CVV]."),
+    ("The three numbers on the back?", "They are 7 4 2.", "They are [CREDIT_DEBIT_CVV]."),
+    ("What is your PIN?", "Twelve thirty four.", "[PIN]."),
+    ("And the security code?", "Sorry, I will call back in ten minutes.", "Sorry, I will call back in ten minutes."),
+])
+def test_numbers_said_in_words_answer_the_previous_turn(asked, answer, expected):
+    assert redact_turns([asked, answer]) == [asked, expected]
+
+
 @pytest.mark.parametrize(("name", "value", "expected"), [
     ("cardNumber", "4111111111111111", "[CREDIT_DEBIT_NUMBER]"),
     ("cvv", "123", "[CREDIT_DEBIT_CVV]"),
@@ -183,7 +232,9 @@ def test_contact_attribute_rows_are_redacted_only_when_redaction_is_on():
 def test_long_hostile_text_is_redacted_in_linear_time():
     import time
 
-    for text in ("a dot " * 4000, "a." * 8000, "PIN 1 " * 3000, "1. Hm. " * 3000, "expires " + "one two " * 3000):
+    for text in ("a dot " * 4000, "a." * 8000, "PIN 1 " * 3000, "1. Hm. " * 3000, "expires " + "one two " * 3000,
+                 "a b " * 5000, "x @ y . " * 3000, "a (at) b (dot) " * 2000, "me at " * 4000,
+                 "cvv forty one a hundred and " * 1000, "1,000," * 4000, "2026-11-22-" * 2000):
         started = time.perf_counter()
         redact(text)
         assert time.perf_counter() - started < 2.0
