@@ -9,8 +9,9 @@ time and on telephone audio it agrees with the scripted turn timings to a few pe
 from __future__ import annotations
 
 import io
+import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, Literal
 
 import numpy as np
@@ -20,6 +21,7 @@ from pipeline.exceptions import BadRecording
 
 __all__ = [
     "CallAudio",
+    "LevelMeter",
     "MAX_CALL_MINUTES",
     "MAX_RATE_HZ",
     "MIN_RATE_HZ",
@@ -27,6 +29,7 @@ __all__ = [
     "check_header",
     "Interval",
     "Participant",
+    "block_frames",
     "decode_call",
     "frame_levels_db",
     "loudness_score",
@@ -49,48 +52,161 @@ MIN_SPEECH_S = 0.12  # clicks and breaths are not speech
 LOUDNESS_FLOOR_DB = -60.0  # loudness 0 ... 100 maps -60 dBFS ... 0 dBFS linearly
 
 
-@dataclass(frozen=True, slots=True)
-class CallAudio:
-    """A decoded stereo call: one float32 array per participant, at the file's own rate."""
+BLOCK_FRAMES_OF_20MS = 3000  # a decoding block is 60 s of audio: a few MB at telephone rates, whatever the call's length
 
-    agent: np.ndarray
-    customer: np.ndarray
-    sample_rate: int
-    agent_channel: int
+
+def block_frames(rate: int) -> int:
+    """Frames per decoding block: whole 20 ms level frames, so block-wise levels equal whole-call levels."""
+    return max(1, int(FRAME_S * rate)) * BLOCK_FRAMES_OF_20MS
+
+
+class LevelMeter:
+    """:func:`frame_levels_db` of a signal fed in blocks of any length: the same values as on the whole signal.
+
+    The tail that does not fill a 20 ms frame is carried to the next block (and dropped at the end, as
+    the whole-signal function drops it).
+    """
+
+    __slots__ = ("rate", "_size", "_tail", "_parts", "samples")
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._size = max(1, int(FRAME_S * rate))
+        self._tail = np.zeros(0, np.float32)
+        self._parts: list[np.ndarray] = []
+        self.samples = 0  # fed so far
+
+    def feed(self, block: np.ndarray) -> None:
+        self.samples += len(block)
+        if len(self._tail):
+            block = np.concatenate([self._tail, block])
+        whole = len(block) // self._size * self._size
+        if whole:
+            self._parts.append(frame_levels_db(block[:whole], self.rate))
+        self._tail = block[whole:].copy()
+
+    def levels(self) -> np.ndarray:
+        return np.concatenate(self._parts) if self._parts else np.zeros(0, np.float64)
+
+
+Opener = Callable[[], sf.SoundFile]
+
+
+class CallAudio:
+    """A stereo call: one participant's float32 samples at a time, at the file's own rate.
+
+    Either held in memory (``agent`` and ``customer`` arrays), or, as :func:`decode_call` returns it,
+    read again from the recording block by block (:meth:`blocks`) whenever a step needs the samples:
+    a 4-hour call never has both channels (0.9 GB as float32 at 8 kHz) in memory at once. The 20 ms
+    frame levels the metrics use are measured once, while decoding checks the file.
+    """
+
+    __slots__ = ("agent", "customer", "sample_rate", "agent_channel", "frames", "_open", "_levels")
+
+    def __init__(self, agent: np.ndarray | None = None, customer: np.ndarray | None = None, *, sample_rate: int,
+                 agent_channel: int, frames: int | None = None, opener: Opener | None = None,
+                 levels: dict[Participant, np.ndarray] | None = None) -> None:
+        if opener is None and (agent is None or customer is None):
+            raise ValueError("a CallAudio needs both channels' samples, or an opener to read them from")
+        self.agent, self.customer = agent, customer
+        self.sample_rate, self.agent_channel = int(sample_rate), agent_channel
+        self.frames = len(agent) if frames is None and agent is not None else int(frames or 0)
+        self._open = opener
+        self._levels: dict[Participant, np.ndarray] = dict(levels or {})
 
     @property
     def duration_s(self) -> float:
-        return len(self.agent) / self.sample_rate
+        return self.frames / self.sample_rate
+
+    def blocks(self, participant: Participant, frames: int | None = None) -> Iterator[np.ndarray]:
+        """The participant's samples in order, ``frames`` at a time (default :func:`block_frames`)."""
+        size = frames or block_frames(self.sample_rate)
+        held = self.agent if participant == "AGENT" else self.customer
+        if held is not None:
+            for start in range(0, len(held), size):
+                yield held[start:start + size]
+            return
+        assert self._open is not None
+        column = self.agent_channel if participant == "AGENT" else 1 - self.agent_channel
+        with self._open() as f:
+            read = 0
+            while read < self.frames:  # what the checking pass counted (a truncated file's real length)
+                block = f.read(min(size, self.frames - read), dtype="float32", always_2d=True)
+                if not len(block):
+                    break
+                read += len(block)
+                yield np.ascontiguousarray(block[:, column])
 
     def channel(self, participant: Participant) -> np.ndarray:
-        return self.agent if participant == "AGENT" else self.customer
+        """The participant's whole channel in memory (for short clips and tests: steps read :meth:`blocks`)."""
+        held = self.agent if participant == "AGENT" else self.customer
+        if held is not None:
+            return held
+        parts = list(self.blocks(participant))
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def levels(self, participant: Participant) -> np.ndarray:
+        """RMS level of each 20 ms frame in dBFS (:func:`frame_levels_db`), measured once."""
+        if participant not in self._levels:
+            meter = LevelMeter(self.sample_rate)
+            for block in self.blocks(participant):
+                meter.feed(block)
+            self._levels[participant] = meter.levels()
+        return self._levels[participant]
 
 
-def decode_call(data: bytes | BinaryIO | str, uri: str, agent_channel: int,
+def _opener(data: BinaryIO | str | os.PathLike) -> Opener:
+    """A function opening the recording afresh at its start, for each pass over its samples."""
+    if isinstance(data, (str, os.PathLike)):
+        return lambda: sf.SoundFile(data)
+
+    def reopen() -> sf.SoundFile:
+        data.seek(0)  # one pass at a time: the same handle serves every pass (a deleted file stays readable)
+        return sf.SoundFile(data)  # a file object is never closed by soundfile: the caller owns it
+
+    return reopen
+
+
+def decode_call(data: bytes | BinaryIO | str | os.PathLike, uri: str, agent_channel: int,
                 max_call_minutes: float = MAX_CALL_MINUTES) -> CallAudio:
-    """Decode anything libsndfile reads (WAV, FLAC, OGG...) at any rate; refuse what is not a two-party call.
+    """Check a recording and measure its frame levels in one pass; later steps read its samples again in blocks.
 
+    Reads anything libsndfile reads (WAV, FLAC, OGG...) at any rate; refuses what is not a two-party call.
     The header is judged first (:func:`check_format`): a damaged or hostile one (a sample rate of
-    1 Hz, billions of frames) is refused before a single sample is decoded or allocated.
+    1 Hz, billions of frames) is refused before a single sample is decoded or allocated. The file
+    is then decoded :func:`block_frames` at a time, so memory does not grow with the call's length;
+    ``data`` (bytes, a seekable binary file or a path) must stay readable while the audio is used.
     """
     if isinstance(data, bytes):
-        if not data:
-            raise BadRecording(uri, "decode", "empty file (0 bytes)")
         data = io.BytesIO(data)
+    empty = os.path.getsize(data) == 0 if isinstance(data, (str, os.PathLike)) else data.seek(0, io.SEEK_END) == 0
+    if empty:
+        raise BadRecording(uri, "decode", "empty file (0 bytes)")
+    opener = _opener(data)
+    meters: list[LevelMeter] = []
     try:
-        with sf.SoundFile(data) as f:
+        with opener() as f:
             rate = f.samplerate
             check_format(uri, rate, f.channels, f.frames / rate if rate > 0 else 0.0, max_call_minutes)
-            samples = f.read(dtype="float32", always_2d=True)
+            channels, size = f.channels, block_frames(rate)
+            meters = [LevelMeter(rate) for _ in range(channels)]
+            frames, finite = 0, True
+            while True:
+                block = f.read(size, dtype="float32", always_2d=True)
+                if not len(block):
+                    break
+                frames += len(block)
+                finite = finite and bool(np.isfinite(block).all())
+                for column, meter in enumerate(meters):
+                    meter.feed(np.ascontiguousarray(block[:, column]))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError) as exc:
         raise BadRecording(uri, "decode", f"not a readable audio file ({_reason(exc)})") from None
-    frames, channels = samples.shape
     _check_layout(uri, channels, frames / rate)  # what was really there (a truncated file has less)
-    if not np.isfinite(samples).all():
+    if not finite:
         raise BadRecording(uri, "audio", "samples are not finite numbers (corrupt data)")
-    agent = np.ascontiguousarray(samples[:, agent_channel])
-    customer = np.ascontiguousarray(samples[:, 1 - agent_channel])
-    return CallAudio(agent=agent, customer=customer, sample_rate=int(rate), agent_channel=agent_channel)
+    levels: dict[Participant, np.ndarray] = {"AGENT": meters[agent_channel].levels(),
+                                             "CUSTOMER": meters[1 - agent_channel].levels()}
+    return CallAudio(sample_rate=int(rate), agent_channel=agent_channel, frames=frames, opener=opener, levels=levels)
 
 
 def _reason(exc: Exception) -> str:

@@ -7,11 +7,12 @@ maths, lake schema) exist once, in this package, and never know which engine ran
 
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from pipeline.audio import CallAudio, Participant
 from pipeline.discovery import Recording
@@ -79,6 +80,13 @@ class RecordingSource(ABC):
     @abstractmethod
     def read(self, recording: Recording) -> bytes:
         """The recording's bytes, read once; the source is never modified."""
+
+    def open(self, recording: Recording) -> BinaryIO:
+        """The recording as a seekable binary file, for reading block by block; the caller closes it.
+
+        The default holds the recording's bytes in memory; a source with local files opens the file.
+        """
+        return io.BytesIO(self.read(recording))
 
 
 class Transcriber(ABC):

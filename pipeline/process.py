@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pipeline import __version__
-from pipeline.audio import MAX_CALL_MINUTES, CallAudio, decode_call, frame_levels_db, loudness_score, speech_intervals
+from pipeline.audio import MAX_CALL_MINUTES, CallAudio, decode_call, loudness_score, speech_intervals
 from pipeline.discovery import Recording
 from pipeline.exceptions import BadRecording, InfrastructureError, SentimentError
 from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
@@ -73,32 +73,33 @@ def process_recording(recording: Recording, components: Components, agent_channe
 
     try:
         try:
-            data = components.source.read(recording)
+            handle = components.source.open(recording)
         except (BadRecording, MemoryError):  # deleted or changed since discovery: the sources say so themselves
             raise
         except Exception as exc:  # the store is down, throttled, refusing: not this recording's fault
             raise InfrastructureError("read", f"{type(exc).__name__}: {exc}", recording.uri) from exc
-        lap("read")
-        audio = decode_call(data, recording.uri, agent_channel, max_call_minutes)
-        del data
-        outcome.audio_s = audio.duration_s
-        lap("decode")
-        outcome.call, levels, intervals = _acoustics(recording, audio)
-        lap("acoustics")
-        if components.transcriber is not None:
-            try:
-                transcript = components.transcriber.transcribe(recording, audio)
-            except (BadRecording, InfrastructureError, MemoryError):
-                raise
-            except RuntimeError as exc:
-                if _out_of_memory(exc):  # CTranslate2 / MKL under the worker's cap: not the engine's fault
-                    raise MemoryError(str(exc)) from exc
-                raise InfrastructureError("transcribe", f"{type(exc).__name__}: {exc}", recording.uri) from exc
-            except Exception as exc:  # the engine failed, not the recording (which decoded): retry the batch
-                raise InfrastructureError("transcribe", f"{type(exc).__name__}: {exc}", recording.uri) from exc
-            lap("transcribe")
-            outcome.turns, outcome.turns_raw = language_rows(outcome.call, transcript, components, audio.duration_s,
-                                                             levels, lap)
+        with handle:  # open while the audio is used: every step reads the samples from it, a block at a time
+            lap("read")
+            audio = decode_call(handle, recording.uri, agent_channel, max_call_minutes)
+            outcome.audio_s = audio.duration_s
+            lap("decode")
+            outcome.call, levels, intervals = _acoustics(recording, audio)
+            lap("acoustics")
+            if components.transcriber is not None:
+                try:
+                    transcript = components.transcriber.transcribe(recording, audio)
+                except (BadRecording, InfrastructureError, MemoryError):
+                    raise
+                except RuntimeError as exc:
+                    if _out_of_memory(exc):  # CTranslate2 / MKL under the worker's cap: not the engine's fault
+                        raise MemoryError(str(exc)) from exc
+                    raise InfrastructureError("transcribe", f"{type(exc).__name__}: {exc}", recording.uri) from exc
+                except Exception as exc:  # the engine failed, not the recording (which decoded): retry the batch
+                    raise InfrastructureError("transcribe", f"{type(exc).__name__}: {exc}", recording.uri) from exc
+                lap("transcribe")
+                del audio
+                outcome.turns, outcome.turns_raw = language_rows(outcome.call, transcript, components,
+                                                                 outcome.audio_s, levels, lap)
     except InfrastructureError:
         raise
     except MemoryError:
@@ -126,7 +127,7 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 
 def _acoustics(recording: Recording, audio: CallAudio) -> tuple[dict, dict, dict]:
-    levels = {p: frame_levels_db(audio.channel(p), audio.sample_rate) for p in ("AGENT", "CUSTOMER")}
+    levels = {p: audio.levels(p) for p in ("AGENT", "CUSTOMER")}  # measured while decoding
     intervals = {p: speech_intervals(levels[p]) for p in levels}
     agent, customer = intervals["AGENT"], intervals["CUSTOMER"]
     call = {

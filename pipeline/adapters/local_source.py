@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.discovery import Recording, discover_local
 from pipeline.exceptions import BadRecording
@@ -23,5 +24,12 @@ class LocalSource(RecordingSource):
         try:
             with open(recording.uri, "rb") as fh:  # read-only: the source is never touched
                 return fh.read()
+        except FileNotFoundError:
+            raise BadRecording(recording.uri, "read", "the file was deleted after discovery") from None
+
+    def open(self, recording: Recording) -> BinaryIO:
+        """The file itself, never its bytes in memory: a 4-hour call is decoded a block at a time."""
+        try:
+            return open(recording.uri, "rb")  # noqa: SIM115 - the caller closes it
         except FileNotFoundError:
             raise BadRecording(recording.uri, "read", "the file was deleted after discovery") from None

@@ -11,7 +11,10 @@ as one batch:
 4. each word is mapped back to its channel and its time in the recording, within its piece.
 
 A call's windows depend on nothing but the call, so a call gets the same transcript whichever
-batch, worker or run processed it. Pieces never straddle a silence of
+batch, worker or run processed it. Memory does not grow with the call's length: each channel is
+resampled a block at a time (once to find its speech, once more to cut the pieces out), and the
+windows go to Whisper :data:`GROUP_WINDOWS` at a time, each group a stream of its own starting
+at 0 (a call of up to about half an hour of speech is one group, decoded exactly as one stream). Pieces never straddle a silence of
 :data:`VAD_MIN_SILENCE_MS`, so pauses between pieces are exact in the output rather than
 Whisper's estimate, and nothing is transcribed in silence.
 """
@@ -21,18 +24,20 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import av
 import numpy as np
 
 from pipeline.adapters.whisper_models import is_english_only, model_label, resolve_model
-from pipeline.audio import FRAME_S, CallAudio, Participant, frame_levels_db, speech_intervals
+from pipeline.audio import FRAME_S, CallAudio, LevelMeter, Participant, frame_levels_db, speech_intervals
 from pipeline.discovery import Recording
 from pipeline.exceptions import ConfigurationError
 from pipeline.ports import Transcriber, Transcript, Word
 
-__all__ = ["WHISPER_RATE", "Piece", "SpeechStream", "WhisperTranscriber", "drop_loops", "pack", "resample"]
+__all__ = ["GROUP_WINDOWS", "WHISPER_RATE", "Piece", "SpeechStream", "WhisperTranscriber", "drop_loops", "pack",
+           "pack_streams", "piece_audio", "resample", "resample_blocks"]
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +47,34 @@ PIECE_GAP_S = 0.4  # silence between packed pieces: enough for Whisper to hear a
 VAD_MIN_SILENCE_MS = 300  # a pause this long splits a piece (the turn rule's reply pause is 0.3 s)
 VAD_PAD_MS = 150
 BATCH_SIZE = 8
+# Windows per Whisper call: its features (~1 MB a window) and the group's audio (~2 MB a window) are held
+# together, so 64 windows cost ~0.2 GB whatever the call's length; a multiple of BATCH_SIZE keeps batches
+# as they would be in one stream. Up to 64 windows (about half an hour of speech) a call is one group.
+GROUP_WINDOWS = 64
 LOOP_COMPRESSION_RATIO = 2.4  # Whisper's own threshold for "this text repeats itself"
 NO_SPEECH_PROB = 0.6  # Whisper's rule: no speech if no_speech_prob > 0.6 and avg_logprob < -1
 NO_SPEECH_LOGPROB = -1.0
 LOOP_MIN_REPEATS = 3  # "1, 1, 1" or "thank you thank you thank you": keep the first only
+
+
+def resample_blocks(blocks: Iterable[np.ndarray], rate: int, target: int = WHISPER_RATE) -> Iterator[np.ndarray]:
+    """:func:`resample` of a signal given in blocks: FFmpeg's resampler keeps its state between blocks, so
+    the concatenated output equals resampling the whole signal at once (checked in the unit tests)."""
+    if rate == target:
+        for block in blocks:
+            yield block.astype(np.float32, copy=False)
+        return
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=target)
+    for block in blocks:
+        if not len(block):
+            continue
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1),
+                                           format="flt", layout="mono")
+        frame.sample_rate = rate
+        for out in resampler.resample(frame):
+            yield out.to_ndarray().reshape(-1)
+    for out in resampler.resample(None):
+        yield out.to_ndarray().reshape(-1)
 
 
 def resample(x: np.ndarray, rate: int, target: int = WHISPER_RATE) -> np.ndarray:
@@ -97,27 +126,87 @@ class SpeechStream:
         return piece.participant, b, e
 
 
-def pack(speech: dict[Participant, list[tuple[int, int]]], channels: dict[Participant, np.ndarray],
-         rate: int = WHISPER_RATE) -> SpeechStream:
-    """Lay every speech piece (sample ranges per participant) end to end and cut the stream into windows."""
-    gap = np.zeros(int(PIECE_GAP_S * rate), np.float32)
-    parts: list[np.ndarray] = []
+def pack_streams(speech: dict[Participant, list[tuple[int, int]]], piece_audio: Iterable[np.ndarray],
+                 rate: int = WHISPER_RATE, max_windows: int | None = GROUP_WINDOWS) -> Iterator[SpeechStream]:
+    """Lay every speech piece end to end and cut the stream into windows; a new stream every ``max_windows``.
+
+    ``speech``: sample ranges per participant; ``piece_audio``: each range's samples, agent's first, in
+    order. Each stream starts at 0 with the piece that opens its first window, so the first stream of
+    a call is exactly what one stream of the whole call would begin with. The windows are planned
+    from the ranges alone; each stream's samples are then filled in one array, piece by piece, so
+    one group's audio is held once (not as pieces and their concatenation).
+    """
+    gap = int(PIECE_GAP_S * rate)
+    groups: list[tuple[list[Piece], list[int], list[list[float]], int]] = []
     pieces: list[Piece] = []
+    lengths: list[int] = []  # each piece's samples
     windows: list[list[float]] = []
     at = 0
     for participant in ("AGENT", "CUSTOMER"):
         for start, end in speech.get(participant, []):  # type: ignore[call-overload]
-            audio = channels[participant][start:end]  # type: ignore[index]
-            stream_s, length_s = at / rate, len(audio) / rate
-            pieces.append(Piece(participant, stream_s, start / rate, end / rate))  # type: ignore[arg-type]
+            stream_s, length_s = at / rate, (end - start) / rate
             if windows and stream_s + length_s - windows[-1][0] <= WINDOW_S:
                 windows[-1][1] = stream_s + length_s
             else:  # pieces are at most WINDOW_S long (the VAD splits longer speech)
+                if max_windows and len(windows) == max_windows:  # this group is full: the next starts at 0
+                    groups.append((pieces, lengths, windows, at))
+                    pieces, lengths, windows, at = [], [], [], 0
+                    stream_s = 0.0
                 windows.append([stream_s, stream_s + min(length_s, WINDOW_S)])
-            parts += [audio, gap]
-            at += len(audio) + len(gap)
-    samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    return SpeechStream(samples, pieces, [(round(s, 4), round(e, 4)) for s, e in windows])
+            pieces.append(Piece(participant, stream_s, start / rate, end / rate))  # type: ignore[arg-type]
+            lengths.append(end - start)
+            at += end - start + gap
+    if pieces:
+        groups.append((pieces, lengths, windows, at))
+    audio_of = iter(piece_audio)
+    for pieces, lengths, windows, size in groups:
+        samples = np.zeros(size, np.float32)  # the gaps stay silent
+        at = 0
+        for length in lengths:
+            audio = next(audio_of)
+            samples[at:at + len(audio)] = audio[:length]
+            at += length + gap
+        yield SpeechStream(samples, pieces, [(round(s, 4), round(e, 4)) for s, e in windows])
+
+
+def pack(speech: dict[Participant, list[tuple[int, int]]], channels: dict[Participant, np.ndarray],
+         rate: int = WHISPER_RATE) -> SpeechStream:
+    """The whole call as one stream (:func:`pack_streams` without groups), from channels held in memory."""
+    audio = (channels[p][start:end] for p in ("AGENT", "CUSTOMER") for start, end in speech.get(p, []))  # type: ignore[index]
+    return next(pack_streams(speech, audio, rate, max_windows=None), None) or SpeechStream(np.zeros(0, np.float32), [], [])
+
+
+def piece_audio(audio: CallAudio, speech: dict[Participant, list[tuple[int, int]]],
+                rate: int = WHISPER_RATE) -> Iterator[np.ndarray]:
+    """Each speech range's samples at ``rate``, agent's ranges first, each channel resampled once, block by block.
+
+    Ranges start in order within a channel (neighbours may overlap by their padding); what lies
+    before the current range's start is dropped as the channel is read, so only about a block and
+    a piece are held at a time.
+    """
+    for participant in ("AGENT", "CUSTOMER"):
+        ranges = speech.get(participant, [])  # type: ignore[call-overload]
+        if not ranges:
+            continue
+        blocks = resample_blocks(audio.blocks(participant), audio.sample_rate, rate)  # type: ignore[arg-type]
+        try:
+            held, held_at = np.zeros(0, np.float32), 0  # samples [held_at, held_at + len(held)) of the channel
+            for start, end in ranges:
+                while held_at + len(held) < end:
+                    block = next(blocks, None)
+                    if block is None:
+                        break
+                    if held_at + len(held) + len(block) <= start:  # silence before the range: never kept
+                        held, held_at = np.zeros(0, np.float32), held_at + len(held) + len(block)
+                        continue
+                    held = np.concatenate([held, block])
+                    if start > held_at:
+                        held, held_at = held[start - held_at:], start
+                if start > held_at:
+                    held, held_at = held[start - held_at:], start
+                yield held[start - held_at:end - held_at].copy()
+        finally:
+            blocks.close()  # the recording is read one pass at a time: this channel's pass ends here
 
 
 def _split(levels: np.ndarray, first: int, stop: int, most: int) -> list[tuple[int, int]]:
@@ -162,6 +251,7 @@ class WhisperTranscriber(Transcriber):
     """One model per process, loaded once; a call's speech decoded as one batch of windows."""
 
     name = "faster-whisper"
+    group_windows = GROUP_WINDOWS  # windows per Whisper call (memory), see GROUP_WINDOWS
 
     def __init__(self, model: str = "tiny.en", *, language_code: str = "en-US", beam_size: int = 1,
                  cpu_threads: int = 1) -> None:
@@ -179,20 +269,33 @@ class WhisperTranscriber(Transcriber):
 
     @staticmethod
     def speech(samples: np.ndarray, rate: int = WHISPER_RATE) -> list[tuple[int, int]]:
+        """Sample ranges of speech in one channel held in memory (:meth:`speech_ranges` of its levels)."""
+        return WhisperTranscriber.speech_ranges(frame_levels_db(samples, rate), len(samples), rate)
+
+    @staticmethod
+    def channel_speech(audio: CallAudio, participant: Participant, rate: int = WHISPER_RATE) -> list[tuple[int, int]]:
+        """:meth:`speech` of a participant's channel resampled to ``rate``, measured block by block."""
+        meter = LevelMeter(rate)
+        for block in resample_blocks(audio.blocks(participant), audio.sample_rate, rate):
+            meter.feed(block)
+        return WhisperTranscriber.speech_ranges(meter.levels(), meter.samples, rate)
+
+    @staticmethod
+    def speech_ranges(levels: np.ndarray, samples: int, rate: int = WHISPER_RATE) -> list[tuple[int, int]]:
         """Sample ranges of speech in one channel: the stretches talk time counts, padded, at most a window long.
 
         The same level-based detector as the metrics (so what is transcribed is what is counted as
         talk), with pauses over VAD_MIN_SILENCE_MS kept apart. Silero VAD was tried first: it misses
         whole sentences of some synthetic and band-limited voices that Whisper reads well.
+        ``levels``: the channel's 20 ms frame levels at ``rate``; ``samples``: its length at ``rate``.
         """
-        levels = frame_levels_db(samples, rate)
         frame = round(FRAME_S * rate)
         pad = round(VAD_PAD_MS / 1000 * rate)
         ranges: list[tuple[int, int]] = []
         for begin, end in speech_intervals(levels, VAD_MIN_SILENCE_MS / 1000):
             first, stop = round(begin / FRAME_S), round(end / FRAME_S)
             for a, b in _split(levels, first, stop, round((WINDOW_S - 1) / FRAME_S)):
-                ranges.append((max(0, a * frame - pad), min(len(samples), b * frame + pad)))
+                ranges.append((max(0, a * frame - pad), min(samples, b * frame + pad)))
         return ranges
 
     def decode(self, stream: SpeechStream) -> list[tuple[float, float, str, float]]:
@@ -249,17 +352,17 @@ class WhisperTranscriber(Transcriber):
         return own
 
     def transcribe(self, recording: Recording, audio: CallAudio) -> Transcript:
-        channels = {p: resample(audio.channel(p), audio.sample_rate) for p in ("AGENT", "CUSTOMER")}
-        stream = pack({p: self.speech(x) for p, x in channels.items()}, channels)  # type: ignore[misc]
+        speech = {p: self.channel_speech(audio, p) for p in ("AGENT", "CUSTOMER")}  # type: ignore[arg-type]
         per: dict[str, list[Word]] = {"AGENT": [], "CUSTOMER": []}
-        for begin, end, text, prob in self.decode(stream):
-            participant, b, e = stream.place(begin, end)
-            own = per[participant]
-            if own and not any(ch.isalnum() for ch in text):
-                # A lone mark ("-", "..."): glue it to the word before, as Transcribe's punctuation items are.
-                own[-1] = own[-1].glued(text)
-                continue
-            # Plain floats: numpy's round() differs from Python's at the last digit, and both engines must agree.
-            own.append(Word(participant, round(float(b), 3), round(float(e), 3), text, round(float(prob), 4)))
+        for stream in pack_streams(speech, piece_audio(audio, speech), max_windows=self.group_windows):  # type: ignore[arg-type]
+            for begin, end, text, prob in self.decode(stream):
+                participant, b, e = stream.place(begin, end)
+                own = per[participant]
+                if own and not any(ch.isalnum() for ch in text):
+                    # A lone mark ("-", "..."): glue it to the word before, as Transcribe's punctuation items are.
+                    own[-1] = own[-1].glued(text)
+                    continue
+                # Plain floats: numpy's round() differs from Python's at the last digit, and both engines must agree.
+                own.append(Word(participant, round(float(b), 3), round(float(e), 3), text, round(float(prob), 4)))
         words = [w for p in ("AGENT", "CUSTOMER") for w in sorted(per[p], key=lambda w: w.begin_s)]
         return Transcript(words=words, language_code=self.language_code, engine=self.name)

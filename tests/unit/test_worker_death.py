@@ -121,19 +121,21 @@ def test_suspect_records_are_per_recording_objects(tmp_path, source):
 def test_a_call_over_the_workers_memory_cap_is_quarantined_and_the_batch_completes(source, tmp_path):
     """AFTERCALL_WORKER_MEMORY_MB (RLIMIT_AS): MemoryError inside the worker is that recording's, at once.
 
-    Measured here: acoustic-only workers process the sample calls and a 30-minute call under 600 MB;
-    a 60-minute call needs more (it passes under 800 MB). With Whisper base a worker needs ~2 GB of
+    Calls are decoded a minute at a time, so a worker's memory grows with the sample rate, not the length
+    (an hour at 8 kHz passes under 600 MB: tests/unit/test_long_calls.py). Measured here: acoustic-only
+    workers process the 8 kHz sample calls under 256 MB; a 192 kHz call (a minute's block is 24 times
+    larger) needs more than 350 MB and passes under 400 MB. With Whisper base a worker needs ~2 GB of
     address space to load and run, so the cap is off by default.
     """
     import numpy as np
     import soundfile as sf
 
     folder = source / DAY_DIR
-    audio, rate = sf.read(sorted(folder.glob("*.wav"))[0], dtype="float32", always_2d=True)
-    sf.write(folder / "long0001_20261122T20:00_UTC.wav", np.tile(audio, (60, 1)), rate, subtype="PCM_16")
-    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=2, worker_memory_mb=600)
+    noise = np.random.default_rng(1).normal(0, 0.1, (192_000 * 70, 2)).astype(np.float32)
+    sf.write(folder / "hirate01_20261122T20:00_UTC.wav", noise, 192_000, subtype="PCM_16")
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=2, worker_memory_mb=300)
     result = process_recordings(settings, discover_day(settings, DEMO_DAY))
     assert len(result.calls) == 4
     [failure] = result.failures
-    assert failure["contact_id"] == "long0001" and failure["stage"] == "memory"
+    assert failure["contact_id"] == "hirate01" and failure["stage"] == "memory"
     assert "ran out of memory" in failure["error"] and "AFTERCALL_WORKER_MEMORY_MB" in failure["error"]
