@@ -35,14 +35,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from pipeline.exceptions import LakeError
 from pipeline.locks import local_day_lock
 from pipeline.storage import write_atomically
-from pipeline.schema import PARTITION, TABLES
+from pipeline.table_names import PARTITION, TABLE_NAMES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow (and the schemas) are imported where rows are read or written, not here: a reader that only
+# takes a snapshot (the local engine's views, `aftercall report`) never loads it.
 
 __all__ = ["COMMITS", "LEGACY_PART", "LocalLake", "commit_id", "valid_day"]
 
@@ -84,6 +88,8 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _write_file(data: pa.Table, final: Path) -> None:
+    import pyarrow.parquet as pq
+
     write_atomically(final, lambda tmp: pq.write_table(data, tmp, compression="zstd"))
 
 
@@ -128,7 +134,7 @@ class LocalLake:
             raise LakeError("*", str(dt), f"unreadable commit pointer {self.pointer_path(dt)}: {exc}") from exc
         tables = doc.get("tables") if isinstance(doc, dict) else None
         if not isinstance(tables, dict) or not isinstance(doc.get("replaced", []), list) or not all(
-                t in TABLES and isinstance(n, str) and (_PART.fullmatch(n) or n == LEGACY_PART) for t, n in tables.items()):
+                t in TABLE_NAMES and isinstance(n, str) and (_PART.fullmatch(n) or n == LEGACY_PART) for t, n in tables.items()):
             # never read as "no pointer": the next writer would take the committed files for leftovers
             raise LakeError("*", str(dt), f"damaged commit pointer {self.pointer_path(dt)}: restore it from a backup "
                                           "(the day's files are untouched); to write the day afresh instead, move the "
@@ -141,7 +147,7 @@ class LocalLake:
         if pointer is not None:
             return _DayState(pointer, dict(pointer["tables"]),
                              [r for r in pointer.get("replaced", []) if isinstance(r, dict)])
-        return _DayState(None, {t: LEGACY_PART for t in TABLES
+        return _DayState(None, {t: LEGACY_PART for t in TABLE_NAMES
                                 if t != "runs" and (self.partition_dir(t, dt) / LEGACY_PART).is_file()})
 
     def days(self, table: str) -> list[str]:
@@ -159,7 +165,7 @@ class LocalLake:
                         ", ".join(repr(f) for f in foreign[:5]))
         return found
 
-    def snapshot(self, tables: Iterable[str] = TABLES) -> dict[str, list[Path]]:
+    def snapshot(self, tables: Iterable[str] = TABLE_NAMES) -> dict[str, list[Path]]:
         """Every file readers should read, per table, from one reading of each day's pointer: a commit
         landing meanwhile is seen by no table or, at the next snapshot, by all of them."""
         states: dict[str, _DayState] = {}
@@ -208,7 +214,18 @@ class LocalLake:
     def has_data(self, table: str) -> bool:
         return bool(self.committed_files(table))
 
-    def read_partition(self, table: str, dt: date | str) -> pa.Table:
+    def read_partition(self, table: str, dt: date | str, columns: list[str] | None = None) -> pa.Table:
+        """The day's committed rows of ``table`` (only ``columns``, when given: the rest is never decoded)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from pipeline.schema import TABLES
+
+        if columns is not None and table != "runs":
+            schema = pa.schema([TABLES[table].field(c) for c in columns])
+            name = self._day(str(dt)).files.get(table)
+            path = self.partition_dir(table, dt) / name if name else None
+            return pq.read_table(path, columns=columns) if path and path.is_file() else schema.empty_table()
         folder = self.partition_dir(table, dt)
         if table == "runs":
             parts = [pq.read_table(p) for p in sorted(folder.glob("run-*.parquet")) if _RUN_FILE.fullmatch(p.name)]
@@ -224,15 +241,18 @@ class LocalLake:
         """Replace ``table``'s partition for ``dt`` with ``rows`` (zero rows is a valid, empty day)."""
         return self.write_partitions(dt, {table: rows})[table]
 
-    def write_partitions(self, dt: date | str, tables: Mapping[str, Iterable[Mapping[str, object]]],
+    def write_partitions(self, dt: date | str, tables: Mapping[str, Iterable[Mapping[str, object]] | pa.Table],
                          run_id: str | None = None, attempt_id: str | None = None) -> dict[str, Path]:
         """Replace several tables' partitions for ``dt`` in one switch of the day's pointer.
 
+        A table's rows are mappings, or an arrow table in (or castable to) its schema's columns.
         Tables not named keep what they had. A failure before the switch changes nothing.
         """
         dt = str(dt)
         if "runs" in tables:
             raise ValueError("runs is append-only: use append_run")
+        from pipeline.schema import TABLES
+
         with self.day_lock(dt, run_id):
             for table in tables:
                 if self.partition_dir(table, dt).is_symlink() or (self.root / table).is_symlink():
@@ -247,8 +267,7 @@ class LocalLake:
             table = ""
             try:
                 for table, rows in tables.items():
-                    schema = TABLES[table]
-                    data = pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
+                    data = _as_table(rows, TABLES[table])
                     folder = self.partition_dir(table, dt)
                     folder.mkdir(parents=True, exist_ok=True)
                     final = folder / f"part-{commit}.parquet"
@@ -284,7 +303,7 @@ class LocalLake:
         So part files without a pointer can only mean a pointer gone missing, never a writer's leftovers:
         they are refused, not cleaned away with the day they hold.
         """
-        stray = [p.name for t in TABLES if t != "runs" and self.partition_dir(t, dt).is_dir()
+        stray = [p.name for t in TABLE_NAMES if t != "runs" and self.partition_dir(t, dt).is_dir()
                  for p in self.partition_dir(t, dt).iterdir() if _PART.fullmatch(p.name)]
         if stray:
             raise LakeError("*", dt, f"{len(stray)} part files but no commit pointer {self.pointer_path(dt)}: restore "
@@ -325,7 +344,7 @@ class LocalLake:
             graced[key] = (datetime.now(UTC) - at).total_seconds() < REPLACED_GRACE_S
             if graced[key]:
                 kept.append(entry)
-        for table in TABLES:
+        for table in TABLE_NAMES:
             folder = self.partition_dir(table, dt)
             if not folder.is_dir() or folder.is_symlink():
                 continue
@@ -346,6 +365,10 @@ class LocalLake:
 
     def append_run(self, dt: date | str, attempt: str, row: Mapping[str, object]) -> Path:
         """Write (or rewrite) one attempt's row of the ``runs`` table; needs no lock: the file is the attempt's."""
+        import pyarrow as pa
+
+        from pipeline.schema import TABLES
+
         folder = self.partition_dir("runs", dt)
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"run-{attempt}.parquet"
@@ -354,11 +377,35 @@ class LocalLake:
         return final
 
 
+def _as_table(rows: Iterable[Mapping[str, object]] | pa.Table, schema: pa.Schema) -> pa.Table:
+    """The rows in ``schema``. An arrow table is taken column by column (hundreds of thousands of turns
+    a day would spend minutes as Python dicts); a column it lacks is null, one it has beyond is an error."""
+    import pyarrow as pa
+
+    if isinstance(rows, pa.Table):
+        extra = set(rows.column_names) - set(schema.names)
+        if extra:
+            raise ValueError(f"columns not in the table's schema: {', '.join(sorted(extra))}")
+        return _conform(rows, schema)
+    return pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
+
+
 def _conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
     """``data`` in ``schema``'s columns and types; columns a file from an older version lacks are null."""
+    import pyarrow as pa
+
     columns = [data.column(f.name).cast(f.type) if f.name in data.column_names else pa.nulls(data.num_rows, f.type)
                for f in schema]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def __getattr__(name: str) -> object:
+    """``pipeline.lake.TABLES`` as before, loaded (with pyarrow) only when asked for."""
+    if name == "TABLES":
+        from pipeline.schema import TABLES
+
+        return TABLES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _alive(pid: int) -> bool:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from pipeline.table_names import PARTITION, TABLE_NAMES
+
 __all__ = ["PARTITION", "TABLES", "athena_type"]
 
-PARTITION = "dt"
 _TS = pa.timestamp("us")
 
 _CALLS = pa.schema(
@@ -164,6 +165,7 @@ TABLES: dict[str, pa.Schema] = {
     "contact_attributes": _CONTACT_ATTRIBUTES,
     "runs": _RUNS,
 }
+assert tuple(TABLES) == TABLE_NAMES, "pipeline/table_names.py lists the tables of TABLES, in order"
 
 _ATHENA = {
     pa.string(): "string",
