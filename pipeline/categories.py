@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -35,8 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pipeline.exceptions import ConfigurationError
 
-__all__ = ["RULES_FILE", "Category", "RuleSet", "applied_rules", "categorize", "categorize_day", "effective_rules",
-           "load_rules", "recategorize"]
+__all__ = ["RULES_FILE", "Category", "RuleSet", "applied_rules", "categorize", "categorize_day", "categorize_table",
+           "effective_rules", "load_rules", "recategorize"]
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +135,26 @@ def _words(text: str) -> str:
     return " " + " ".join(re.findall(r"[\w']+", text.lower())) + " "
 
 
+@cache
+def _phrases(phrases: tuple[str, ...]) -> list[str]:
+    return [_words(p) for p in phrases]
+
+
 def _in_window(turns: Sequence[Mapping[str, Any]], cond: Condition, duration_s: float,
                participant: str | None) -> list[Mapping[str, Any]]:
     lo, hi = cond.window.bounds(duration_s)
     return [t for t in turns if lo <= t["begin_s"] <= hi and (participant is None or t["participant"] == participant)]
 
 
-def _evaluate(cond: Condition, call: Mapping[str, Any], turns: Sequence[Mapping[str, Any]]) -> _Hit:
+def _evaluate(cond: Condition, call: Mapping[str, Any], turns: Sequence[Mapping[str, Any]],
+              words: Mapping[int, str] | None = None) -> _Hit:
+    """``words``: each turn's normalised text by ``id(turn)``, made once per call (not once per phrase rule)."""
     duration = float(call.get("duration_s") or max((t["end_s"] for t in turns), default=0.0))
     if cond.type == "phrase":
-        wanted = [_words(p) for p in cond.phrases]
+        wanted = _phrases(cond.phrases)
+        said = (lambda t: words[id(t)]) if words is not None else (lambda t: _words(t["text"] or ""))
         hits = [t for t in _in_window(turns, cond, duration, cond.participant)
-                if any(w in _words(t["text"] or "") for w in wanted)]
+                if any(w in said(t) for w in wanted)]
         return _Hit(bool(hits), hits[0]["begin_s"] if hits else None, len(hits))
     if cond.type == "sentiment":
         own = _in_window(turns, cond, duration, cond.participant)
@@ -173,9 +181,10 @@ def _evaluate(cond: Condition, call: Mapping[str, Any], turns: Sequence[Mapping[
 def categorize(rules: RuleSet, call: Mapping[str, Any], turns: Sequence[Mapping[str, Any]]) -> list[dict]:
     """The categories one call matches: rows of ``call_categories`` (without ``dt``)."""
     turns = sorted(turns, key=lambda t: t["turn_index"])
+    words = {id(t): _words(t["text"] or "") for t in turns}
     rows = []
     for category in rules.categories:
-        hits = [_evaluate(c, call, turns) for c in category.conditions]
+        hits = [_evaluate(c, call, turns, words) for c in category.conditions]
         truths = [h.matched != c.negate for h, c in zip(hits, category.conditions, strict=True)]
         if not (all(truths) if category.match == "all" else any(truths)):
             continue
@@ -184,6 +193,51 @@ def categorize(rules: RuleSet, call: Mapping[str, Any], turns: Sequence[Mapping[
         rows.append({"contact_id": call["contact_id"], "category": category.name,
                      "first_match_s": round(min(times), 3) if times else 0.0,
                      "match_count": max(1, sum(h.count for h in positive)), "rules_version": rules.version})
+    return rows
+
+
+# The columns the rules read (see _evaluate): recategorize reads no others.
+CALL_COLUMNS = ["contact_id", "duration_s"]
+TURN_COLUMNS = ["contact_id", "turn_index", "participant", "begin_s", "end_s", "text", "sentiment", "is_interruption"]
+TURN_BATCH = 20_000  # turns turned into Python rows at a time (a day of 10,000 calls holds ~330,000)
+
+
+def _turns_by_call(turns: Any) -> Iterator[tuple[str, list[dict]]]:
+    """(contact_id, its turns) from an arrow table, in contact_id then turn_index order, a batch of rows at
+    a time (sorted by index, batch by batch: no sorted copy of the whole day)."""
+    import pyarrow.compute as pc
+
+    order = pc.sort_indices(turns, sort_keys=[("contact_id", "ascending"), ("turn_index", "ascending")])
+    current, bucket = None, []
+    for start in range(0, len(order), TURN_BATCH):
+        for turn in turns.take(order[start:start + TURN_BATCH]).to_pylist():
+            if turn["contact_id"] != current:
+                if bucket:
+                    yield current, bucket
+                current, bucket = turn["contact_id"], []
+            bucket.append(turn)
+    if bucket:
+        yield current, bucket
+
+
+def categorize_table(rules: RuleSet, calls: Any, turns: Any) -> list[dict]:
+    """:func:`categorize_day` over a day's arrow tables, with the same rows, holding only one batch of
+    turns as Python rows at a time (a day's turns as dicts: ~1 KB each, hundreds of MB for a busy day)."""
+    calls = calls.select([c for c in CALL_COLUMNS if c in calls.column_names])
+    if calls["contact_id"].null_count:
+        calls = calls.filter(calls["contact_id"].is_valid())
+    turns = turns.select(TURN_COLUMNS)
+    if turns["contact_id"].null_count:
+        turns = turns.filter(turns["contact_id"].is_valid())
+    groups = _turns_by_call(turns)
+    group: tuple[str, list[dict]] | None = next(groups, None)
+    rows: list[dict] = []
+    for call in calls.sort_by("contact_id").to_pylist():  # two columns: small
+        cid = call["contact_id"]
+        while group is not None and group[0] < cid:  # turns of no stored call: nothing to categorise
+            group = next(groups, None)
+        own = group[1] if group is not None and group[0] == cid else []
+        rows += categorize(rules, call, own)
     return rows
 
 
@@ -231,6 +285,15 @@ def effective_rules(settings: Any, lake: Any = None, day: Any = None) -> RuleSet
     return configured
 
 
+def _read(lake: Any, table: str, day: Any, columns: list[str]) -> Any:
+    """Only the columns the rules read, where the lake can (the local one); the S3 lake reads whole days."""
+    from pipeline.lake import LocalLake
+
+    if isinstance(lake, LocalLake):
+        return lake.read_partition(table, day, columns=columns)
+    return lake.read_partition(table, day).select(columns)
+
+
 def recategorize(settings: Any, start: Any, end: Any) -> dict[str, int]:
     """Re-apply the current rules to stored turns, day by day; only ``call_categories`` is rewritten.
 
@@ -246,13 +309,14 @@ def recategorize(settings: Any, start: Any, end: Any) -> dict[str, int]:
     lake = build_lake(settings)
     done: dict[str, int] = {}
     day = start
-    while day <= end:
+    while day <= end:  # one day at a time, each read column-wise: memory is one day's, whatever the range
         if lake.read_partition("calls", day).num_rows:  # a day without calls is neither locked nor written
             with lake.day_lock(day, "recategorize"):
-                calls = lake.read_partition("calls", day).to_pylist()
-                rows = categorize_day(rules, calls, lake.read_partition("turns", day).to_pylist())
+                rows = categorize_table(rules, _read(lake, "calls", day, CALL_COLUMNS),
+                                        _read(lake, "turns", day, TURN_COLUMNS))
                 lake.write_partitions(day, {"call_categories": rows}, run_id="recategorize")
                 done[str(day)] = len(rows)
+                log.info("dt=%s: %d category matches", day, len(rows))
         day += timedelta(days=1)
     if settings.categories:  # applied to every day asked for: now the lake's rules (a refused day changed nothing)
         build_store(settings).write_bytes(_applied_rules_path(settings), Path(settings.categories).read_bytes())

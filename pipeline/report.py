@@ -8,7 +8,7 @@ timeline, reached from the table, from a category and from an agent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -18,6 +18,7 @@ from pipeline.dashboard import Dashboard, Sheet, Visual, load_dashboard, visual_
 from pipeline.report_assets import CSS, JS
 from pipeline.report_calls import MAX_CALLS, CallData, call_pages, calls_section, load_calls
 from pipeline.report_charts import LINKS, bar_chart, day_label, esc, kpi, line_chart, strip_chart, table
+from pipeline.storage import write_atomically
 
 __all__ = ["ReportFile", "render_report", "write_report"]
 
@@ -123,12 +124,13 @@ def render_report(query: Query, start: date | None = None, end: date | None = No
                   dashboard: Dashboard | None = None, attributes: str | None = None,
                   max_calls: int = MAX_CALLS) -> str:
     """The whole page; see :func:`_render`."""
-    return _render(query, start, end, dashboard, attributes, max_calls)[0]
+    return "".join(_render(query, start, end, dashboard, attributes, max_calls)[0])
 
 
 def _render(query: Query, start: date | None, end: date | None, dashboard: Dashboard | None,
-            attributes: str | None, max_calls: int) -> tuple[str, int]:
-    """The whole page; ``query`` runs one Athena-dialect query (the local engine in practice).
+            attributes: str | None, max_calls: int) -> tuple[Iterator[str], int]:
+    """The page in pieces (the call pages a batch at a time), and how many calls it lists;
+    ``query`` runs one Athena-dialect query (the local engine in practice).
 
     Without ``start``/``end`` the range is the lake's first to last day; every day in it is
     shown, a day without calls as 0 calls.
@@ -154,13 +156,17 @@ def _render(query: Query, start: date | None, end: date | None, dashboard: Dashb
         span += f" · {len(days)} day{'s' if len(days) != 1 else ''} · {calls.total:,} calls"
     else:
         span = "No processed days in this lake yet: run `aftercall run` first."
-    html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(dashboard.name)}</title>'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>'
-            f'<header><h1>{esc(dashboard.name)}</h1><p class="span">{esc(span)}</p></header><nav>{nav}</nav>'
-            f'<main>{sections}{call_pages(dashboard, calls)}</main><footer>aftercall {__version__} · generated '
-            f'{datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the lake\'s views</footer>'
-            f'<script>{JS}</script></body></html>')
-    return html, len(calls.rows)
+
+    def pieces() -> Iterator[str]:
+        yield (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(dashboard.name)}</title>'
+               f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>'
+               f'<header><h1>{esc(dashboard.name)}</h1><p class="span">{esc(span)}</p></header><nav>{nav}</nav>'
+               f'<main>{sections}')
+        yield from call_pages(dashboard, calls, query)
+        yield (f'</main><footer>aftercall {__version__} · generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the '
+               f'lake\'s views</footer><script>{JS}</script></body></html>')
+
+    return pieces(), len(calls.rows)
 
 
 class ReportFile(NamedTuple):
@@ -180,11 +186,18 @@ def write_report(lake: str, out: str | Path, start: date | None = None, end: dat
         cursor = con.execute(athena_to_duckdb(sql))
         return [d[0] for d in cursor.description or []], cursor.fetchall()
 
-    try:
-        page, listed = _render(run, start, end, None, attributes, max_calls)
-    finally:
-        con.close()
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    try:
+        pieces, listed = _render(run, start, end, None, attributes, max_calls)
+        # written piece by piece (the page of 2,000 calls is tens of MB), whole or not at all
+        write_atomically(path, lambda tmp: _write_pieces(tmp, pieces))
+    finally:
+        con.close()
     return ReportFile(path, listed)
+
+
+def _write_pieces(target: Path, pieces: Iterator[str]) -> None:
+    with open(target, "w", encoding="utf-8") as fh:
+        for piece in pieces:
+            fh.write(piece)

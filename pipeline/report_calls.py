@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.dashboard import Dashboard
 from pipeline.report_charts import PALETTE, day_label, esc, filter_href, fmt, nice_ticks
 
-__all__ = ["CallData", "calls_section", "call_pages", "load_calls"]
+__all__ = ["CallData", "calls_section", "call_pages", "load_calls", "load_turns"]
 
 Query = Callable[[str], tuple[list[str], list[tuple]]]
 NON_TALK_MIN_S = 3.0  # Contact Lens: non-talk time is silence over 3 s
@@ -67,22 +67,42 @@ MAX_ATTRIBUTES = 4  # unnamed, the most common attributes of the range: more wou
 MAX_CALLS = 2000  # a call's page is ~10-20 KB of HTML: a month of a busy centre would not open in a browser
 
 
+PAGE_BATCH = 200  # call pages rendered (and their turns read) this many at a time: memory stays flat
+
+
+def _literals(values: Sequence[str]) -> str:
+    return ", ".join(_literal(v) for v in values)
+
+
+def _literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _of_calls(contact_ids: Sequence[str], days: Sequence[str]) -> str:
+    """A where clause for these calls. Their days as a range (``dt >= first and dt <= last``), not a list:
+    DuckDB carries a range (or ``=``) through the views' joins to every table's files, so only those days'
+    files are read, but ``dt in (...)`` only to the first table (v_call_contacts then read every day's
+    call_categories)."""
+    return (f" where dt >= {_literal(min(days))} and dt <= {_literal(max(days))} "
+            f"and contact_id in ({_literals(contact_ids)})")
+
+
 def load_calls(query: Query, where: str, attributes: str = "", limit: int = MAX_CALLS) -> CallData:
-    """The calls in ``where`` (a condition on dt), the latest ``limit`` of them, with turns, categories, attributes.
+    """The calls in ``where`` (a condition on dt), the latest ``limit`` of them, with categories and attributes.
+
+    Their turns are read with their pages (:func:`call_pages`), a batch at a time. The latest calls are
+    picked from ``calls`` alone (two columns), then every other query names them and their days: over a
+    long range nothing reads, joins or aggregates the other days' files.
 
     ``attributes``: the names to show (``AFTERCALL_CTR_ATTRIBUTES``); empty, the range's most common ones.
     """
     total = query(f"select count(*) from calls{where}")[1][0][0]
-    latest = f"contact_id in (select contact_id from v_call_contacts{where} " \
-             f"order by call_started_at desc, contact_id limit {int(limit)})"
-    chosen = f"{where} and {latest}" if where else f" where {latest}"
+    latest = query(f"select contact_id, dt from calls{where} order by call_started_at desc, contact_id limit {int(limit)}")[1]
+    if not latest:
+        return CallData(query("select * from v_call_contacts where false")[0], [], total=total)
+    chosen = _of_calls([cid for cid, _ in latest], [dt for _, dt in latest])
     columns, rows = query(f"select * from v_call_contacts{chosen} order by call_started_at, contact_id")
     calls = _dicts(columns, rows)
-    turns: dict[str, list[dict]] = defaultdict(list)
-    for turn in _dicts(*query(f"select contact_id, dt, turn_index, participant, begin_s, end_s, text, sentiment, "
-                              f"sentiment_score, is_interruption from v_turns{chosen} order by contact_id, begin_s, "
-                              f"turn_index")):
-        turns[turn["contact_id"]].append(turn)
     categories: dict[str, list[dict]] = defaultdict(list)
     for match in _dicts(*query(f"select contact_id, category, first_match_s, match_count from call_categories{chosen} "
                                f"order by contact_id, first_match_s, category")):
@@ -95,7 +115,20 @@ def load_calls(query: Query, where: str, attributes: str = "", limit: int = MAX_
     names = [n.strip() for n in attributes.split(",") if n.strip()] if attributes else \
         sorted(seen, key=lambda n: (-seen[n], n))[:MAX_ATTRIBUTES]
     named = [(n, _human(n)) for n in dict.fromkeys(names)]
-    return CallData(columns, calls, dict(turns), dict(categories), named, dict(values), total=total)
+    return CallData(columns, calls, {}, dict(categories), named, dict(values), total=total)
+
+
+def load_turns(query: Query, calls: Sequence[dict]) -> dict[str, list[dict]]:
+    """The turns of ``calls`` (rows of v_call_contacts), read from their days only."""
+    if not calls:
+        return {}
+    turns: dict[str, list[dict]] = defaultdict(list)
+    where = _of_calls([c["contact_id"] for c in calls], [c["dt"] for c in calls])
+    for turn in _dicts(*query(f"select contact_id, dt, turn_index, participant, begin_s, end_s, text, sentiment, "
+                              f"sentiment_score, is_interruption from v_turns{where} order by contact_id, begin_s, "
+                              f"turn_index")):
+        turns[turn["contact_id"]].append(turn)
+    return dict(turns)
 
 
 def _shift_class(shift: float | None) -> str:
@@ -191,8 +224,18 @@ def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: Call
     return f'<tr data-call="{esc(cid)}"{attributes}>{"".join(cells)}</tr>'
 
 
-def call_pages(dashboard: Dashboard, data: CallData) -> str:
-    return "".join(_call_page(dashboard, call, data) for call in data.rows)
+def call_pages(dashboard: Dashboard, data: CallData, query: Query | None = None,
+               batch: int | None = None) -> Iterator[str]:
+    """Every call's page, ``batch`` (PAGE_BATCH) calls at a time; with ``query``, each batch's turns are read
+    just before its pages and dropped after (2,000 calls hold ~66,000 turns: as Python dicts, ~80 MB at once)."""
+    batch = batch or PAGE_BATCH
+    for i in range(0, len(data.rows), batch):
+        calls = data.rows[i:i + batch]
+        if query is not None:
+            data.turns = load_turns(query, calls)
+        yield "".join(_call_page(dashboard, call, data) for call in calls)
+    if query is not None:
+        data.turns = {}
 
 
 def _fact(label: str, value: str) -> str:

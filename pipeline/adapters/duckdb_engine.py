@@ -6,11 +6,10 @@ import logging
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from pipeline.lake import LocalLake
-from pipeline.schema import PARTITION, TABLES
 from pipeline.sql import athena_to_duckdb, view_definitions
+from pipeline.table_names import PARTITION, TABLE_NAMES
 
 __all__ = ["connect", "query"]
 
@@ -25,11 +24,14 @@ def connect(lake_root: str | Path, attributes: str | None = None) -> duckdb.Duck
     """An in-memory DuckDB with one view per lake table and every Athena view of ``sql/views``.
 
     ``attributes``: contact attribute columns of v_call_contacts (default ``AFTERCALL_CTR_ATTRIBUTES``).
+
+    A table's view names each day's committed file; DuckDB reads the ``dt`` of each from its
+    ``dt=YYYY-MM-DD`` folder, so a query filtered on ``dt`` opens only those days' files.
     """
     lake = LocalLake(lake_root)
     con = duckdb.connect(":memory:")
     snapshot = lake.snapshot()  # each day's pointer read once: every view sees the same commits
-    for table, schema in TABLES.items():
+    for table in TABLE_NAMES:
         files = snapshot[table]  # only what the day pointers name: never a stray copy or an empty file
         if files:
             listed = ", ".join(_quote(str(f)) for f in files)
@@ -37,8 +39,12 @@ def connect(lake_root: str | Path, attributes: str | None = None) -> duckdb.Duck
                 f"create view {table} as select * from read_parquet([{listed}], "
                 f"hive_partitioning = true, hive_types = {{'{PARTITION}': 'VARCHAR'}}, union_by_name = true)"
             )
-        else:  # a lake with no day yet still answers every view, with no rows
-            empty = schema.empty_table().append_column(PARTITION, pa.array([], pa.string()))
+        else:  # a lake with no day yet still answers every view, with no rows (only this needs pyarrow)
+            import pyarrow as pa
+
+            from pipeline.schema import TABLES
+
+            empty = TABLES[table].empty_table().append_column(PARTITION, pa.array([], pa.string()))
             con.from_arrow(empty).create(table)
     for name, sql in view_definitions(attributes).items():
         con.execute(f"create or replace view {name} as {athena_to_duckdb(sql)}")

@@ -1,10 +1,36 @@
 -- v_agent_daily
 -- grain: one row per day (dt) and agent (agent_username; 'unknown' for calls without a contact trace record)
 -- The agent scorecard: calls, talk share, silence, interruptions and how their customers felt start to end.
+-- Reads calls and contacts, not v_call_contacts: a scorecard over months needs neither the calls'
+-- categories nor their attributes, and v_call_contacts would aggregate both for every call first.
 with
 
 calls_src as (
-    select * from v_call_contacts
+    select * from calls
+),
+
+contacts_src as (
+    select * from contacts
+),
+
+calls_with_agent as (
+    select
+        c.dt,
+        coalesce(t.agent_username, 'unknown') as agent_username,
+        c.duration_s,
+        c.agent_talk_s,
+        c.customer_talk_s,
+        c.non_talk_s,
+        c.agent_interruptions,
+        c.customer_interruptions,
+        c.agent_wpm,
+        c.customer_sentiment_start,
+        c.customer_sentiment_end,
+        c.customer_sentiment_shift
+    from calls_src as c
+    left join contacts_src as t
+        on c.contact_id = t.contact_id
+        and c.dt = t.dt
 ),
 
 final as (
@@ -21,7 +47,7 @@ final as (
         round(avg(customer_sentiment_start), 2) as avg_customer_sentiment_start,
         round(avg(customer_sentiment_end), 2) as avg_customer_sentiment_end,
         round(avg(customer_sentiment_shift), 2) as avg_customer_sentiment_shift
-    from calls_src
+    from calls_with_agent
     group by dt, agent_username
 )
 

@@ -1,10 +1,31 @@
 -- v_queue_daily
 -- grain: one row per day (dt) and queue (queue_name; 'unknown' for calls without a contact trace record)
 -- Load and experience per queue: calls, handle time, silence, customer sentiment at the end.
+-- Reads calls and contacts, not v_call_contacts: per-queue figures over months need neither the calls'
+-- categories nor their attributes, and v_call_contacts would aggregate both for every call first.
 with
 
 calls_src as (
-    select * from v_call_contacts
+    select * from calls
+),
+
+contacts_src as (
+    select * from contacts
+),
+
+calls_with_queue as (
+    select
+        c.dt,
+        c.contact_id,
+        coalesce(t.queue_name, 'unknown') as queue_name,
+        c.duration_s,
+        c.non_talk_s,
+        c.customer_sentiment_end,
+        c.customer_sentiment_shift
+    from calls_src as c
+    left join contacts_src as t
+        on c.contact_id = t.contact_id
+        and c.dt = t.dt
 ),
 
 final as (
@@ -17,7 +38,7 @@ final as (
         round(sum(non_talk_s) / nullif(sum(duration_s), 0), 4) as non_talk_ratio,
         round(avg(customer_sentiment_end), 2) as avg_customer_sentiment_end,
         round(avg(customer_sentiment_shift), 2) as avg_customer_sentiment_shift
-    from calls_src
+    from calls_with_queue
     group by dt, queue_name
 )
 
