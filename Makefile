@@ -9,7 +9,7 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test bench bench-celery venv constraints airflow clean chromium services
+.PHONY: demo test bench bench-celery bench-scale venv constraints airflow clean chromium services
 
 venv: $(STAMP)
 
@@ -64,6 +64,10 @@ bench: $(STAMP)
 ## make bench-celery: calls per hour on CeleryExecutor with 1 and 2 workers (redis-server, PostgreSQL on loopback)
 bench-celery: $(STAMP) services
 	$(PY) bench/celery_scaling.py
+
+## make bench-scale: 10,000 calls a day on both engines, quotas, 90 days of lake -> bench/scale.md (about an hour)
+bench-scale: $(STAMP)
+	$(PY) bench/scale.py
 
 ## make airflow: Airflow (scheduler, DAG processor, triggerer, UI on http://127.0.0.1:8080) with the project's DAGs.
 ## Loopback only; AIRFLOW_HOST=0.0.0.0 opens it up, AIRFLOW_PORT picks another port (scripts/airflow_local.py).

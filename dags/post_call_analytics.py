@@ -18,6 +18,11 @@ per-call talk time, silence, interruptions, transcripts and sentiment.
   failed, the day keeps its last committed rows; the attempt is recorded in the `runs` table.
 * **QuickSight**: with `AFTERCALL_QUICKSIGHT_IMPORT_MODE=SPICE`, every dataset is refreshed
   after the views (one mapped ingestion per dataset); otherwise that step is skipped.
+* **AWS quotas are per account**: on the AWS engine, `process_calls` runs in the pool `aftercall_aws`
+  (`AFTERCALL_AWS_POOL`), whose slots must equal `AFTERCALL_AWS_TASKS` (default 5); each task takes
+  1/slots of the account's Transcribe and Comprehend quotas, so all workers together stay within them.
+  Create it once: `airflow pools set aftercall_aws 5 "aftercall AWS quota share"` (`make airflow` and
+  the compose file's init do it).
 * Settings: the `AFTERCALL_*` environment variables of the workers (see docs/settings.md).
 """
 
@@ -33,6 +38,10 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_curren
 SCHEDULE = os.environ.get("AFTERCALL_SCHEDULE", "0 0 * * *")  # one interval per UTC day: logical date = the day
 LANDING_DELAY_MIN = float(os.environ.get("AFTERCALL_LANDING_DELAY_MIN", "30"))  # the day's last uploads
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("AFTERCALL_RETRY_DELAY_S", "60")))
+# AWS engine: every process_calls task runs in this pool, whose slots (AFTERCALL_AWS_TASKS, default 5) cap how many
+# call Transcribe and Comprehend at once across all workers; each task uses 1/slots of the account's quotas.
+# Create it once: airflow pools set aftercall_aws 5 "aftercall: tasks sharing the AWS account's quotas"
+AWS_POOL = os.environ.get("AFTERCALL_AWS_POOL", "aftercall_aws") if os.environ.get("AFTERCALL_ENGINE") == "aws" else None
 LAKE_TABLES = [Asset(name=f"aftercall_{t}", uri=f"aftercall://lake/{t}") for t in ("calls", "turns", "failures")]
 
 
@@ -84,7 +93,7 @@ def post_call_analytics():
         day, run_id, settings = _day_and_settings()
         return plan_day(settings, day, run_id, batch_size=int(os.environ.get("AFTERCALL_BATCH_SIZE", "50")))
 
-    @task(map_index_template="{{ batch_label }}", execution_timeout=timedelta(hours=6))
+    @task(map_index_template="{{ batch_label }}", execution_timeout=timedelta(hours=6), pool=AWS_POOL)
     def process_calls(batch: dict) -> str:
         """Split, measure, transcribe and score one batch of calls; stage its rows."""
         from pipeline.orchestration import process_batch

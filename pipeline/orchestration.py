@@ -121,9 +121,18 @@ def process_batch(settings: Settings, batch: dict) -> str:
     store = build_store(settings)
     for table in STAGED:
         store.write_bytes(f"{folder}/{table}.parquet", _parquet_bytes(table, getattr(result, table)))
-    log.info("%s: %d processed, %d quarantined, %.0f s of audio in %.1f s", batch["label"], len(result.calls),
-             len(result.failures), result.audio_s, result.wall_s)
+    log.info("%s: %d processed, %d quarantined, %.0f s of audio in %.1f s, peak RSS %.0f MB (a worker process: "
+             "%.0f MB)", batch["label"], len(result.calls), len(result.failures), result.audio_s, result.wall_s,
+             *_peak_rss_mb())
     return folder
+
+
+def _peak_rss_mb() -> tuple[float, float]:
+    """Peak resident memory of this process and of its largest finished child (pool workers), in MB."""
+    import resource
+
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 
 def commit_day_staged(settings: Settings, day: date, run_id: str) -> dict:

@@ -59,8 +59,26 @@ class Settings(BaseSettings):
     ctr_source: str | None = Field(default=None, description="Contact trace records root: folder or s3:// (YYYY/MM/DD/...)")
     ctr_attributes: str = Field(default="", description="Contact attributes (CTR Attributes) shown as columns of "
                                                         "v_call_contacts, comma-separated: intent,customerTier")
-    transcribe_max_concurrent: int = Field(default=100, ge=1, le=250, description="Jobs in flight (quota: 250)")
-    transcribe_start_tps: float = Field(default=5.0, gt=0, le=25, description="Job starts per second (quota: 25)")
+    # Quotas are per AWS account and region, not per task: every task that calls a service at once gets an equal
+    # share, and no more than ``aws_tasks`` tasks run at once (the Airflow pool AFTERCALL_AWS_POOL has that many
+    # slots), so all workers together, on any number of machines, stay within the account's quotas.
+    aws_tasks: int = Field(default=5, ge=1, le=250, description="AWS engine: tasks calling Transcribe and Comprehend "
+                           "at once across all workers (the slots of the Airflow pool AFTERCALL_AWS_POOL); each gets "
+                           "1/N of every account quota")
+    transcribe_quota_jobs: int = Field(default=250, ge=1, description="Account quota: concurrent batch transcription "
+                                                                      "jobs (Service Quotas, Amazon Transcribe)")
+    call_analytics_quota_jobs: int = Field(default=100, ge=1, description="Account quota: concurrent Call Analytics "
+                                                                          "batch jobs")
+    transcribe_quota_tps: float = Field(default=25.0, gt=0, description="Account quota: StartTranscriptionJob / "
+                                                                        "StartCallAnalyticsJob calls per second")
+    comprehend_quota_tps: float = Field(default=10.0, gt=0, description="Account quota: BatchDetectSentiment calls "
+                                                                        "per second")
+    transcribe_max_concurrent: int | None = Field(default=None, ge=1, description="Jobs in flight per task (default: "
+                                                  "the jobs quota / AWS_TASKS)")
+    transcribe_start_tps: float | None = Field(default=None, gt=0, description="Job starts per second per task "
+                                               "(default: the start quota / AWS_TASKS)")
+    throttle_wait_s: float = Field(default=3600.0, gt=0, description="A call the service keeps throttling "
+                                   "(LimitExceededException, ThrottlingException) waits up to this long, then fails")
     transcribe_poll_s: float = Field(default=15.0, ge=0)
     transcribe_max_attempts: int = Field(default=3, ge=1, le=10,
                                          description="Jobs per recording in all: a FAILED job is retried on later runs")
@@ -96,7 +114,35 @@ class Settings(BaseSettings):
             raise ValueError("everything written to S3 is SSE-KMS encrypted: set AFTERCALL_KMS_KEY_ID")
         if self.transcribe_mode == "call-analytics" and not self.transcribe_role_arn:
             raise ValueError("Call Analytics jobs need AFTERCALL_TRANSCRIBE_ROLE_ARN (their DataAccessRoleArn)")
+        quota = self.call_analytics_quota_jobs if self.transcribe_mode == "call-analytics" else self.transcribe_quota_jobs
+        if self.transcribe_max_concurrent and self.transcribe_max_concurrent * self.aws_tasks > quota:
+            raise ValueError(f"AFTERCALL_TRANSCRIBE_MAX_CONCURRENT={self.transcribe_max_concurrent} jobs per task × "
+                             f"AFTERCALL_AWS_TASKS={self.aws_tasks} tasks exceeds the account's {quota} concurrent jobs")
+        if self.transcribe_start_tps and self.transcribe_start_tps * self.aws_tasks > self.transcribe_quota_tps:
+            raise ValueError(f"AFTERCALL_TRANSCRIBE_START_TPS={self.transcribe_start_tps:g} per task × "
+                             f"AFTERCALL_AWS_TASKS={self.aws_tasks} tasks exceeds the account's "
+                             f"{self.transcribe_quota_tps:g} starts per second")
+        if quota < self.aws_tasks:
+            raise ValueError(f"AFTERCALL_AWS_TASKS={self.aws_tasks} tasks cannot share {quota} concurrent jobs: "
+                             "lower AFTERCALL_AWS_TASKS (and the pool's slots)")
         return self
+
+    # --- each task's share of the account's quotas ---
+    @property
+    def task_transcribe_jobs(self) -> int:
+        """Transcribe jobs one task may have in flight."""
+        quota = self.call_analytics_quota_jobs if self.transcribe_mode == "call-analytics" else self.transcribe_quota_jobs
+        return self.transcribe_max_concurrent or max(1, quota // self.aws_tasks)
+
+    @property
+    def task_transcribe_tps(self) -> float:
+        """Transcribe job starts per second for one task."""
+        return self.transcribe_start_tps or self.transcribe_quota_tps / self.aws_tasks
+
+    @property
+    def task_comprehend_tps(self) -> float:
+        """BatchDetectSentiment calls per second for one task."""
+        return self.comprehend_quota_tps / self.aws_tasks
 
     @property
     def source_is_s3(self) -> bool:

@@ -86,7 +86,8 @@ def build_sentiment(settings: Settings) -> SentimentAnalyzer:
         from pipeline.aws.comprehend import ComprehendSentiment
         from pipeline.sentiment_cache import CachedSentiment
 
-        comprehend = ComprehendSentiment(aws_client(settings, "comprehend"), price_per_unit=settings.price_comprehend_unit)
+        comprehend = ComprehendSentiment(aws_client(settings, "comprehend"), price_per_unit=settings.price_comprehend_unit,
+                                         max_tps=settings.task_comprehend_tps, throttle_wait_s=settings.throttle_wait_s)
         prefix = f"{settings.transcripts_prefix.rstrip('/')}/_sentiment"
         return CachedSentiment(comprehend, build_store(settings, prefix), prefix)
     if not settings.language_code.lower().startswith("en"):

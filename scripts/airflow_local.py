@@ -157,6 +157,11 @@ def main() -> int:
     if migrate.returncode:
         print(f"airflow-local: airflow db migrate failed ({migrate.returncode})", file=sys.stderr)
         return migrate.returncode
+    # The pool that shares the AWS account's quotas between process_calls tasks (AWS engine; unused locally).
+    pool = [AIRFLOW, "pools", "set", env.get("AFTERCALL_AWS_POOL", "aftercall_aws"), env.get("AFTERCALL_AWS_TASKS", "5"),
+            "aftercall: tasks sharing the AWS account quotas"]
+    if subprocess.run(pool, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).returncode:
+        print("airflow-local: could not create the pool aftercall_aws (AWS engine tasks would not run)", file=sys.stderr)
     commands = {
         "scheduler": ["scheduler", *skip_logs],
         "dag-processor": ["dag-processor"],

@@ -3,9 +3,11 @@
 ``batch_detect_sentiment`` takes at most 25 texts a call, each at most 5,000 bytes of UTF-8.
 Longer turns are split at word boundaries and their chunks' scores combined, weighted by
 each chunk's length; the label is then the highest combined score. Items listed in the
-response's ``ErrorList`` are retried with backoff; throttling of the call itself is retried
-by botocore's adaptive mode (see :func:`pipeline.aws._helpers.client`). What still fails
-raises :class:`SentimentError`, and the call is quarantined.
+response's ``ErrorList`` are retried with backoff. Calls are paced at this task's share of the
+account's rate (``AFTERCALL_COMPREHEND_QUOTA_TPS`` / ``AFTERCALL_AWS_TASKS``); throttling of a call is
+retried by botocore's adaptive mode (see :func:`pipeline.aws._helpers.client`), then waited out
+(``AFTERCALL_THROTTLE_WAIT_S``). What still fails raises :class:`SentimentError`, and the call is
+quarantined.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ MAX_BATCH = 25
 MAX_BYTES = 5000
 UNIT_CHARS, MIN_UNITS = 100, 3  # billed per 100 characters, at least 3 units per text
 PII_LANGUAGES = frozenset({"en", "es"})  # DetectPiiEntities: "en | es" (API reference)
+_THROTTLED = frozenset({"ThrottlingException", "TooManyRequestsException", "LimitExceededException"})
 _SUPPORTED = frozenset({"en", "es", "fr", "de", "it", "pt", "ar", "hi", "ja", "ko", "zh", "zh-TW"})
 
 
@@ -84,13 +87,41 @@ class ComprehendSentiment(SentimentAnalyzer):
     name = "amazon-comprehend"
 
     def __init__(self, client: Any, *, price_per_unit: float = 0.0001, item_attempts: int = 4,
-                 backoff_s: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> None:
+                 backoff_s: float = 0.5, max_tps: float | None = None, throttle_wait_s: float = 3600.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.price_per_unit = price_per_unit
         self.item_attempts = item_attempts
         self.backoff_s = backoff_s
-        self._sleep = sleep
+        # This task's share of the account's BatchDetectSentiment rate (Settings.task_comprehend_tps).
+        self._interval = 1.0 / max_tps if max_tps else 0.0
+        self.throttle_wait_s = throttle_wait_s
+        self._sleep, self._clock = sleep, clock
+        self._last_call: float | None = None
         self.calls = 0
+        self.throttled = 0
+
+    def _batch(self, texts: list[str], language: str) -> dict[str, Any]:
+        """One BatchDetectSentiment call at this task's rate; throttling that outlasts botocore's retries waits."""
+        waited = 0.0
+        while True:
+            if self._last_call is not None and self._interval:
+                gap = self._last_call + self._interval - self._clock()
+                if gap > 0:
+                    self._sleep(gap)
+            self._last_call = self._clock()
+            self.calls += 1
+            try:
+                return self.client.batch_detect_sentiment(TextList=texts, LanguageCode=language)
+            except self.client.exceptions.ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code not in _THROTTLED or waited >= self.throttle_wait_s:
+                    raise
+                self.throttled += 1
+                pause = min(60.0, 2.0 ** min(self.throttled, 6))
+                log.warning("Comprehend is throttling (%s): trying again in %.0f s", code, pause)
+                self._sleep(pause)
+                waited += pause
 
     def analyze(self, texts: list[str], language_code: str) -> list[SentimentResult]:
         language = comprehend_language(language_code)
@@ -107,8 +138,7 @@ class ComprehendSentiment(SentimentAnalyzer):
         for offset in range(0, len(docs), MAX_BATCH):
             todo = list(range(offset, min(offset + MAX_BATCH, len(docs))))
             for attempt in range(self.item_attempts):
-                self.calls += 1
-                response = self.client.batch_detect_sentiment(TextList=[docs[i] for i in todo], LanguageCode=language)
+                response = self._batch([docs[i] for i in todo], language)
                 for item in response["ResultList"]:
                     out[todo[item["Index"]]] = _result(item)
                 errors = response.get("ErrorList") or []

@@ -15,10 +15,12 @@
   checked by the local decoder's rules (``pipeline.audio.check_format``: container, sample rate,
   channels, duration up to ``AFTERCALL_MAX_CALL_MINUTES``): mono, 3-channel, too short, too long,
   a 1 Hz header, empty or non-audio files cost nothing and are quarantined by decoding.
-* **Batched**: :meth:`prepare` starts a batch's jobs within the quotas (``transcribe_start_tps``,
-  ``transcribe_max_concurrent``) and polls them all in one loop, so a worker waits once per
-  batch, not once per call; inside Airflow a deferrable trigger can replace the loop
-  (:mod:`pipeline.aws.triggers`).
+* **Batched, within the account's quotas**: :meth:`prepare` starts a batch's jobs at this task's
+  share of the account's quotas (:attr:`Settings.task_transcribe_jobs`, :attr:`Settings.task_transcribe_tps`:
+  the quota divided by ``AFTERCALL_AWS_TASKS``, the slots of the Airflow pool every task runs in) and polls
+  them all in one loop, so a worker waits once per batch, not once per call. A ``LimitExceededException``
+  that outlasts botocore's retries (the account busy with other work) waits and starts again; it never
+  fails a call. Inside Airflow a deferrable trigger can replace the loop (:mod:`pipeline.aws.triggers`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class TranscribeTranscriber(Transcriber):
         self._current: dict[str, str] = {}  # recording URI -> the job name of this run's attempt
         self.jobs_started = 0
         self.jobs_refused = 0
+        self.jobs_throttled = 0  # LimitExceededException answers that botocore's retries did not absorb
+        self._throttle_waits = 0
+        self._throttle_since: float | None = None
 
     # --- names and cache -------------------------------------------------------------------
     def job_name(self, recording: Recording) -> str:
@@ -177,27 +182,51 @@ class TranscribeTranscriber(Transcriber):
             elif state == "pending":
                 pending[name] = rec  # a job started by an earlier attempt: re-attach (the next poll settles it)
         deadline = self._clock() + self.settings.transcribe_max_wait_s
-        interval = 1.0 / self.settings.transcribe_start_tps
+        limit, interval = self.settings.task_transcribe_jobs, 1.0 / self.settings.task_transcribe_tps
+        throttled_until = 0.0  # the service said LimitExceeded: no start before this time
         while to_start or pending:
-            while to_start and len(pending) < self.settings.transcribe_max_concurrent:
-                name, rec = to_start.pop(0)
+            while to_start and len(pending) < limit and self._clock() >= throttled_until:
+                name, rec = to_start[0]
                 try:
                     self._start(rec, name)
                 except self.client.exceptions.ConflictException:
                     log.info("%s already exists (another worker started it): waiting for it", name)
+                except self.client.exceptions.LimitExceededException:
+                    # The account is at its quota anyway (other tasks, other tools, a lower quota than configured)
+                    # and botocore's own retries are spent: wait for running jobs to finish, then start again.
+                    throttled_until = self._throttled(name)
+                    break
                 except self.client.exceptions.BadRequestException as exc:
+                    to_start.pop(0)
                     self._failed[name] = f"Transcribe refused the job: {exc}"
                     continue
+                to_start.pop(0)
+                self._throttle_waits = 0
                 pending[name] = rec
                 if to_start:
                     self._sleep(interval)
             self._poll(pending)
-            if pending:
+            if pending or to_start:
                 if self._clock() > deadline:
-                    for name in pending:
+                    for name in [*pending, *(n for n, _ in to_start)]:
                         self._failed[name] = f"not finished after {self.settings.transcribe_max_wait_s:.0f} s"
                     break
-                self._sleep(self.settings.transcribe_poll_s)
+                pause = self.settings.transcribe_poll_s if pending else max(0.0, throttled_until - self._clock())
+                self._sleep(pause)
+
+    def _throttled(self, name: str) -> float:
+        """Back off after a LimitExceededException (1 s doubling to 60 s); past ``throttle_wait_s`` in a row, raise."""
+        self.jobs_throttled += 1
+        self._throttle_waits += 1
+        if self._throttle_since is None or self._throttle_waits == 1:
+            self._throttle_since = self._clock()
+        if self._clock() - self._throttle_since > self.settings.throttle_wait_s:
+            raise TranscriptionError(name, f"Transcribe kept refusing new jobs (LimitExceededException) for "
+                                           f"{self.settings.throttle_wait_s:.0f} s")
+        pause = min(60.0, 2.0 ** min(self._throttle_waits - 1, 6))
+        log.warning("Transcribe is at the account's job or start quota (LimitExceededException): starting %s and "
+                    "the rest again in %.0f s", name, pause)
+        return self._clock() + pause
 
     def _locate(self, recording: Recording) -> tuple[str, str]:
         """(job name, state): ``done`` (transcript cached, or given up), ``pending``, or ``start`` that name."""
@@ -252,7 +281,11 @@ class TranscribeTranscriber(Transcriber):
 
     def _poll(self, pending: dict[str, Recording]) -> None:
         for name in list(pending):
-            status = self._status(name)
+            try:
+                status = self._status(name)
+            except self.client.exceptions.LimitExceededException:  # polled too fast for the account: next round
+                log.warning("Transcribe throttled status requests: polling the rest next round")
+                return
             if status is None:
                 raise TranscriptionError(name, "job vanished while waiting for it")
             if status[0] == "COMPLETED":

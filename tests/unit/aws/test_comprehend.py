@@ -137,6 +137,35 @@ def test_throttling_is_retried_by_botocore_adaptive_mode(throttling_endpoint):
     assert len(results) == 2 and _Throttling.seen == 3
 
 
+def test_throttling_that_outlasts_botocore_waits_instead_of_failing(throttling_endpoint):
+    """The account is busy (other tasks, other tools): the call waits (backing off) rather than failing the batch."""
+    _Throttling.throttle = 7
+    sleeps: list[float] = []
+    comprehend = ComprehendSentiment(_client(throttling_endpoint, 2), sleep=sleeps.append)
+    results = comprehend.analyze(["hello", "thanks"], "en-US")
+    assert len(results) == 2 and _Throttling.seen == 8
+    assert comprehend.throttled == 3 and sleeps == [2.0, 4.0, 8.0]
+
+
+def test_calls_are_paced_at_this_task_share_of_the_account_rate(comprehend):
+    """10 calls a second for the account, 5 tasks: one call every 0.5 s in this task."""
+    c, stub = comprehend
+    now = [100.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds):
+        sleeps.append(round(seconds, 3))
+        now[0] += seconds
+
+    paced = ComprehendSentiment(c, max_tps=2.0, sleep=sleep, clock=lambda: now[0])
+    for _ in range(3):
+        stub.add_response("batch_detect_sentiment", ok(1))
+    for _ in range(3):
+        paced.analyze(["hello"], "en-US")
+        now[0] += 0.1  # the rest of the call's work
+    assert sleeps == [0.4, 0.4]
+
+
 def test_throttling_past_every_retry_fails_the_batch_not_the_call(throttling_endpoint, sample_files):
     """The service's fault: the task fails and is retried by the orchestrator; nothing is quarantined."""
     from pipeline.exceptions import InfrastructureError
@@ -155,7 +184,8 @@ def test_throttling_past_every_retry_fails_the_batch_not_the_call(throttling_end
 
     _Throttling.throttle = 100
     rec = discover_local(SAMPLES_DIR, __import__("datetime").date(2026, 11, 22))[0]
-    components = Components(LocalSource(SAMPLES_DIR), OneLine(), ComprehendSentiment(_client(throttling_endpoint, 3)))
+    components = Components(LocalSource(SAMPLES_DIR), OneLine(),
+                            ComprehendSentiment(_client(throttling_endpoint, 3), throttle_wait_s=0))
     with pytest.raises(InfrastructureError, match="ThrottlingException") as info:
         process_recording(rec, components, agent_channel=1)
     assert info.value.stage == "sentiment" and info.value.uri == rec.uri and _Throttling.seen == 3

@@ -21,6 +21,11 @@ runner = CliRunner()
     ({"engine": "aws", "source": "s3://b/p", "lake": "s3://l/x", "kms_key_id": "k",
       "transcribe_mode": "call-analytics"}, "AFTERCALL_TRANSCRIBE_ROLE_ARN"),
     ({"transcribe_start_tps": 100}, "AFTERCALL_TRANSCRIBE_START_TPS"),
+    # The old per-worker default (100 jobs) × 5 tasks would ask the account for 500 of its 250 jobs.
+    ({"transcribe_max_concurrent": 100}, "AFTERCALL_TRANSCRIBE_MAX_CONCURRENT=100 jobs per task × AFTERCALL_AWS_TASKS=5"),
+    ({"aws_tasks": 8, "transcribe_start_tps": 5}, "exceeds the account's 25 starts per second"),
+    ({"aws_tasks": 200, "transcribe_mode": "call-analytics", "transcribe_role_arn": "arn:aws:iam::1:role/r"},
+     "AFTERCALL_AWS_TASKS=200 tasks cannot share 100"),
 ])
 def test_aws_settings_refused_with_the_variable_to_fix(overrides, message):
     with pytest.raises(ConfigurationError, match=message):

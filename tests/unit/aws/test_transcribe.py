@@ -236,3 +236,60 @@ def test_throttling_past_the_retries_fails_the_batch_instead_of_quarantining_cal
         mp.setattr(wiring, "aws_client", lambda s, service: client if service == "transcribe" else original(s, service))
         with pytest.raises(ClientError, match="ThrottlingException"):
             process_recordings(settings, recordings)
+
+
+def test_each_task_takes_its_share_of_the_account_quotas():
+    """250 jobs and 25 starts a second for the account, 5 tasks at once (the pool's slots): 50 jobs, 5 starts a second."""
+    settings = aws_settings()
+    assert (settings.task_transcribe_jobs, settings.task_transcribe_tps, settings.task_comprehend_tps) == (50, 5.0, 2.0)
+    ca = aws_settings(transcribe_mode="call-analytics", transcribe_role_arn="arn:aws:iam::1:role/r", aws_tasks=4)
+    assert ca.task_transcribe_jobs == 25  # Call Analytics has its own quota: 100
+    assert aws_settings(transcribe_quota_jobs=50, transcribe_quota_tps=5, aws_tasks=2).task_transcribe_jobs == 25
+
+
+def test_limit_exceeded_past_botocore_retries_waits_and_starts_again_never_failing_a_call(day):
+    """The account at its quota (another tool's jobs, a lower quota than configured): the start waits, backing off."""
+    settings, recordings, outputs = day
+    now = [1000.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    t = TranscribeTranscriber(aws_client(settings, "transcribe"), aws_client(settings, "s3"), settings,
+                              sleep=sleep, clock=lambda: now[0])
+    original, refusals = t._start, [3]
+
+    def busy_account(rec, name):
+        if refusals[0]:
+            refusals[0] -= 1
+            raise t.client.exceptions.LimitExceededException(
+                {"Error": {"Code": "LimitExceededException", "Message": "concurrent jobs"}}, "StartTranscriptionJob")
+        original(rec, name)
+
+    t._start = busy_account
+    t.prepare(recordings)
+    assert len(outputs.started) == 4 and t.jobs_throttled == 3 and not t._failed
+    assert [s for s in sleeps if s >= 1] == [1.0, 2.0, 4.0]  # 1 s doubling (polls are 0 s here)
+    audio = decode_call(build_source(settings).read(recordings[0]), recordings[0].uri, 1)
+    assert t.transcribe(recordings[0], audio).words
+
+
+def test_an_account_that_never_frees_a_slot_fails_the_batch_after_throttle_wait_not_the_calls(day):
+    from pipeline.exceptions import TranscriptionError
+
+    settings, recordings, _ = day
+    settings = settings.model_copy(update={"throttle_wait_s": 30.0})
+    now = [0.0]
+    t = TranscribeTranscriber(aws_client(settings, "transcribe"), aws_client(settings, "s3"), settings,
+                              sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+
+    def never(rec, name):
+        raise t.client.exceptions.LimitExceededException(
+            {"Error": {"Code": "LimitExceededException", "Message": "concurrent jobs"}}, "StartTranscriptionJob")
+
+    t._start = never
+    with pytest.raises(TranscriptionError, match="LimitExceededException"):
+        t.prepare(recordings)  # the task fails and Airflow retries it later; no call is quarantined
+    assert not t._failed

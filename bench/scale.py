@@ -1,0 +1,133 @@
+"""`make bench-scale`: what 10,000 calls a day and 90 days of history cost, written to ``bench/scale.md``.
+
+Runs the parts, each of which leaves its section in ``bench/scale/<part>.md`` and its numbers in
+``bench/scale/<part>.json``, then builds the capacity table from their numbers and joins everything:
+
+1. ``bench/scale_aws.py``   the AWS engine on a moto server that enforces the account's quotas;
+2. ``bench/scale_local.py`` the local engine: 10,000 calls acoustic only, a sample with transcription, long calls;
+3. ``bench/scale_lake.py``  90 days × 10,000 calls of lake: views, report, recategorize;
+4. capacity: cores for 1k / 10k / 50k calls a day from the measured per-core throughput, AWS cost per 1,000 calls.
+
+    .venv/bin/python bench/scale.py                 # every part (about an hour on 2 cores)
+    .venv/bin/python bench/scale.py --only capacity # rebuild scale.md from the parts' last results
+    .venv/bin/python bench/scale.py --only lake     # one part again
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "scale"
+PARTS = {"aws": "scale_aws.py", "local": "scale_local.py", "lake": "scale_lake.py"}
+CALL_MIN = 5.0  # the average call length the capacity table assumes (say so wherever it is used)
+DAY_WINDOW_H = 8.0  # an overnight window: the day's calls must be done by morning
+
+
+def _load(part: str) -> dict | None:
+    path = OUT / f"{part}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _find(data: dict, *names: str) -> float | None:
+    """The first of ``names`` found anywhere in ``data`` (parts nest their numbers as they see fit)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for name in names:
+                if isinstance(item.get(name), (int, float)):
+                    return float(item[name])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def capacity() -> str:
+    sys.path.insert(0, str(ROOT))
+    from pipeline.aws.comprehend import MIN_UNITS, UNIT_CHARS
+    from pipeline.settings import Settings
+
+    local, aws = _load("local"), _load("aws")
+    prices = Settings()
+    lines = ["## 4. Capacity: cores a daily volume needs, and what the AWS engine costs", ""]
+    speech = _find(local or {}, "transcribe_audio_s_per_core_s", "x_realtime_per_core", "per_core_x_realtime")
+    acoustic = _find(local or {}, "acoustic_audio_s_per_core_s", "acoustic_x_realtime_per_core")
+    if speech:
+        lines += [f"From part 2's measured throughput on this machine, per core (one worker process each): speech to "
+                  f"text with the default model (Whisper base, beam 1) at **{speech:.1f}× real time**"
+                  + (f", acoustic metrics alone at {acoustic:,.0f}× real time" if acoustic else "") + ". "
+                  f"Calls are assumed to last {CALL_MIN:g} minutes on average; cores are rounded up.", "",
+                  "| calls a day | audio a day | cores for an 8 h night | cores for 24 h | cores, acoustic only (8 h) |",
+                  "|---|---|---|---|---|"]
+        for calls in (1_000, 10_000, 50_000):
+            audio_s = calls * CALL_MIN * 60
+            night = math.ceil(audio_s / (speech * DAY_WINDOW_H * 3600))
+            full = math.ceil(audio_s / (speech * 24 * 3600))
+            quiet = math.ceil(audio_s / (acoustic * DAY_WINDOW_H * 3600)) if acoustic else "—"
+            lines.append(f"| {calls:,} | {audio_s / 3600:,.0f} h | {night} | {full} | {quiet} |")
+        lines += ["", "Memory: one model process per core (part 2 gives its peak RSS); the commit is one task per day.", ""]
+    else:
+        lines += ["(part 2 has not been run: no measured per-core throughput yet)", ""]
+    minutes = CALL_MIN
+    transcribe = minutes * prices.price_transcribe_minute * 1000
+    analytics = minutes * prices.price_call_analytics_minute * 1000
+    # Comprehend: a 5-minute call has about 60 turns (the sample calls: one turn every 5 s); each turn is billed
+    # per 100 characters with a 3-unit minimum.
+    turns, chars = 60, 80
+    units = turns * max(MIN_UNITS, math.ceil(chars / UNIT_CHARS))
+    comprehend = units * prices.price_comprehend_unit * 1000
+    per_k = (aws or {}).get("api_per_1000_calls", {})
+    s3_requests = sum(v for k, v in per_k.items() if k.startswith("S3"))
+    s3_cost = s3_requests * 0.005 / 1000  # PUT/LIST price dominates; GETs are cheaper
+    lines += [f"AWS engine, per 1,000 calls of {minutes:g} minutes (list prices in settings, us-east-1; "
+              "docs/aws.md \"Costs\"):", "",
+              "| item | per 1,000 calls |", "|---|---|",
+              f"| Transcribe, standard batch (${prices.price_transcribe_minute}/min) | ${transcribe:,.2f} |",
+              f"| or Transcribe Call Analytics (${prices.price_call_analytics_minute}/min) | ${analytics:,.2f} |",
+              f"| Comprehend sentiment (~{turns} turns × {MIN_UNITS} units × ${prices.price_comprehend_unit}) | "
+              f"${comprehend:,.2f} |",
+              f"| S3 requests ({s3_requests:,.0f} per 1,000 calls measured in part 1, at the PUT price as an upper bound) "
+              f"| ${s3_cost:,.2f} |",
+              f"| **total, standard** | **${transcribe + comprehend + s3_cost:,.2f}** |", "",
+              "Workers on the AWS engine mostly wait for jobs; one or two cores carry 10,000 calls a day (part 1 ran "
+              "them on 2), and the account's quotas, not cores, set the ceiling (part 1's bound table).", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=[*PARTS, "capacity"], action="append",
+                        help="run only these parts (repeatable); the others' last results are reused")
+    args = parser.parse_args()
+    todo = [p for p in PARTS if not args.only or p in args.only]
+    failed = []
+    for part in todo:
+        print(f"=== part {part}: bench/{PARTS[part]}", flush=True)
+        if subprocess.run([sys.executable, str(ROOT / "bench" / PARTS[part])], cwd=ROOT).returncode:
+            failed.append(part)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "capacity.md").write_text(capacity())
+    sections = []
+    for part in (*PARTS, "capacity"):
+        path = OUT / f"{part}.md"
+        sections.append(path.read_text().strip() if path.exists() else f"## {part}\n\n(not run yet: "
+                        f"`.venv/bin/python bench/scale.py --only {part}`)")
+    header = ("# Scale: 10,000 calls a day, account quotas, 90 days of history\n\n"
+              "Made by `make bench-scale` (`bench/scale.py`); each section says the command that made it, the machine "
+              "and its load. Speed and memory targets are checked here, never by timed tests.\n")
+    (ROOT / "bench" / "scale.md").write_text(header + "\n" + "\n\n".join(sections) + "\n")
+    print((ROOT / "bench" / "scale.md").read_text())
+    if failed:
+        print(f"parts that failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
