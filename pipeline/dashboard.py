@@ -131,8 +131,12 @@ def load_dashboard(path: str | None = None) -> Dashboard:
     return Dashboard.model_validate(yaml.safe_load(Path(path or _spec_file()).read_text()))
 
 
-def visual_sql(visual: Visual, start: date | None = None, end: date | None = None) -> str:
-    """The Athena-dialect query that computes one visual's data (the report runs it on DuckDB)."""
+def visual_sql(visual: Visual, start: date | None = None, end: date | None = None,
+               relation: str | None = None) -> str:
+    """The Athena-dialect query that computes one visual's data (the report runs it on DuckDB).
+
+    ``relation``: read this table instead of the visual's view (the report's copy of the view's rows).
+    """
     dims = visual.dimensions()
     measures = ([] if visual.type == "list" else
                 [f"{_SQL_AGG[m.agg]}({m.name}) as {m.name}" for m in visual.measures()])
@@ -141,7 +145,7 @@ def visual_sql(visual: Visual, start: date | None = None, end: date | None = Non
         where.append(f"dt >= '{start:%Y-%m-%d}'")
     if end:
         where.append(f"dt <= '{end:%Y-%m-%d}'")
-    sql = f"select {', '.join(dims + measures)} from {visual.view}"
+    sql = f"select {', '.join(dims + measures)} from {relation or visual.view}"
     if where:
         sql += " where " + " and ".join(where)
     if visual.type == "list":

@@ -91,13 +91,23 @@ def load_calls(query: Query, where: str, attributes: str = "", limit: int = MAX_
     """The calls in ``where`` (a condition on dt), the latest ``limit`` of them, with categories and attributes.
 
     Their turns are read with their pages (:func:`call_pages`), a batch at a time. The latest calls are
-    picked from ``calls`` alone (two columns), then every other query names them and their days: over a
-    long range nothing reads, joins or aggregates the other days' files.
+    picked from ``calls`` alone (two columns) of the last days that hold ``limit`` calls, then every other
+    query names them and their days: over a long range nothing reads, joins or aggregates the other days'
+    files (only their row counts, from the files' metadata).
 
     ``attributes``: the names to show (``AFTERCALL_CTR_ATTRIBUTES``); empty, the range's most common ones.
     """
-    total = query(f"select count(*) from calls{where}")[1][0][0]
-    latest = query(f"select contact_id, dt from calls{where} order by call_started_at desc, contact_id limit {int(limit)}")[1]
+    per_day = query(f"select dt, count(*) from calls{where} group by dt order by dt desc")[1]  # files' metadata
+    total = sum(n for _, n in per_day)
+    # The latest calls are on the last days: look only as far back as `limit` calls go (a day, usually)
+    since, counted = None, 0
+    for dt, n in per_day:
+        since, counted = dt, counted + n
+        if counted >= limit:
+            break
+    near = f"{where} and dt >= {_literal(since)}" if where else f" where dt >= {_literal(since)}"
+    latest = query(f"select contact_id, dt from calls{near} order by call_started_at desc, contact_id "
+                   f"limit {int(limit)}")[1] if since else []
     if not latest:
         return CallData(query("select * from v_call_contacts where false")[0], [], total=total)
     chosen = _of_calls([cid for cid, _ in latest], [dt for _, dt in latest])
