@@ -41,7 +41,7 @@ def _day_rows(day: str, n: int = 4) -> dict[str, list[dict]]:
                        sentiment="NEUTRAL", sentiment_positive=0.1, sentiment_negative=0.1, is_interruption=False)
                   for i in range(3)]
         cats.append(dict(contact_id=cid, category="churn_risk", first_match_s=5.0, match_count=1, rules_version=1))
-        contacts.append(dict(contact_id=cid, agent_username=f"agent{k % 2}", queue_name="Billing"))
+        contacts.append(dict(contact_id=cid, agent_username="agent0" if k < 3 else "agent1", queue_name="Billing"))
         attrs.append(dict(contact_id=cid, name="intent", value="cancel"))
     return {"calls": calls, "turns": turns, "call_categories": cats, "contacts": contacts,
             "contact_attributes": attrs, "turns_raw": [], "failures": []}
@@ -105,7 +105,7 @@ def test_the_agent_and_queue_views_count_as_before(lake):
     con = connect(lake)
     agents = con.execute("select agent_username, sum(calls), round(avg(avg_customer_sentiment_shift), 2) "
                          "from v_agent_daily group by 1 order by 1").fetchall()
-    assert agents == [("agent0", 6, 2.0), ("agent1", 6, 2.0)]
+    assert agents == [("agent0", 9, 2.0), ("agent1", 3, 2.0)]
     queues = con.execute("select dt, queue_name, calls, contacts, non_talk_ratio from v_queue_daily order by dt").fetchall()
     assert queues == [(d, "Billing", 4, 4, round(5 / 60, 4)) for d in DAYS]
 
@@ -235,3 +235,30 @@ def test_recategorize_never_makes_a_days_turns_python_rows_at_once(tmp_path, mon
     tracemalloc.stop()
     assert done == {"2026-06-01": 0}
     assert peak < as_list / 4, (peak, as_list)
+
+
+def test_the_reports_per_day_views_are_computed_a_few_days_at_a_time_with_the_same_rows(lake, tmp_path, monkeypatch):
+    """Over a long range the charts read copies of the per-day views made PER_DAY_CHUNK days at a time
+    (DuckDB joins a week of calls, not months); the page is the one the views give directly."""
+    import re
+
+    from pipeline import report
+    from pipeline.report import _per_day, render_report, write_report
+
+    monkeypatch.setattr(report, "PER_DAY_CHUNK", 2)  # 3 days: two chunks
+    con = connect(lake)
+    relations = _per_day(con, ["v_agent_daily", "v_call_contacts", "v_daily_overview"], DAYS)
+    assert relations == {"v_agent_daily": "report_v_agent_daily", "v_daily_overview": "report_v_daily_overview"}
+    for view, table in relations.items():
+        assert (sorted(con.execute(f"select * from {table}").fetchall(), key=str)
+                == sorted(con.execute(f"select * from {view}").fetchall(), key=str))
+
+    def run(sql: str):
+        cursor = con.execute(athena_to_duckdb(sql))
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+    direct = render_report(run, attributes="intent")  # no copies: every chart straight from its view
+    copied = write_report(str(lake), tmp_path / "r.html", attributes="intent").path.read_text()
+    assert "report_v_" not in direct
+    footer = re.compile(r"generated [^<]* UTC")
+    assert footer.sub("", copied) == footer.sub("", direct)
