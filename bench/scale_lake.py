@@ -502,6 +502,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--note", action="append", default=[], help="a line added under the tables")
     parser.add_argument("--out", default=str(OUT_MD), help="the markdown file (the .json beside it)")
+    parser.add_argument("--rerender", action="store_true",
+                        help="measure nothing: write the markdown again from the .json (with --before, --note)")
     parser.add_argument("--_view", help=argparse.SUPPRESS)
     parser.add_argument("--_scope", help=argparse.SUPPRESS)
     parser.add_argument("--_day", help=argparse.SUPPRESS)
@@ -509,6 +511,16 @@ def main(argv: list[str] | None = None) -> None:
     lake = Path(args.lake or f"/tmp/aftercall-scale/lake-{args.days}x{args.calls}").expanduser().resolve()
     if args._view:
         view_child(str(lake), args._view, args._scope, args._day)
+        return
+    if args.rerender:
+        doc = json.loads(Path(args.out).with_suffix(".json").read_text())
+        doc["notes"] = doc.get("notes", []) + args.note
+        before = json.loads(Path(args.before).read_text()) if args.before else None
+        if before:
+            doc["before"] = {"file": args.before, "results": before.get("results")}
+        Path(args.out).write_text(markdown(doc, before))
+        Path(args.out).with_suffix(".json").write_text(json.dumps(doc, indent=1, default=str))
+        print(markdown(doc, before))
         return
     if ROOT in lake.parents:
         raise SystemExit(f"--lake {lake} is inside the repository: give a folder outside it")
