@@ -36,9 +36,13 @@ SCRIPT = [("AGENT", 0.2, "thank you for calling how can I help"), ("CUSTOMER", 1
           ("AGENT", 2.3, "let me check that")]
 
 
-def script_words() -> list[Word]:
+def script_words(tag: str = "") -> list[Word]:
+    """The scripted exchange; ``tag`` (a job's) ends the customer's line, so every call has its own text (Comprehend
+    and its cache see one distinct call each, as in a real day)."""
     words = []
     for participant, begin, text in SCRIPT:
+        if participant == "CUSTOMER" and tag:
+            text = f"{text} reference {tag}"
         for i, token in enumerate(text.split()):
             words.append(Word(participant, round(begin + i * 0.12, 3), round(begin + i * 0.12 + 0.1, 3), token, 0.98))
     return words
@@ -108,7 +112,6 @@ def moto_server_with_player(player: Player, s3_client_factory, kms_key: str = "a
     endpoint = f"http://127.0.0.1:{port}"
     s3 = s3_client_factory(endpoint)
     start, get = TranscribeBackend.start_transcription_job, TranscribeBackend.get_transcription_job
-    words = script_words()
     vader = VaderSentiment()
 
     def quota_start(self, *args, **kwargs):
@@ -147,7 +150,7 @@ def moto_server_with_player(player: Player, s3_client_factory, kms_key: str = "a
         if write:  # before the answer, as the service has its output in place when it says COMPLETED
             uri = response["TranscriptionJob"]["Transcript"]["TranscriptFileUri"]
             bucket, key = uri.split(".amazonaws.com/", 1)[1].split("/", 1)
-            doc = render_transcribe(words, transcription_job_name)
+            doc = render_transcribe(script_words(transcription_job_name[-8:]), transcription_job_name)
             s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(doc).encode(), ServerSideEncryption="aws:kms",
                           SSEKMSKeyId=kms_key)
             with player._lock:
