@@ -306,7 +306,7 @@ def day_tables(settings: Settings, result: DayResult, lake: Lake | None = None) 
     account: without ``AFTERCALL_CTR_SOURCE`` its contacts are kept rather than erased, and
     category rules newer than the configured ones (applied with ``recategorize --rules``) stay.
     """
-    from pipeline.categories import categorize_day, effective_rules
+    from pipeline.categories import effective_rules
     from pipeline.ctr import attribute_rows, read_contacts_checked
     from pipeline.pii import mask_for
 
@@ -325,10 +325,25 @@ def day_tables(settings: Settings, result: DayResult, lake: Lake | None = None) 
         "turns": result.turns,
         "failures": result.failures,
         "turns_raw": result.turns_raw,
-        "call_categories": categorize_day(effective_rules(settings, lake, result.day), result.calls, result.turns),
+        "call_categories": _categories(effective_rules(settings, lake, result.day), result),
         "contacts": contact_rows,
         "contact_attributes": attributes,
     }
+
+
+def _categories(rules, result: DayResult) -> list[dict]:
+    """The day's categories, from its turns as rows or, staged by the orchestrator, as one arrow table."""
+    from pipeline.categories import categorize_day, categorize_table
+
+    if isinstance(result.turns, list):
+        return categorize_day(rules, result.calls, result.turns)
+    import pyarrow as pa
+
+    from pipeline.schema import TABLES
+
+    calls = pa.Table.from_pylist([{k: c.get(k) for k in TABLES["calls"].names} for c in result.calls],
+                                 schema=TABLES["calls"])
+    return categorize_table(rules, calls, result.turns)
 
 
 def new_run_id(prefix: str = "cli") -> str:

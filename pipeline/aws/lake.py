@@ -103,11 +103,13 @@ class S3Lake:
             partitions_types={PARTITION: "string"}, mode="append", compression="snappy",
             description=f"aftercall {table}, one partition per day (dt)", boto3_session=self.session)
 
-    def _write(self, table: str, rows: Iterable[Mapping[str, object]], path: str) -> int:
+    def _write(self, table: str, rows: Iterable[Mapping[str, object]] | pa.Table, path: str) -> int:
         import awswrangler as wr
 
+        from pipeline.lake import _as_table
+
         schema = TABLES[table]
-        data = pa.Table.from_pylist([{k: row.get(k) for k in schema.names} for row in rows], schema=schema)
+        data = _as_table(rows, schema)  # rows, or a day's turns already columnar
         if data.num_rows:
             wr.s3.to_parquet(data.to_pandas(), path=path, index=False,
                              dtype={f.name: athena_type(f.type) for f in schema},
