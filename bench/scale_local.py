@@ -209,17 +209,66 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
+NOTES = [
+    "Reading these numbers (2026-12-05):",
+    "",
+    "- The 10,000-call acoustic day met both targets before any change (13,000+ calls/minute, 0.22 GB for the "
+    "whole tree), so nothing was changed for it; a first run at load 0.8 gave 22,500 calls/minute.",
+    "- Long calls: the code before held the file's bytes, both channels, both channels again at 16 kHz, their "
+    "levels in float64 and every window's features at once; the 4 h run was stopped at 5 minutes at 9.2 GB. Now a "
+    "call is decoded a minute at a time and Whisper gets at most 64 windows at a time: a worker's peak no longer "
+    "grows with the call (1 h and 4 h within 30 MB of each other). What remains should be the model (~0.25 GB "
+    "resident once loaded) and CTranslate2's working memory for a batch of 8 full 30 s windows, the same for any "
+    "call with 8 windows or more (about 4 minutes of speech); not measured apart.",
+    "- Short calls: the audio path around the model now reads a call five times and resamples each channel twice; "
+    "measured alone (no model, same process, alternating old/new code) it costs 20-30 ms more per 47 s call, "
+    "against ~6 s of Whisper per call (< 0.5 %). The per-core differences between the before and after rows "
+    "follow the machine's load (other engineers' benchmarks), shown in each row.",
+    "- Long calls run with `--workers 1` (one recording: it is processed in the CLI process itself, one thread, as "
+    "in a pool worker), so the CLI process is the worker.",
+]
+
+
 def _gb(mb: float) -> str:
     return f"{mb / 1024:.2f} GB"
 
 
+def _compare(before: dict, after: dict) -> list[str]:
+    """One table of what changed between the ``before`` and ``after`` labels."""
+    rows = []
+    for part, what, key, unit in (("acoustic_day", "day, acoustic only: calls/minute", "calls_per_min", ""),
+                                  ("acoustic_day", "day, acoustic only: peak RSS of the tree", "peak_rss_tree_mb", "MB"),
+                                  ("transcribed_sample", "sample with transcription: audio-s per wall-s per core",
+                                   "audio_s_per_wall_s_per_core", ""),
+                                  ("transcribed_sample", "sample with transcription: peak RSS per worker",
+                                   "peak_rss_worker_mb", "MB")):
+        if before.get(part) and after.get(part):
+            rows.append(f"| {what} | {before[part][key]:,} {unit} | {after[part][key]:,} {unit} |")
+    longs = {(r["hours"], r["transcribe"]): r for r in after.get("long_calls", [])}
+    for r in before.get("long_calls", []):
+        if (new := longs.get((r["hours"], r["transcribe"]))) is None:
+            continue
+        what = f"{r['hours']:g} h call, {'base, beam 1' if r['transcribe'] else 'acoustic only'}"
+        old_wall = f"stopped at {r['wall_s']:.0f} s" if r["capped"] else f"{r['wall_s']:.0f} s"
+        until = f" (until stopped at {r['wall_s']:.0f} s)" if r["capped"] else ""
+        rows.append(f"| {what}: peak RSS of the worker | {r['peak_rss_worker_mb']:,} MB{until} | "
+                    f"{new['peak_rss_worker_mb']:,} MB |")
+        rows.append(f"| {what}: wall time | {old_wall} | {new['wall_s']:.0f} s |")
+    if not rows:
+        return []
+    return ["### before → after", "", "| measure | before | after |", "|---|---|---|", *rows, ""]
+
+
 def render(data: dict) -> str:
     lines = ["## Local engine at scale (bench/scale_local.py)", ""]
+    if "before" in data["runs"] and "after" in data["runs"]:
+        lines += _compare(data["runs"]["before"], data["runs"]["after"])
     for label, run in data["runs"].items():
         mach = run["machine"]
-        lines += [f"### {label}", "",
-                  f"`{run['command']}` at {run['when']} (git {run['git']}) on {mach['nproc']} cores, {mach['cpu']}, "
-                  f"{mach['memory_gb']} GiB; load average at the start of each measurement in its row.", ""]
+        made = "; ".join(f"`{c['command']}` ({', '.join(c['parts'])}) at {c['when']}, git {c['git']}"
+                         for c in run["commands"])
+        lines += [f"### {label}", "", f"Made by {made}; on {mach['nproc']} cores, {mach['cpu']}, {mach['memory_gb']} "
+                  "GiB, shared with other work: load average at the start of each measurement in its row.", ""]
         if a := run.get("acoustic_day"):
             ok = a["calls_per_min"] >= TARGET_CALLS_PER_MIN and a["peak_rss_tree_mb"] <= TARGET_TREE_GB * 1024
             lines += ["| day, acoustic only | value |", "|---|---|",
@@ -254,7 +303,7 @@ def render(data: dict) -> str:
                              f"{r['load_avg_start']} |")
             lines += ["", f"Target: ≤ {TARGET_LONG_WORKER_GB:g} GB per worker for a 4 h call with transcription.", ""]
     lines += ["RSS is sampled every 0.2 s with psutil over the CLI's whole process tree: *tree* sums every "
-              "process, *worker* is the largest single process.", ""]
+              "process, *worker* is the largest single process.", "", *NOTES, ""]
     return "\n".join(lines)
 
 
@@ -268,6 +317,7 @@ def main() -> None:
                         help="stop a long call's transcription after this many minutes (peak RSS until then)")
     parser.add_argument("--parts", default="day,sample,long", help="which parts to run: day, sample, long")
     parser.add_argument("--label", default="after", help="key of this run in local.json (e.g. before, after)")
+    parser.add_argument("--render-only", action="store_true", help="print and write local.md from local.json")
     parser.add_argument("--work", type=Path, default=Path("/tmp/aftercall-scale/local"))
     parser.add_argument("--aftercall", default=str(ROOT / ".venv" / "bin" / "aftercall"),
                         help="the installed CLI to run")
@@ -276,8 +326,17 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     git = subprocess.run(["git", "-C", str(Path(args.aftercall).parent), "rev-parse", "--short", "HEAD"],
                          capture_output=True, text=True).stdout.strip() or "?"
-    run: dict = {"command": shlex.join(["python", "bench/scale_local.py", *sys.argv[1:]]),
-                 "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": git, "machine": machine()}
+    path = OUT / "local.json"
+    data = json.loads(path.read_text()) if path.exists() else {"runs": {}}
+    if args.render_only:
+        print(render(data))
+        return
+    # A label gathers its parts: rerunning one part (e.g. --parts sample) replaces that part only.
+    run: dict = data["runs"].setdefault(args.label, {})
+    run["machine"] = machine()
+    run.setdefault("commands", []).append({
+        "command": shlex.join(["python", "bench/scale_local.py", *sys.argv[1:]]), "parts": sorted(parts),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": git})
     if "day" in parts:
         print(f"(a) {args.calls:,} calls, acoustic only ...", flush=True)
         run["acoustic_day"] = acoustic_day(args)
@@ -287,9 +346,6 @@ def main() -> None:
     if "long" in parts and args.long_hours:
         print(f"(c) long calls: {', '.join(f'{h:g} h' for h in args.long_hours)} ...", flush=True)
         run["long_calls"] = long_calls(args)
-    path = OUT / "local.json"
-    data = json.loads(path.read_text()) if path.exists() else {"runs": {}}
-    data["runs"][args.label] = run
     # What a capacity table needs, from the latest run that measured it.
     latest = data["runs"].get("after") or run
     if s := latest.get("transcribed_sample"):
