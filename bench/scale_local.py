@@ -329,7 +329,8 @@ def main() -> None:
     path = OUT / "local.json"
     data = json.loads(path.read_text()) if path.exists() else {"runs": {}}
     if args.render_only:
-        print(render(data))
+        (OUT / "local.md").write_text(section := render(data))
+        print(section)
         return
     # A label gathers its parts: rerunning one part (e.g. --parts sample) replaces that part only.
     run: dict = data["runs"].setdefault(args.label, {})
