@@ -120,6 +120,48 @@ def capacity() -> str:
     return "\n".join(lines)
 
 
+def targets() -> str:
+    """Issue #22's targets beside the measured numbers (from the parts' JSON; a part not run shows a dash)."""
+    aws, local, lake = _load("aws") or {}, _load("local") or {}, _load("lake") or {}
+    after = local.get("runs", {}).get("after", {})
+    day = after.get("acoustic_day", {})
+    long4 = [c for c in after.get("long_calls", []) if c.get("hours") == 4.0 and c.get("transcribe")]
+    views = lake.get("results", {}).get("views", {})
+    one_day = max((v["query_s"] + v.get("connect_s", 0) for k, v in views.items() if k.endswith(":day")), default=None)
+    cli = lake.get("results", {}).get("cli", {})
+
+    def cell(value, fmt: str) -> str:
+        return "—" if value is None else format(value, fmt)
+
+    def met(ok) -> str:
+        return "—" if ok is None else ("yes" if ok else "**no**")
+
+    refused = sum(aws.get("player", {}).get("refused", {}).values()) if aws else None
+    rows = [
+        ("AWS engine, 10,000 calls under the account's quotas: requests refused, batches retried",
+         f"{cell(refused, 'd')} refused, {cell(aws.get('retried_tasks'), 'd')} retried, "
+         f"{cell(aws.get('quarantined'), 'd')} quarantined", "0", met(aws and refused == 0 and not aws.get("retried_tasks"))),
+        ("local day of 10,000 calls, acoustic only: calls/minute", cell(day.get("calls_per_min"), ",.0f"), "≥ 600",
+         met(day and day["calls_per_min"] >= 600)),
+        ("same: peak RSS, whole process tree", cell(day.get("peak_rss_tree_mb"), ",.0f") + " MB", "≤ 2 GB",
+         met(day and day["peak_rss_tree_mb"] <= 2048)),
+        ("4 h call with transcription: peak RSS of the worker",
+         cell(long4[0]["peak_rss_worker_mb"] if long4 else None, ",.0f") + " MB", "≤ 1.5 GB",
+         met(long4 and long4[0]["peak_rss_worker_mb"] <= 1536 and not long4[0].get("capped"))),
+        ("one-day query of each view over 90 days (slowest view, connect + query)", cell(one_day, ".2f") + " s", "≤ 2 s",
+         met(one_day is not None and one_day <= 2)),
+        ("`aftercall report`, one day over 90 days of lake", cell(cli.get("report_day", {}).get("wall_s"), ".1f") + " s",
+         "≤ 60 s", met(cli.get("report_day") and cli["report_day"]["wall_s"] <= 60)),
+        ("`aftercall report`, 90 days: wall time", cell(cli.get("report_range", {}).get("wall_s"), ".1f") + " s",
+         "≤ 60 s", met(cli.get("report_range") and cli["report_range"]["wall_s"] <= 60)),
+        ("`aftercall report`, 90 days: peak RSS", cell(cli.get("report_range", {}).get("peak_rss_mb"), ".0f") + " MB",
+         "≤ 100 MB", met(cli.get("report_range") and cli["report_range"]["peak_rss_mb"] <= 100)),
+    ]
+    lines = ["## Targets (issue #22) and what was measured", "", "| target | measured | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=[*PARTS, "capacity"], action="append",
@@ -134,14 +176,17 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "capacity.md").write_text(capacity())
     sections = []
-    for part in (*PARTS, "capacity"):
+    for number, part in enumerate((*PARTS, "capacity"), start=1):
         path = OUT / f"{part}.md"
-        sections.append(path.read_text().strip() if path.exists() else f"## {part}\n\n(not run yet: "
-                        f"`.venv/bin/python bench/scale.py --only {part}`)")
+        text = path.read_text().strip() if path.exists() else f"## {part}\n\n(not run yet: " \
+            f"`.venv/bin/python bench/scale.py --only {part}`)"
+        if text.startswith("## ") and not text.startswith(f"## {number}."):  # the four tables, numbered as the issue
+            text = f"## {number}. {text[3:]}"
+        sections.append(text)
     header = ("# Scale: 10,000 calls a day, account quotas, 90 days of history\n\n"
               "Made by `make bench-scale` (`bench/scale.py`); each section says the command that made it, the machine "
               "and its load. Speed and memory targets are checked here, never by timed tests.\n")
-    (ROOT / "bench" / "scale.md").write_text(header + "\n" + "\n\n".join(sections) + "\n")
+    (ROOT / "bench" / "scale.md").write_text(header + "\n" + targets() + "\n" + "\n\n".join(sections) + "\n")
     print((ROOT / "bench" / "scale.md").read_text())
     if failed:
         print(f"parts that failed: {', '.join(failed)}", file=sys.stderr)
