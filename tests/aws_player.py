@@ -181,7 +181,12 @@ def moto_server_with_player(player: Player, s3_client_factory, kms_key: str = "a
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
         yield endpoint
     finally:
-        server.stop()
+        # and leave it empty: the backends are this process's, shared with any later moto server or mock
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"),
+                                   timeout=10).close()
+        finally:
+            server.stop()
         TranscribeBackend.start_transcription_job, TranscribeBackend.get_transcription_job = saved[:2]
         if saved[2] is None:
             del ComprehendResponse.batch_detect_sentiment
