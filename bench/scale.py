@@ -34,21 +34,6 @@ def _load(part: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _find(data: dict, *names: str) -> float | None:
-    """The first of ``names`` found anywhere in ``data`` (parts nest their numbers as they see fit)."""
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for name in names:
-                if isinstance(item.get(name), (int, float)):
-                    return float(item[name])
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return None
-
-
 def capacity() -> str:
     sys.path.insert(0, str(ROOT))
     from pipeline.aws.comprehend import MIN_UNITS, UNIT_CHARS
