@@ -167,8 +167,17 @@ def _pool(settings: Settings, workers: int) -> ProcessPoolExecutor:
 
 
 def _submit(pool: ProcessPoolExecutor, fn: Callable, *args: object) -> Future:
+    """Submit, starting a worker if the pool has none idle; a pool that breaks meanwhile raises BrokenProcessPool.
+
+    CPython 3.11's pool marks itself broken and closes its queues from its manager thread without the
+    lock ``submit`` holds, so a submit racing a worker's death can start a worker on a closed queue:
+    ``OSError: handle is closed`` (seen once in CI under faketime). That is the same broken pool.
+    """
     with _workers_main():  # a submit may start a worker (spawn starts them one by one)
-        return pool.submit(fn, *args)
+        try:
+            return pool.submit(fn, *args)
+        except (OSError, ValueError) as exc:
+            raise BrokenProcessPool(f"could not start a pool worker: {exc}") from exc
 
 
 def _shared_pool(settings: Settings, recordings: list[Recording], known: dict[str, dict]) -> Iterator[CallOutcome]:

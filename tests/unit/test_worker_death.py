@@ -139,3 +139,25 @@ def test_a_call_over_the_workers_memory_cap_is_quarantined_and_the_batch_complet
     [failure] = result.failures
     assert failure["contact_id"] == "hirate01" and failure["stage"] == "memory"
     assert "ran out of memory" in failure["error"] and "AFTERCALL_WORKER_MEMORY_MB" in failure["error"]
+
+
+def test_a_pool_that_breaks_while_a_worker_starts_is_a_lost_worker(source, tmp_path, monkeypatch):
+    """A submit racing a worker's death can start a worker on the pool's closed queue (CPython 3.11):
+    that OSError is the same broken pool, so the batch fails with WorkerLost for Airflow to retry."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=2)
+    recordings = discover_day(settings, DEMO_DAY)
+    spawn = ProcessPoolExecutor._spawn_process
+    started: list[int] = []
+
+    def second_spawn_fails(self):
+        if started:
+            raise OSError("handle is closed")
+        started.append(1)
+        spawn(self)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "_spawn_process", second_spawn_fails)
+    with pytest.raises(WorkerLost) as lost:
+        process_recordings(settings, recordings)
+    assert lost.value.in_flight == [recordings[0].uri]  # only the one a worker had taken
