@@ -12,12 +12,18 @@ re-categorised without transcribing again:
   (Contact Lens' rule), and there is at least one such turn.
 * ``interruptions``: the participant (``by``) cut in at least ``at_least`` times in the window.
 * ``non_talk``: a period of at least ``min_s`` seconds in the window in which nobody speaks.
+* ``sentiment_outcome``: the customer's outcome (:func:`pipeline.sentiment.outcome`, the one definition the
+  views, the KPI and the report use) is ``ended`` (NEGATIVE / NEUTRAL / POSITIVE) and/or ``moved``
+  (ROSE / FELL / FLAT), from the call's ``customer_sentiment_end`` and ``customer_sentiment_shift``. It
+  matches at the customer's first turn in the last quarter (where the end score is measured).
 * ``window``: ``first_s``/``last_s`` seconds, ``from_s``..``to_s``, or ``first_pct``/``last_pct``
   of the call's duration; a turn is in the window when it starts in it.
 * ``negate: true`` inverts a condition (it then has no match time).
 
 ``first_match_s`` is the earliest match time of the category's conditions (0 when only
-negated conditions made it match); ``match_count`` sums their match counts (at least 1).
+negated conditions made it match): each condition's time is its FIRST piece of evidence (the first
+phrase, the first turn with the sentiment, the first cut-in even when ``at_least`` asks for three, the
+first long silence); ``match_count`` sums their match counts (at least 1).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.exceptions import ConfigurationError
+from pipeline.sentiment import outcome
 
 __all__ = ["RULES_FILE", "Category", "RuleSet", "applied_rules", "categorize", "categorize_day", "categorize_table",
            "effective_rules", "load_rules", "recategorize"]
@@ -74,7 +81,7 @@ class Window(BaseModel):
 
 class Condition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    type: Literal["phrase", "sentiment", "interruptions", "non_talk"]
+    type: Literal["phrase", "sentiment", "interruptions", "non_talk", "sentiment_outcome"]
     participant: Participant | None = None
     by: Participant | None = None
     phrases: tuple[str, ...] = ()
@@ -83,6 +90,8 @@ class Condition(BaseModel):
     min_s: float = Field(default=3.0, gt=0)
     window: Window = Window()
     negate: bool = False
+    ended: Literal["NEGATIVE", "NEUTRAL", "POSITIVE"] | None = None  # sentiment_outcome
+    moved: Literal["ROSE", "FELL", "FLAT"] | None = None  # sentiment_outcome
 
     @model_validator(mode="after")
     def _complete(self) -> Condition:
@@ -92,6 +101,14 @@ class Condition(BaseModel):
             raise ValueError("a sentiment condition needs participant and sentiment")
         if self.type == "interruptions" and self.by is None:
             raise ValueError("an interruptions condition needs by: AGENT or CUSTOMER")
+        if self.type == "sentiment_outcome":
+            if self.ended is None and self.moved is None:
+                raise ValueError("a sentiment_outcome condition needs ended and/or moved")
+            if self.participant not in (None, "CUSTOMER") or self.window != Window():
+                raise ValueError("a sentiment_outcome condition is the customer's, over the whole call: "
+                                 "no participant other than CUSTOMER, no window")
+        elif self.ended is not None or self.moved is not None:
+            raise ValueError("ended and moved belong to sentiment_outcome conditions")
         return self
 
 
@@ -164,7 +181,15 @@ def _evaluate(cond: Condition, call: Mapping[str, Any], turns: Sequence[Mapping[
     if cond.type == "interruptions":
         cuts = [t for t in _in_window(turns, cond, duration, cond.by) if t.get("is_interruption")]
         ok = len(cuts) >= cond.at_least
-        return _Hit(ok, cuts[cond.at_least - 1]["begin_s"] if ok else None, len(cuts) if ok else 0)
+        return _Hit(ok, cuts[0]["begin_s"] if ok else None, len(cuts) if ok else 0)  # evidence: the first cut-in
+    if cond.type == "sentiment_outcome":
+        found = outcome(call.get("customer_sentiment_end"), call.get("customer_sentiment_shift"))
+        ok = found.ended is not None and (cond.ended is None or found.ended == cond.ended) and \
+            (cond.moved is None or found.moved == cond.moved)
+        last_quarter = duration * 0.75
+        first = next((t["begin_s"] for t in turns if t["participant"] == "CUSTOMER" and t["end_s"] > last_quarter),
+                     round(last_quarter, 3))
+        return _Hit(ok, first if ok else None, 1 if ok else 0)
     lo, hi = cond.window.bounds(duration)  # non_talk: mutual silences from the turns' spans
     cursor, found = lo, []
     for t in sorted(turns, key=lambda t: t["begin_s"]):
@@ -197,7 +222,7 @@ def categorize(rules: RuleSet, call: Mapping[str, Any], turns: Sequence[Mapping[
 
 
 # The columns the rules read (see _evaluate): recategorize reads no others.
-CALL_COLUMNS = ["contact_id", "duration_s"]
+CALL_COLUMNS = ["contact_id", "duration_s", "customer_sentiment_end", "customer_sentiment_shift"]
 TURN_COLUMNS = ["contact_id", "turn_index", "participant", "begin_s", "end_s", "text", "sentiment", "is_interruption"]
 TURN_BATCH = 20_000  # turns turned into Python rows at a time (a day of 10,000 calls holds ~330,000)
 

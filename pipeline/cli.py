@@ -339,8 +339,8 @@ _DEMO_QUERIES = [
      "where contact_id = (select contact_id from calls where customer_sentiment_start is not null "
      "order by customer_sentiment_start, contact_id limit 1) order by turn_index"),
     ("v_sentiment_daily", "select dt, calls, avg_customer_sentiment_start as cust_start, "
-                          "avg_customer_sentiment_end as cust_end, calls_customer_improved as improved, "
-                          "calls_customer_worsened as worsened, avg_agent_wpm from v_sentiment_daily order by dt"),
+                          "avg_customer_sentiment_end as cust_end, calls_ended_happier as happier, "
+                          "calls_ended_negative as ended_neg, avg_agent_wpm from v_sentiment_daily order by dt"),
     ("v_category_daily", "select dt, category, calls, share_of_calls, avg_first_match_s from v_category_daily "
                          "order by dt, calls desc, category"),
     ("v_agent_daily", "select dt, agent_username as agent, calls, agent_talk_share, non_talk_ratio, "

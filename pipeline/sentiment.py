@@ -16,12 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pipeline.audio import Participant
-from pipeline.ports import SentimentResult
-from pipeline.turns import Turn
+if TYPE_CHECKING:  # annotations only: the views' and the report's readers of outcome() load no audio stack
+    from pipeline.audio import Participant
+    from pipeline.ports import SentimentResult
+    from pipeline.turns import Turn
 
-__all__ = ["SentimentSummary", "summarize"]
+__all__ = ["ENDED_NEGATIVE_AT", "ENDED_POSITIVE_AT", "MOVED_AT", "Outcome", "SentimentSummary", "outcome",
+           "summarize"]
+
+ENDED_NEGATIVE_AT = -1.0  # customer_sentiment_end <= this: the call ended negative
+ENDED_POSITIVE_AT = 1.0  # customer_sentiment_end >= this: the call ended positive (between: neutral)
+MOVED_AT = 1.0  # customer_sentiment_shift >= this: rose; <= -this: fell (between: flat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +82,36 @@ def summarize(
                 quarters[index].append((score, overlap))
     q = tuple(_weighted(items) for items in quarters)
     return SentimentSummary(overall=_weighted([(s, d) for _, s, d in scored]), quarters=q)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How the customer's call ended (NEGATIVE / NEUTRAL / POSITIVE) and moved (ROSE / FELL / FLAT); None: unknown."""
+
+    ended: str | None
+    moved: str | None
+
+    @property
+    def happier(self) -> bool:
+        """Ended at least neutral and rose: the only calls counted as "ended happier"."""
+        return self.ended in ("NEUTRAL", "POSITIVE") and self.moved == "ROSE"
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The outcome as filter values: ``ended-negative``, ``rose``, ``happier``, ``no-sentiment``..."""
+        if self.ended is None:
+            return ("no-sentiment",)
+        return (f"ended-{self.ended.lower()}", *((self.moved.lower(),) if self.moved else ()),
+                *(("happier",) if self.happier else ()))
+
+
+def outcome(end: float | None, shift: float | None) -> Outcome:
+    """The customer's outcome from the call's ``customer_sentiment_end`` and ``customer_sentiment_shift``
+    (see the module's docstring; ``v_call_summary`` computes the same in SQL)."""
+    if end is None or end != end:  # NULL or NaN
+        return Outcome(None, None)
+    ended = "NEGATIVE" if end <= ENDED_NEGATIVE_AT else "POSITIVE" if end >= ENDED_POSITIVE_AT else "NEUTRAL"
+    if shift is None or shift != shift:
+        return Outcome(ended, None)
+    moved = "ROSE" if shift >= MOVED_AT else "FELL" if shift <= -MOVED_AT else "FLAT"
+    return Outcome(ended, moved)

@@ -1,5 +1,6 @@
 -- v_agent_daily
--- grain: one row per day (dt) and agent (agent_username; 'unknown' for calls without a contact trace record)
+-- grain: one row per day (dt) and agent (agent_username; '(no contact record)' for calls without a contact trace
+-- record, '(no agent)' when the record names none)
 -- The agent scorecard: calls, talk share, silence, interruptions and how their customers felt start to end.
 -- Reads calls and contacts, not v_call_contacts: a scorecard over months needs neither the calls'
 -- categories nor their attributes, and v_call_contacts would aggregate both for every call first.
@@ -16,7 +17,8 @@ contacts_src as (
 calls_with_agent as (
     select
         c.dt,
-        coalesce(t.agent_username, 'unknown') as agent_username,
+        case when t.contact_id is null then '(no contact record)' else coalesce(t.agent_username, '(no agent)')
+        end as agent_username,
         c.duration_s,
         c.agent_talk_s,
         c.customer_talk_s,

@@ -1,6 +1,10 @@
 -- v_call_summary
 -- grain: one row per call (contact_id, dt)
--- Talk, silence and interruption figures of every processed call, with ratios of the call's length.
+-- Talk, silence and interruption figures of every processed call, with ratios of the call's length, and
+-- the customer's sentiment outcome: the one SQL definition (pipeline/sentiment.py: outcome() is the same;
+-- docs/metrics.md). customer_ended: NEGATIVE when customer_sentiment_end <= -1.0, POSITIVE when >= +1.0,
+-- else NEUTRAL (NULL without an end score); customer_moved: ROSE when customer_sentiment_shift >= +1.0,
+-- FELL when <= -1.0, else FLAT (NULL without a shift); customer_ended_happier: ended at least neutral and rose.
 with
 
 calls_src as (
@@ -32,6 +36,19 @@ final as (
         customer_sentiment_start,
         customer_sentiment_end,
         customer_sentiment_shift,
+        case
+            when customer_sentiment_end is null then null
+            when customer_sentiment_end <= -1.0 then 'NEGATIVE'
+            when customer_sentiment_end >= 1.0 then 'POSITIVE'
+            else 'NEUTRAL'
+        end as customer_ended,
+        case
+            when customer_sentiment_end is null or customer_sentiment_shift is null then null
+            when customer_sentiment_shift >= 1.0 then 'ROSE'
+            when customer_sentiment_shift <= -1.0 then 'FELL'
+            else 'FLAT'
+        end as customer_moved,
+        coalesce(customer_sentiment_end > -1.0 and customer_sentiment_shift >= 1.0, false) as customer_ended_happier,
         customer_sentiment_q1,
         customer_sentiment_q2,
         customer_sentiment_q3,
@@ -39,6 +56,7 @@ final as (
         agent_sentiment_shift,
         transcript_word_count,
         language_code,
+        transcriber,
         processed_at
     from calls_src
 )

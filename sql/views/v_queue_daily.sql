@@ -1,5 +1,6 @@
 -- v_queue_daily
--- grain: one row per day (dt) and queue (queue_name; 'unknown' for calls without a contact trace record)
+-- grain: one row per day (dt) and queue (queue_name; '(no contact record)' for calls without a contact trace
+-- record, '(no queue)' when the record names none)
 -- Load and experience per queue: calls, handle time, silence, customer sentiment at the end.
 -- Reads calls and contacts, not v_call_contacts: per-queue figures over months need neither the calls'
 -- categories nor their attributes, and v_call_contacts would aggregate both for every call first.
@@ -17,7 +18,8 @@ calls_with_queue as (
     select
         c.dt,
         c.contact_id,
-        coalesce(t.queue_name, 'unknown') as queue_name,
+        case when t.contact_id is null then '(no contact record)' else coalesce(t.queue_name, '(no queue)')
+        end as queue_name,
         c.duration_s,
         c.non_talk_s,
         c.customer_sentiment_end,

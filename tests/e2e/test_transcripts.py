@@ -121,4 +121,4 @@ def test_the_same_day_twice_gives_identical_rows(transcribed_lake, tmp_path):
 def test_sentiment_daily_view(transcribed_lake):
     lake, _ = transcribed_lake
     day = _rows(lake, "select * from v_sentiment_daily")[0]
-    assert day["calls"] == 4 and day["calls_customer_improved"] >= 1
+    assert day["calls"] == 4 and day["calls_ended_happier"] >= 1 and day["calls_ended_negative"] == 0

@@ -59,7 +59,8 @@ def test_sentiment_needs_at_least_half_of_the_window_turns():
 def test_interruptions_by_participant_at_least_n():
     r = rules({"type": "interruptions", "by": "AGENT", "at_least": 3})
     cuts = [turn(i, "AGENT", 10 * i, 10 * i + 2, cut=True) for i in range(3)]
-    assert matches(r, cuts)[0] | {} == {"contact_id": "c1", "category": "rule", "first_match_s": 20,
+    # the evidence is the FIRST cut-in (0 s), not the third, where the threshold was reached
+    assert matches(r, cuts)[0] | {} == {"contact_id": "c1", "category": "rule", "first_match_s": 0,
                                         "match_count": 3, "rules_version": 7}
     assert matches(r, cuts[:2] + [turn(5, "CUSTOMER", 50, 52, cut=True)]) == []
 

@@ -83,7 +83,8 @@ def test_sentiment_daily_counts_improved_and_worsened(lake):
     cols, rows = query("select * from v_sentiment_daily", lake)
     day = dict(zip(cols, rows[0], strict=True))
     assert len(rows) == 1  # the day without transcripts has no sentiment row
-    assert day["calls_customer_improved"] == 1 and day["calls_customer_worsened"] == 1
+    assert day["calls_customer_rose"] == 1 and day["calls_customer_fell"] == 1 and day["calls_customer_flat"] == 0
+    assert day["calls_ended_happier"] == 1 and day["calls_ended_negative"] == 1 and day["calls_with_sentiment"] == 2
     assert day["avg_customer_sentiment_start"] == 0.0 and day["avg_customer_sentiment_end"] == 0.5
 
 
