@@ -46,6 +46,8 @@ class Visual(BaseModel):
     view: str
     agg: Agg = "SUM"
     value: str | None = None
+    # kpi: the number ``value`` is counted out of (the report shows "3 of 7"; QuickSight: the KPI's target)
+    of: str | None = None
     values: tuple[str, ...] = ()
     category: str | None = None
     group_by: tuple[str, ...] = ()
@@ -61,6 +63,8 @@ class Visual(BaseModel):
                 "table": self.group_by and self.columns, "list": self.columns}[self.type]
         if not need:
             raise ValueError(f"{self.type} visual {self.title!r} lacks its fields")
+        if self.of and self.type != "kpi":
+            raise ValueError(f"visual {self.title!r}: only a kpi counts out of another column (of)")
         if self.per_call and len(self.per_call) != len(self.values):
             raise ValueError(f"visual {self.title!r}: per_call needs one column per value")
         return self
@@ -68,7 +72,7 @@ class Visual(BaseModel):
     def measures(self) -> list[Column]:
         if self.type == "table":
             return list(self.columns)
-        names = self.values if self.type == "line" else (self.value,)
+        names = self.values if self.type == "line" else (self.value, self.of)
         return [Column(name=n, agg=self.agg) for n in names if n]
 
     def dimensions(self) -> list[str]:

@@ -127,8 +127,9 @@ def _visual(visual: Visual, vid: str, dashboard: Dashboard) -> dict:
     measures = [{"NumericalMeasureField": {"FieldId": f"{vid}-{m.name}", "Column": _column(visual.view, m.name),
                                            "AggregationFunction": {"SimpleNumericalAggregation": m.agg}}}
                 for m in visual.measures()]
-    if visual.type == "kpi":
-        return {"KPIVisual": {"VisualId": vid, "Title": title, "ChartConfiguration": {"FieldWells": {"Values": measures}}}}
+    if visual.type == "kpi":  # with ``of``: the count out of which the value is, as the KPI's target ("3 of 7")
+        wells = {"Values": measures[:1], **({"TargetValues": measures[1:]} if visual.of else {})}
+        return {"KPIVisual": {"VisualId": vid, "Title": title, "ChartConfiguration": {"FieldWells": wells}}}
     if visual.type == "line":
         day = {"DateDimensionField": {"FieldId": f"{vid}-dt", "Column": _column(visual.view, "dt"),
                                       "DateGranularity": "DAY"}}

@@ -17,6 +17,7 @@ from pipeline import __version__
 from pipeline.dashboard import Dashboard, Sheet, Visual, load_dashboard, visual_sql
 from pipeline.report_assets import CSS, JS
 from pipeline.report_calls import MAX_CALLS, CallData, call_pages, calls_section, load_calls
+from pipeline.report_links import RecordingLink
 from pipeline.report_charts import LINKS, bar_chart, day_label, esc, kpi, line_chart, strip_chart, table
 from pipeline.storage import write_atomically
 
@@ -56,7 +57,9 @@ class _Page:
         columns, rows = self.query(visual_sql(visual, self.start, self.end, self.relations.get(visual.view)))
         d = self.dashboard
         if visual.type == "kpi":
-            return kpi(visual.title, rows[0][0] if rows else None, d.unit(visual.value or ""))
+            of = (rows[0][1] or 0) if visual.of and rows and rows[0][0] is not None else None
+            return kpi(visual.title, rows[0][0] if rows else None, d.unit(visual.value or ""), of,
+                       d.label(visual.of) if visual.of else "")
         if visual.type == "bar":
             return bar_chart(visual.title, [(r[0], r[1]) for r in rows], d.unit(visual.value or ""),
                              LINKS.get(visual.category or ""),
@@ -125,18 +128,22 @@ def _category_descriptions(rules: str | None) -> dict[str, str]:
         return {}
 
 
+Links = Callable[[str | None], RecordingLink | None]
+
+
 def render_report(query: Query, start: date | None = None, end: date | None = None,
                   dashboard: Dashboard | None = None, attributes: str | None = None,
-                  max_calls: int = MAX_CALLS) -> str:
+                  max_calls: int = MAX_CALLS, links: Links | None = None) -> str:
     """The whole page; see :func:`_render`."""
-    return "".join(_render(query, start, end, dashboard, attributes, max_calls)[0])
+    return "".join(_render(query, start, end, dashboard, attributes, max_calls, links=links)[0])
 
 
 Prepare = Callable[[list[str], list[str]], dict[str, str]]
 
 
 def _render(query: Query, start: date | None, end: date | None, dashboard: Dashboard | None,
-            attributes: str | None, max_calls: int, prepare: Prepare | None = None) -> tuple[Iterator[str], int]:
+            attributes: str | None, max_calls: int, prepare: Prepare | None = None,
+            links: Links | None = None) -> tuple[Iterator[str], int]:
     """The page in pieces (the call pages a batch at a time), and how many calls it lists;
     ``query`` runs one Athena-dialect query (the local engine in practice); ``prepare(views, days)``, if
     given, copies views' rows over the days to tables and names them (the charts then read those).
@@ -156,6 +163,7 @@ def _render(query: Query, start: date | None, end: date | None, dashboard: Dashb
     calls = load_calls(query, _where(first, last), settings.ctr_attributes if attributes is None else attributes,
                        max_calls)
     calls.descriptions = _category_descriptions(settings.categories)
+    calls.links = links
     relations = prepare(dashboard.views(), days) if prepare and days else {}
     page = _Page(query, dashboard, days, calls, relations)
     shown = [s for s in dashboard.sheets if not s.key]  # a keyed sheet is the call page, opened from a list
@@ -185,10 +193,24 @@ class ReportFile(NamedTuple):
 
 
 def write_report(lake: str, out: str | Path, start: date | None = None, end: date | None = None,
-                 attributes: str | None = None, max_calls: int = MAX_CALLS) -> ReportFile:
-    """Render the report over a local lake into ``out``; ``attributes`` as ``AFTERCALL_CTR_ATTRIBUTES``."""
+                 attributes: str | None = None, max_calls: int = MAX_CALLS, links: Links | None = None) -> ReportFile:
+    """Render the report over a local lake into ``out``; ``attributes`` as ``AFTERCALL_CTR_ATTRIBUTES``.
+
+    ``links``: where each call's recording plays from (default: :class:`RecordingLinks` relative to ``out``'s folder,
+    and presigned S3 URLs valid ``AFTERCALL_REPORT_LINK_EXPIRY_S`` from an S3 client built from settings, only if a
+    recording is on S3).
+    """
     from pipeline.adapters.duckdb_engine import connect
     from pipeline.sql import athena_to_duckdb
+
+    if links is None:
+        from pipeline.report_links import RecordingLinks, presigning_client
+        from pipeline.settings import Settings
+        from pipeline.wiring import _session
+
+        settings = Settings()  # the S3 hook's session inside Airflow (AFTERCALL_AWS_CONN_ID), else the AWS chain's
+        links = RecordingLinks(Path(out).parent, settings.report_link_expiry_s,
+                               lambda: presigning_client(_session(settings), settings.aws_region))
 
     con = connect(lake, attributes)  # one connection for every chart: the views are created once
 
@@ -200,7 +222,7 @@ def write_report(lake: str, out: str | Path, start: date | None = None, end: dat
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         pieces, listed = _render(run, start, end, None, attributes, max_calls,
-                                 lambda views, days: _per_day(con, views, days))
+                                 lambda views, days: _per_day(con, views, days), links)
         # written piece by piece (the page of 2,000 calls is tens of MB), whole or not at all
         write_atomically(path, lambda tmp: _write_pieces(tmp, pieces))
     finally:

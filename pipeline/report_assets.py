@@ -1,7 +1,8 @@
 """The report's stylesheet and script, inline in the page (the file works offline, from any folder).
 
-The script only sorts and filters the calls table and follows ``#calls?agent=…`` links; every
-chart and every call page is already in the HTML, shown by ``:target``.
+The script only sorts and filters the calls table, follows ``#calls?agent=…`` links and exports the
+shown rows as CSV (each row carries its values as JSON in ``data-csv``); every chart and every call page
+is already in the HTML, shown by ``:target``.
 """
 
 __all__ = ["CSS", "JS"]
@@ -19,7 +20,8 @@ h2{font-size:17px;border-bottom:1px solid #cbd5e1;padding-bottom:4px;margin:14px
 .kpi{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px 14px;min-width:150px}
 .kpi-value{font-size:22px;font-weight:700;color:#1e3a8a;line-height:1.2;white-space:nowrap}
 .kpi-title{font-size:12px;color:#475569}
-.kpi.improved .kpi-value{color:#047857}.kpi.worsened .kpi-value{color:#b91c1c}
+.kpi.happier .kpi-value,.kpi.ended-positive .kpi-value{color:#047857}.kpi.ended-negative .kpi-value{color:#b91c1c}
+.kpi.ended-neutral .kpi-value{color:#334155}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,460px),1fr));gap:14px}
 .card{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:10px 12px;min-width:0}
 .card.wide{grid-column:1/-1}section.call .card.wide{margin-top:14px}
@@ -54,7 +56,9 @@ table.calls tbody tr:hover{background:#f8fafc}
 .count{color:#475569;font-size:13px;margin-left:auto;padding-right:6px}
 .chip{display:inline-block;background:#ede9fe;color:#5b21b6;border-radius:10px;padding:0 8px;font-size:12px;
 text-decoration:none;margin:1px 2px}
-.shift.improved{color:#047857;font-weight:600}.shift.worsened{color:#b91c1c;font-weight:600}
+.outcome.happier{color:#047857;font-weight:600}.outcome.ended-positive{color:#047857}
+.outcome.ended-negative{color:#b91c1c;font-weight:600}.outcome.ended-neutral{color:#334155}
+.outcome-text{display:block;font-size:11px;color:#64748b}a.none{font-style:italic;color:#64748b}
 section.call{display:none}section.call:target{display:block}
 body:has(section.call:target) main>section.sheet{display:none}
 .back a{color:#1d4ed8}.facts{display:flex;flex-wrap:wrap;gap:6px 24px;margin:0 0 12px}
@@ -62,7 +66,7 @@ body:has(section.call:target) main>section.sheet{display:none}
 .silence{fill:#e2e8f0}.overlap{fill:#dc2626;opacity:.55}.cut{fill:#b91c1c}.flag{fill:#7c3aed;stroke:#7c3aed}
 rect.talk:hover{opacity:.8}
 ol.transcript{list-style:none;margin:0;padding:0}
-.turn{display:grid;grid-template-columns:96px 76px 1fr auto auto;gap:4px 10px;align-items:baseline;
+.turn{display:grid;grid-template-columns:96px 76px 1fr auto auto 64px;gap:4px 10px;align-items:baseline;
 padding:5px 8px;border-left:4px solid #cbd5e1;border-bottom:1px solid #f1f5f9}
 .turn.pos{border-left-color:#059669}.turn.neg{border-left-color:#dc2626}.turn.mix{border-left-color:#d97706}
 .turn.customer{background:#fffaf5}.turn.flash{outline:2px solid #7c3aed}
@@ -72,6 +76,11 @@ padding:5px 8px;border-left:4px solid #cbd5e1;border-bottom:1px solid #f1f5f9}
 .sent{font-size:11px;border-radius:8px;padding:0 6px;background:#f1f5f9;color:#475569;white-space:nowrap}
 .sent.pos{background:#d1fae5;color:#065f46}.sent.neg{background:#fee2e2;color:#991b1b}.sent.mix{background:#fef3c7}
 .cut-badge{font-size:11px;border-radius:8px;padding:0 6px;background:#fee2e2;color:#991b1b;white-space:nowrap}
+.loud{font-size:11px;color:#475569;white-space:nowrap;display:inline-flex;align-items:center;gap:3px}
+.loud i{display:inline-block;height:6px;background:#94a3b8;border-radius:2px}
+svg.turns{display:block;width:100%;height:auto;max-width:460px;overflow:visible}
+line.threshold{stroke:#94a3b8;stroke-dasharray:5 4}line.quarter{stroke:#cbd5e1;stroke-dasharray:2 3}
+.recording audio{vertical-align:middle;height:32px;max-width:100%}.recording .caption{overflow-wrap:anywhere}
 ul.matches{margin:0;padding-left:18px}ul.matches li{margin:4px 0}.meaning{font-size:12px;color:#64748b}
 footer{padding:16px 24px;color:#64748b;font-size:12px}
 @media (max-width:900px){.turn{grid-template-columns:80px 1fr}.turn .said{grid-column:1/-1}}
@@ -90,7 +99,7 @@ JS = r"""
       const ok = selects.every((s) => {
         if (!s.value) return true;
         const have = row.getAttribute('data-' + s.dataset.filter) || '';
-        return s.dataset.filter === 'category' ? have.includes('|' + s.value + '|') : have === s.value;
+        return 'multi' in s.dataset ? have.includes('|' + s.value + '|') : have === s.value;
       });
       row.hidden = !ok;
       if (ok) shown += 1;
@@ -124,6 +133,29 @@ JS = r"""
     apply();
     document.getElementById('calls').scrollIntoView();
   }
+
+  // CSV of the rows shown, in their order; text that a spreadsheet would read as a formula (= + - @, tab, CR
+  // first) gets a leading ' (numbers stay numbers: -3.2 is a value, not a formula).
+  function csvCell(v) {
+    if (v === null || v === undefined) return '';
+    let text = String(v);
+    if (typeof v === 'string' && /^[=+\-@\t\r]/.test(text)) text = "'" + text;
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+  function csv() {
+    const lines = [JSON.parse(table.dataset.csvColumns).map(csvCell).join(',')];
+    for (const row of table.tBodies[0].rows) if (!row.hidden) lines.push(JSON.parse(row.dataset.csv).map(csvCell).join(','));
+    return lines.join('\r\n') + '\r\n';
+  }
+  const exporter = document.querySelector('[data-csv-export]');
+  if (exporter && table) exporter.addEventListener('click', () => {
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob(['\ufeff' + csv()], {type: 'text/csv;charset=utf-8'}));
+    link.download = 'aftercall-calls.csv';
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  });
 
   for (const s of selects) s.addEventListener('change', apply);
   const clear = document.querySelector('[data-clear]');

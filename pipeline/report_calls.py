@@ -1,22 +1,27 @@
 """The report's calls: a sortable, filterable table of every call and one page per call.
 
 A call's page (``#call-<contact_id>``) has what an analyst opens a call for: who, when, how it
-went (sentiment start → end, talk and silence), a timeline of both channels (talk, overlap,
-silences over 3 s, interruptions), the customer's and the agent's sentiment by quarter, the
-categories with the turn where each matched, and the transcript (speaker, times, sentiment
-colour, interruptions, redacted PII as tags). Everything is rendered here, in Python; the
-page's script only sorts and filters the table.
+went (sentiment start → end and the outcome: where it ended and how it moved, one definition with
+the views: :func:`pipeline.sentiment.outcome`), a link to play the recording, a timeline of both
+channels (talk, overlap, silences over 3 s, interruptions), the customer's and the agent's sentiment
+by quarter, the customer's sentiment and both sides' loudness turn by turn, the categories with the
+turn of each one's first evidence, and the transcript (speaker, times, sentiment colour, loudness,
+interruptions, redacted PII as tags). Everything is rendered here, in Python, and escaped; the page's
+script only sorts and filters the table and exports its shown rows as CSV.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.dashboard import Dashboard
-from pipeline.report_charts import PALETTE, day_label, esc, filter_href, fmt, nice_ticks
+from pipeline.report_charts import MINUS, PALETTE, day_label, esc, filter_href, fmt, nice_ticks
+from pipeline.report_links import RecordingLink
+from pipeline.sentiment import ENDED_NEGATIVE_AT, ENDED_POSITIVE_AT, Outcome
 
 __all__ = ["CallData", "calls_section", "call_pages", "load_calls", "load_turns"]
 
@@ -25,6 +30,7 @@ NON_TALK_MIN_S = 3.0  # Contact Lens: non-talk time is silence over 3 s
 _PII = re.compile(r"\[([A-Z][A-Z_]*)\]")
 _SENTIMENT_CLASS = {"POSITIVE": "pos", "NEGATIVE": "neg", "MIXED": "mix", "NEUTRAL": "neu"}
 _SPEAKERS = {"AGENT": ("agent", "Agent"), "CUSTOMER": ("customer", "Customer")}
+NO_CONTACT_RECORD = "(no contact record)"  # v_call_contacts' agent and queue of a call without a contact trace record
 
 
 def _speaker(participant: object) -> tuple[str, str]:
@@ -50,6 +56,7 @@ class CallData:
     attributes: list[tuple[str, str]] = field(default_factory=list)  # (attribute name, label)
     attribute_values: dict[str, dict[str, str]] = field(default_factory=dict)  # contact_id -> name -> value
     descriptions: dict[str, str] = field(default_factory=dict)  # category -> what it means
+    links: Callable[[str | None], RecordingLink | None] | None = None  # recording_uri -> where to play it
     total: int = 0  # calls in the range; ``rows`` holds the latest of them when there are more than the limit
 
 
@@ -135,25 +142,71 @@ def load_turns(query: Query, calls: Sequence[dict]) -> dict[str, list[dict]]:
     turns: dict[str, list[dict]] = defaultdict(list)
     where = _of_calls([c["contact_id"] for c in calls], [c["dt"] for c in calls])
     for turn in _dicts(*query(f"select contact_id, dt, turn_index, participant, begin_s, end_s, text, sentiment, "
-                              f"sentiment_score, is_interruption from v_turns{where} order by contact_id, begin_s, "
-                              f"turn_index")):
+                              f"sentiment_score, loudness, is_interruption from v_turns{where} order by contact_id, "
+                              f"begin_s, turn_index")):
         turns[turn["contact_id"]].append(turn)
     return dict(turns)
 
 
-def _shift_class(shift: float | None) -> str:
-    if shift is None:
+def _outcome(call: dict) -> Outcome:
+    """The call's outcome as v_call_contacts computed it (customer_ended, customer_moved): the views' definition."""
+    return Outcome(call.get("customer_ended"), call.get("customer_moved"))
+
+
+def _outcome_class(found: Outcome) -> str:
+    """The colour of a call's sentiment: green only when it ended happier or positive, red when it ended negative."""
+    if found.ended is None:
         return "none"
-    return "improved" if shift > 0 else "worsened" if shift < 0 else "unchanged"
+    return "happier" if found.happier else f"ended-{found.ended.lower()}"
 
 
-_SHIFT_LABEL = {"improved": "Ended happier", "unchanged": "Unchanged", "worsened": "Ended less happy",
-                "none": "No sentiment"}
+def _outcome_text(found: Outcome) -> str:
+    if found.ended is None:
+        return "no sentiment"
+    if found.happier:
+        return f"ended happier ({found.ended.lower()}, {found.moved.lower()})"  # type: ignore[union-attr]
+    return f"ended {found.ended.lower()}" + (f", {found.moved.lower()}" if found.moved else "")
 
 
-def _select(name: str, label: str, options: Sequence[tuple[str, str]]) -> str:
+def _outcome_short(found: Outcome) -> str:
+    """The outcome in a table cell's second line: "happier", "negative end, rose", ..."""
+    if found.ended is None:
+        return "no sentiment"
+    if found.happier:
+        return "happier"
+    return f"{found.ended.lower()} end" + (f", {found.moved.lower()}" if found.moved else "")
+
+
+# The sentiment filter: each call carries every tag of its outcome (a call that ended neutral and rose is in
+# "ended happier", "ended neutral" and "rose").
+_OUTCOME_FILTER = [("happier", "Ended happier (at least neutral, rose)"), ("ended-negative", "Ended negative"),
+                   ("ended-neutral", "Ended neutral"), ("ended-positive", "Ended positive"), ("rose", "Rose"),
+                   ("flat", "Flat"), ("fell", "Fell"), ("no-sentiment", "No sentiment")]
+
+
+def _who_label(value: object) -> str:
+    """An agent or queue as shown: a call without a contact trace record names nobody."""
+    return "no contact record" if value == NO_CONTACT_RECORD else str(value)
+
+
+def _who_link(key: str, value: object) -> str:
+    cls = "filter-link none" if value == NO_CONTACT_RECORD else "filter-link"
+    return f'<a class="{cls}" href="{filter_href(key, value)}">{esc(_who_label(value))}</a>'
+
+
+def _select(name: str, label: str, options: Sequence[tuple[str, str]], multi: bool = False) -> str:
     opts = "".join(f'<option value="{esc(v)}">{esc(t)}</option>' for v, t in options)
-    return f'<label>{esc(label)}<select data-filter="{esc(name)}"><option value="">All</option>{opts}</select></label>'
+    return (f'<label>{esc(label)}<select data-filter="{esc(name)}"{" data-multi" if multi else ""}>'
+            f'<option value="">All</option>{opts}</select></label>')
+
+
+def _csv_value(value: object) -> object:
+    """A value as the CSV export writes it (JSON in the row's data-csv: numbers stay numbers)."""
+    if isinstance(value, float) and value != value:  # NaN: no value (JSON has no NaN)
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_name: str, list_columns: Sequence[str]) -> str:
@@ -162,18 +215,18 @@ def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_nam
     days = sorted({c["dt"] for c in calls})
     filters = [
         _select("dt", "Day", [(d, day_label(d, with_year=True)) for d in days]),
-        _select("agent", "Agent", [(a, a) for a in sorted({c["agent_username"] for c in calls})]),
-        _select("queue", "Queue", [(q, q) for q in sorted({c["queue_name"] for c in calls})]),
+        _select("agent", "Agent", [(a, _who_label(a)) for a in sorted({c["agent_username"] for c in calls})]),
+        _select("queue", "Queue", [(q, _who_label(q)) for q in sorted({c["queue_name"] for c in calls})]),
         _select("category", "Category", [(k, k) for k in sorted({m["category"] for ms in data.categories.values()
-                                                                for m in ms})]),
-        _select("shift", "Customer sentiment", [(k, v) for k, v in _SHIFT_LABEL.items()]),
+                                                                for m in ms})], multi=True),
+        _select("outcome", "Customer sentiment", _OUTCOME_FILTER, multi=True),
         *(_select(f"attr-{i}", label, [(v, v) for v in sorted({a[name] for a in data.attribute_values.values()
                                                                  if a.get(name) is not None})])
           for i, (name, label) in enumerate(data.attributes)),
     ]
     # The day folds into the start time and the sentiment start and end into the shift's cell, so the
     # table (and its attribute columns) fits a laptop's width; the shift's cell sorts by the shift.
-    folded = {"dt", "customer_sentiment_start", "customer_sentiment_end"}
+    folded = {"dt", "customer_sentiment_start", "customer_sentiment_end", "customer_ended", "customer_moved"}
     shown = [c for c in list_columns if c in data.columns and c not in folded]
     shown += [f"attr-{i}" for i in range(len(data.attributes))]
     labels = {f"attr-{i}": label for i, (_, label) in enumerate(data.attributes)}
@@ -181,15 +234,23 @@ def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_nam
     head = "".join(f'<th data-col="{i}" class="{_align(dashboard, c)}" tabindex="0" aria-sort="none" '
                    f'title="{esc(labels.get(c) or dashboard.label(c))}">'
                    f'{esc(labels.get(c) or dashboard.short_label(c))}</th>' for i, c in enumerate(shown))
-    body = [_call_row(dashboard, call, shown, data, len(days) == 1) for call in calls]
+    # The CSV export: the list's columns as the views name them (unfolded), the outcome, then the attributes
+    csv_columns = [c for c in list_columns if c in data.columns]
+    csv_columns += [c for c in ("customer_ended_happier", "has_contact_record", "recording_uri")
+                    if c in data.columns and c not in csv_columns]
+    body = [_call_row(dashboard, call, shown, data, len(days) == 1, csv_columns) for call in calls]
+    csv_names = csv_columns + [f"attr_{name}" for name, _ in data.attributes]
     empty = '<p class="empty">No calls in this range.</p>' if not calls else ""
     if data.total > len(calls):
         empty = (f'<p class="note">Showing the latest {len(calls):,} of {data.total:,} calls in this range (the charts '
                  f'count them all): pick fewer days with --from/--to, or raise --max-calls.</p>')
     return (f'<section class="sheet" id="{esc(sheet_id)}"><h2>{esc(sheet_name)}</h2>'
             f'<div class="filters">{"".join(filters)}<button type="button" data-clear>Clear filters</button>'
+            f'<button type="button" data-csv-export title="The calls shown (as filtered and sorted), every column, as '
+            f'CSV; text starting with = + - @ gets a leading \' so a spreadsheet never runs it">Export CSV</button>'
             f'<span class="count" data-count>{len(calls)} of {len(calls)} calls</span></div>{empty}'
-            f'<div class="scroll"><table class="calls" id="calls-table"><thead><tr>{head}</tr></thead>'
+            f'<div class="scroll"><table class="calls" id="calls-table" data-csv-columns="{esc(json.dumps(csv_names))}">'
+            f'<thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div></section>')
 
 
@@ -197,14 +258,17 @@ def _align(dashboard: Dashboard, column: str) -> str:
     return "txt" if dashboard.unit(column) in ("text", "time") or column.startswith("attr-") else "num"
 
 
-def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: CallData, one_day: bool) -> str:
+def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: CallData, one_day: bool,
+              csv_columns: Sequence[str] = ()) -> str:
     cid = call["contact_id"]
     names = [m["category"] for m in data.categories.get(cid, [])]
     own = data.attribute_values.get(cid, {})
     attrs = {f"attr-{i}": own.get(name) or "" for i, (name, _) in enumerate(data.attributes)}
+    found = _outcome(call)
     row_data = {"dt": call["dt"], "agent": call["agent_username"], "queue": call["queue_name"],
-                "category": "|" + "|".join(names) + "|", "shift": _shift_class(call.get("customer_sentiment_shift")),
+                "category": "|" + "|".join(names) + "|", "outcome": "|" + "|".join(found.tags) + "|",
                 **attrs}
+    csv = [_csv_value(call.get(c)) for c in csv_columns] + [own.get(name) for name, _ in data.attributes]
     cells = []
     for column in shown:
         value = attrs.get(column) if column.startswith("attr-") else call.get(column)
@@ -214,16 +278,17 @@ def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: Call
         elif column == "call_started_at":
             inner = esc(value.strftime("%H:%M") if one_day else f'{day_label(call["dt"])} {value:%H:%M}') if value else "–"
         elif column == "agent_username":
-            inner = f'<a class="filter-link" href="{filter_href("agent", value)}">{esc(value)}</a>'
+            inner = _who_link("agent", value)
         elif column == "queue_name":
-            inner = f'<a class="filter-link" href="{filter_href("queue", value)}">{esc(value)}</a>'
+            inner = _who_link("queue", value)
         elif column == "categories":
             inner = " ".join(f'<a class="chip" href="{filter_href("category", n)}" title="{esc(data.descriptions.get(n, n))}">'
                              f'{esc(n)}</a>' for n in names)
         elif column == "customer_sentiment_shift":
-            inner = (f'{fmt(call.get("customer_sentiment_start"), "sentiment")} → '
-                     f'{fmt(call.get("customer_sentiment_end"), "sentiment")} '
-                     f'<span class="shift {_shift_class(value)}">({fmt(value, "sentiment")})</span>')
+            inner = (f'<span class="outcome {_outcome_class(found)}" title="{esc(_outcome_text(found))}">'
+                     f'{fmt(call.get("customer_sentiment_start"), "sentiment")} → '
+                     f'{fmt(call.get("customer_sentiment_end"), "sentiment")} ({fmt(value, "sentiment")})</span> '
+                     f'<span class="outcome-text">{esc(_outcome_short(found))}</span>')
         elif column.startswith("attr-"):
             inner = esc(value or "")
         else:
@@ -231,7 +296,7 @@ def _call_row(dashboard: Dashboard, call: dict, shown: Sequence[str], data: Call
         wrap = " wrap" if column == "categories" else ""
         cells.append(f'<td class="{_align(dashboard, column)}{wrap}" data-sort="{esc(sort)}">{inner}</td>')
     attributes = "".join(f' data-{k}="{esc(v)}"' for k, v in row_data.items())
-    return f'<tr data-call="{esc(cid)}"{attributes}>{"".join(cells)}</tr>'
+    return f'<tr data-call="{esc(cid)}"{attributes} data-csv="{esc(json.dumps(csv))}">{"".join(cells)}</tr>'
 
 
 def call_pages(dashboard: Dashboard, data: CallData, query: Query | None = None,
@@ -261,18 +326,17 @@ def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
         _fact("Day", esc(day_label(call["dt"], with_year=True))),
         _fact("Started (UTC)", esc(started.strftime("%H:%M:%S") if started else "–")),
         _fact("Duration", esc(fmt(call["duration_s"], "seconds"))),
-        _fact("Agent", f'<a class="filter-link" href="{filter_href("agent", call["agent_username"])}">'
-                       f'{esc(call["agent_username"])}</a>'),
-        _fact("Queue", f'<a class="filter-link" href="{filter_href("queue", call["queue_name"])}">'
-                       f'{esc(call["queue_name"])}</a>'),
+        _fact("Agent", _who_link("agent", call["agent_username"])),
+        _fact("Queue", _who_link("queue", call["queue_name"])),
         *(_fact(label, esc(data.attribute_values.get(cid, {}).get(name) or "–")) for name, label in data.attributes),
         _fact("Language", esc(call.get("language_code") or "–")),
         _fact("Transcriber", esc(call.get("transcriber") or "–")),
     ]
-    shift = call.get("customer_sentiment_shift")
+    found = _outcome(call)
     figures = [
         ("Customer sentiment", f'{fmt(call.get("customer_sentiment_start"), "sentiment")} → '
-                               f'{fmt(call.get("customer_sentiment_end"), "sentiment")}', _shift_class(shift)),
+                               f'{fmt(call.get("customer_sentiment_end"), "sentiment")}', _outcome_class(found)),
+        ("Customer outcome", _outcome_text(found), _outcome_class(found)),
         ("Agent talk", fmt(call.get("agent_talk_ratio"), "percent"), ""),
         ("Customer talk", fmt(call.get("customer_talk_ratio"), "percent"), ""),
         ("Non-talk", fmt(call.get("non_talk_ratio"), "percent"), ""),
@@ -286,9 +350,13 @@ def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
     return (f'<section class="call" id="call-{esc(cid)}" data-call="{esc(cid)}">'
             f'<p class="back"><a href="#calls">← All calls</a></p>'
             f'<h2>Call {esc(cid)}</h2><dl class="facts">{"".join(facts)}</dl><div class="kpis">{kpis}</div>'
+            f'<div class="card wide recording"><h3>Recording</h3>{_recording(call, data.links)}</div>'
             f'<div class="grid"><div class="card wide"><h3>Timeline</h3>{_timeline(cid, call, turns, matches)}</div>'
             f'<div class="card"><h3>Sentiment by quarter of the call (−5..+5)</h3>{_quarters(call)}</div>'
-            f'<div class="card"><h3>Categories</h3>{_categories(cid, matches, turns, data.descriptions)}</div></div>'
+            f'<div class="card"><h3>Categories</h3>{_categories(cid, matches, turns, data.descriptions)}</div>'
+            f'<div class="card"><h3>Customer sentiment turn by turn (−5..+5)</h3>{_sentiment_turns(cid, call, turns)}'
+            f'</div><div class="card"><h3>Loudness turn by turn (0–100)</h3>{_loudness_turns(cid, call, turns)}</div>'
+            f'</div>'
             f'<div class="card wide"><h3>Transcript</h3>{_transcript(cid, turns)}</div></section>')
 
 
@@ -330,7 +398,8 @@ def _timeline(cid: str, call: dict, turns: Sequence[dict], matches: Sequence[dic
         y = lanes.get(t["participant"], lanes["CUSTOMER"])
         color = PALETTE[0] if t["participant"] == "AGENT" else PALETTE[1]
         who = _speaker(t["participant"])[1]
-        tip = f'{who} {fmt(t["begin_s"], "seconds")}: {_quote(t["text"], 80)}'
+        loud = f' (loudness {t["loudness"]:.0f})' if t.get("loudness") is not None else ""
+        tip = f'{who} {fmt(t["begin_s"], "seconds")}{loud}: {_quote(t["text"], 80)}'
         parts.append(f'<a href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{esc(t["turn_index"])}"><rect class="talk" '
                      f'x="{x(t["begin_s"]):.1f}" y="{y}" width="{max(x(t["end_s"]) - x(t["begin_s"]), 1.5):.1f}" '
                      f'height="18" fill="{color}"><title>{esc(tip)}</title></rect></a>')
@@ -391,7 +460,12 @@ def _quarters(call: dict) -> str:
 
 
 def _turn_at(turns: Sequence[dict], seconds: float) -> dict | None:
+    """The turn a match time points at: the one that starts then (a cut-in starts inside the other side's turn,
+    which would otherwise be found first), else one that holds it, else the nearest."""
     turns = _timed(turns)
+    starting = [t for t in turns if abs(t["begin_s"] - seconds) <= 0.05]
+    if starting:
+        return starting[0]
     for t in turns:
         if t["begin_s"] - 0.05 <= seconds <= t["end_s"] + 0.05:
             return t
@@ -444,9 +518,100 @@ def _transcript(cid: str, turns: Sequence[dict]) -> str:
                      f'{" " + fmt(5 * t["sentiment_score"], "sentiment") if t["sentiment_score"] is not None else ""}'
                      f'</span>') if t["sentiment"] else ""
         cut = '<span class="cut-badge" title="cuts the other side off">cuts in</span>' if t["is_interruption"] else ""
+        loud = (f'<span class="loud" title="loudness {t["loudness"]:.0f} of 100">'
+                f'<i style="width:{max(0.0, min(float(t["loudness"]), 100.0)) * 0.4:.0f}px"></i>{t["loudness"]:.0f}</span>'
+                if t.get("loudness") is not None else '<span class="loud"></span>')
         who, label = _speaker(t["participant"])
         rows.append(f'<li class="turn {who} {kind}" id="{esc(cid)}-t{esc(t["turn_index"])}">'
                     f'<span class="when">{fmt(t["begin_s"], "seconds")}–{fmt(t["end_s"], "seconds")}</span>'
                     f'<span class="who">{esc(label)}</span><span class="said">{_text(t["text"])}</span>'
-                    f'{cut}{sentiment}</li>')
+                    f'{cut}{sentiment}{loud}</li>')
     return f'<ol class="transcript">{"".join(rows)}</ol>'
+
+
+def _recording(call: dict, links: Callable[[str | None], RecordingLink | None] | None) -> str:
+    """A player and a link to the call's recording (a presigned URL says until when it works)."""
+    uri = call.get("recording_uri")
+    link = links(uri) if links is not None else None
+    if link is None:
+        why = "no recording is named for this call" if not uri else "this recording is not in a place the report links"
+        return f'<p class="empty">No link to play: {esc(why)} ({esc(uri or "–")}).</p>'
+    href = esc(link.href)
+    expiry = ""
+    if link.expires_at is not None:
+        expiry = (f'<p class="caption" data-expires="{esc(link.expires_at.isoformat())}">A signed S3 link, valid until '
+                  f'{esc(f"{link.expires_at:%Y-%m-%d %H:%M} UTC")} (made when this report was written; write the report '
+                  f'again for a fresh one).</p>')
+    return (f'<audio controls preload="none" src="{href}"></audio> '
+            f'<a class="play" href="{href}" target="_blank" rel="noopener noreferrer" data-recording>'
+            f'Play the recording</a> <span class="caption">{esc(uri)}</span>{expiry}')
+
+
+def _turn_axes(duration: float, lo: float, hi: float, ticks_y: Sequence[float], unit_y: str
+               ) -> tuple[list[str], Callable[[float], float], Callable[[float], float]]:
+    """A time axis (the call, 0 to its end) and a value axis: the grid of a turn-by-turn chart."""
+    width, height, left, right, top, bottom = 420, 170, 40, 10, 10, 28
+    x = (lambda sec: left + (width - left - right) * min(max(sec / (duration or 1), 0.0), 1.0))
+    y = (lambda v: top + (height - top - bottom) * (hi - v) / (hi - lo))
+    parts = []
+    for tick in ticks_y:
+        label = (fmt(tick, "sentiment") if tick else "0") if unit_y == "sentiment" else f"{tick:.0f}"
+        parts.append(f'<line class="{"zero" if tick == 0 and lo < 0 else "grid"}" x1="{left}" y1="{y(tick):.1f}" '
+                     f'x2="{width - right}" y2="{y(tick):.1f}"/><text class="tick" x="{left - 6}" y="{y(tick) + 4:.1f}" '
+                     f'text-anchor="end">{esc(label)}</text>')
+    ticks, _ = nice_ticks(0, duration or 1, count=5)
+    for tick in (t for t in ticks if t <= duration):
+        parts.append(f'<text class="tick" x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle">'
+                     f'{fmt(tick, "seconds")}</text>')
+    return parts, x, y
+
+
+def _turn_mark(cid: str, t: dict, x: float, y: float, color: str, tip: str, hollow: bool = False) -> str:
+    fill = f'fill="none" stroke="{color}" stroke-width="2"' if hollow else f'fill="{color}"'
+    return (f'<a href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{esc(t["turn_index"])}"><circle class="turn-mark" '
+            f'cx="{x:.1f}" cy="{y:.1f}" r="4" {fill}><title>{esc(tip)}</title></circle></a>')
+
+
+def _sentiment_turns(cid: str, call: dict, turns: Sequence[dict]) -> str:
+    """Each customer turn's score (5 x (P(positive) - P(negative))) at its middle, joined in order; the dashed
+    lines are the outcome's thresholds (an end score at or below -1.0 ended negative, at or above +1.0 positive)."""
+    own = [t for t in _timed(turns) if t["participant"] == "CUSTOMER" and t.get("sentiment_score") is not None]
+    if not own:
+        return '<p class="empty">No customer turn with a sentiment score in this call.</p>'
+    duration = float(call.get("duration_s") or 0) or max(t["end_s"] for t in own)
+    parts, x, y = _turn_axes(duration, -5, 5, (-5, -2.5, 0, 2.5, 5), "sentiment")
+    for edge, name in ((ENDED_NEGATIVE_AT, "negative"), (ENDED_POSITIVE_AT, "positive")):
+        parts.append(f'<line class="threshold" x1="{x(0):.1f}" y1="{y(edge):.1f}" x2="{x(duration):.1f}" '
+                     f'y2="{y(edge):.1f}"><title>a call whose last quarter scores {fmt(edge, "sentiment")} or '
+                     f'{"below" if edge < 0 else "above"} ended {name}</title></line>')
+    x_last = x(duration * 0.75)
+    parts.append(f'<line class="quarter" x1="{x_last:.1f}" y1="10" x2="{x_last:.1f}" y2="142"><title>the last quarter: '
+                 f'where the end score is measured</title></line>')
+    points = [((t["begin_s"] + t["end_s"]) / 2, 5 * float(t["sentiment_score"]), t) for t in own]
+    parts.append(f'<polyline class="series" stroke="{PALETTE[1]}" points="'
+                 + " ".join(f"{x(at):.1f},{y(v):.1f}" for at, v, _ in points) + '"/>')
+    for at, value, t in points:
+        tip = f'Customer {fmt(t["begin_s"], "seconds")}: {fmt(value, "sentiment")} “{_quote(t["text"], 60)}”'
+        parts.append(_turn_mark(cid, t, x(at), y(value), PALETTE[1], tip))
+    found = _outcome(call)
+    return (f'<svg class="turns sentiment-turns" viewBox="0 0 420 170" role="img" aria-label="Customer sentiment turn by '
+            f'turn">{"".join(parts)}</svg><p class="caption">One mark per customer turn (a click shows it); the dashed '
+            f'lines at {MINUS}1.0 and +1.0 bound a neutral end; the call {esc(_outcome_text(found))}.</p>')
+
+
+def _loudness_turns(cid: str, call: dict, turns: Sequence[dict]) -> str:
+    """Each turn's loudness (0-100, as the lake's turns hold it) at its middle, agent and customer."""
+    heard = [t for t in _timed(turns) if t.get("loudness") is not None]
+    if not heard:
+        return '<p class="empty">No loudness per turn in this call (no transcript).</p>'
+    duration = float(call.get("duration_s") or 0) or max(t["end_s"] for t in heard)
+    parts, x, y = _turn_axes(duration, 0, 100, (0, 25, 50, 75, 100), "count")
+    for who, color, hollow in (("AGENT", PALETTE[0], False), ("CUSTOMER", PALETTE[1], True)):
+        for t in (t for t in heard if t["participant"] == who):
+            at, value = (t["begin_s"] + t["end_s"]) / 2, float(t["loudness"])
+            tip = f'{_speaker(who)[1]} {fmt(t["begin_s"], "seconds")}: loudness {value:.0f}'
+            parts.append(_turn_mark(cid, t, x(at), y(value), color, tip, hollow))
+    legend = ('<div class="legend"><span class="key"><i style="background:#2563eb"></i>Agent</span>'
+              '<span class="key"><i style="background:#ea580c"></i>Customer</span></div>')
+    return (f'<svg class="turns loudness-turns" viewBox="0 0 420 170" role="img" aria-label="Loudness turn by turn">'
+            f'{"".join(parts)}</svg>{legend}')

@@ -271,8 +271,11 @@ def bar_chart(title: str, rows: Sequence[tuple[object, object]], unit: Unit, lin
     return f'<svg class="chart bar" viewBox="0 0 {W} {height}" role="img" aria-label="{esc(title)}">{"".join(parts)}</svg>'
 
 
-def kpi(title: str, value: object, unit: Unit) -> str:
-    return (f'<div class="kpi"><div class="kpi-value" role="img" aria-label="{esc(title)}">{esc(fmt(value, unit))}'
+def kpi(title: str, value: object, unit: Unit, of: object = None, of_label: str = "") -> str:
+    """One number; with ``of`` the number it is counted out of ("3 of 7"), named in the card's tooltip."""
+    shown = fmt(value, unit) + (f" of {fmt(of, unit)}" if of is not None else "")
+    tip = f' title="{esc(shown + " " + of_label.lower())}"' if of is not None and of_label else ""
+    return (f'<div class="kpi"{tip}><div class="kpi-value" role="img" aria-label="{esc(title)}">{esc(shown)}'
             f'</div><div class="kpi-title">{esc(title)}</div></div>')
 
 

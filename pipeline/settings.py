@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     quicksight_principal_arn: str | None = Field(default=None, description="User or group ARN granted the assets")
     quicksight_import_mode: Literal["DIRECT_QUERY", "SPICE"] = "DIRECT_QUERY"
     quicksight_prefix: str = Field(default="aftercall", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    report_link_expiry_s: int = Field(default=3600, ge=60, le=604800, description="aftercall report: recordings on "
+                                      "S3 play through presigned URLs valid this long from when the report is written")
     # Prices in USD (us-east-1 list prices; see docs/aws.md, "Costs", for source and date).
     price_transcribe_minute: float = Field(default=0.024, ge=0)
     price_call_analytics_minute: float = Field(default=0.015, ge=0)

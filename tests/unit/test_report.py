@@ -105,7 +105,7 @@ def test_categories_agents_and_queues_link_to_their_calls_escaped(lake, tmp_path
     assert "#calls?queue=Billing" in parsed.hrefs
     assert '<brien' not in html and 'o&quot;brien&lt;&amp;&gt;' in html
     row = re.search(r'<tr data-call="a1"[^>]*>', html)[0]
-    assert 'data-category="|churn &amp; risk|"' in row and 'data-shift="improved"' in row
+    assert 'data-category="|churn &amp; risk|"' in row and 'data-outcome="|ended-positive|rose|happier|"' in row
     assert 'data-attr-0="cancel"' in row
     assert '<label>Intent<select data-filter="attr-0">' in html and '<option value="upgrade">' in html
 
@@ -196,3 +196,184 @@ def test_hostile_values_are_escaped_and_a_turn_without_participant_or_text_rende
             assert html_module.escape(value, quote=True) in page, column
     assert '<span class="who">Unknown speaker</span>' in page
     assert '<li class="turn other neu"' in page  # a role that is neither side gets no side's colour
+
+
+# --- issue 23: the sentiment outcome, the recording, turn by turn, no contact record, CSV, first evidence ---
+
+def _qa_lake(root):
+    """The QA lead's calls: two that improve but end negative, one that ended happier, one without a contact
+    record; the agent cuts in at 0:09 (inside the customer's turn) and twice more."""
+    from pipeline.categories import recategorize
+    from pipeline.settings import Settings
+
+    lake = LocalLake(root)
+    day = "2026-11-22"
+    turns = [_turn("manager", 0, "CUSTOMER", 5.0, 12.0, "This is the third time I call.", "NEGATIVE"),
+             _turn("manager", 1, "AGENT", 9.0, 14.0, "Let me stop you there.", cut=True),
+             _turn("manager", 2, "CUSTOMER", 20.0, 30.0, "I want to speak to a manager.", "NEGATIVE"),
+             _turn("manager", 3, "AGENT", 26.0, 33.0, "Hold on.", cut=True),
+             _turn("manager", 4, "CUSTOMER", 40.0, 50.0, "No, listen to me.", "NEGATIVE"),
+             _turn("manager", 5, "AGENT", 45.0, 52.0, "Sir.", cut=True),
+             _turn("manager", 6, "CUSTOMER", 80.0, 95.0, "Fine, put me through.", "NEGATIVE")]
+    for t, loud in zip(turns, (71.0, 55.0, 80.0, 52.0, 85.0, 50.0, 64.0), strict=True):
+        t["loudness"] = loud
+    lake.write_partitions(day, {
+        "calls": [_call("manager", day, customer_sentiment_start=-4.1, customer_sentiment_end=-3.2,
+                        customer_sentiment_shift=0.9),
+                  _call("cancel", day, call_started_at=datetime(2026, 11, 22, 10), customer_sentiment_start=-3.4,
+                        customer_sentiment_end=-2.3, customer_sentiment_shift=1.1),
+                  _call("happy", day, call_started_at=datetime(2026, 11, 22, 11), customer_sentiment_start=-1.0,
+                        customer_sentiment_end=2.0, customer_sentiment_shift=3.0),
+                  _call("nocr", day, call_started_at=datetime(2026, 11, 22, 12), customer_sentiment_start=1.5,
+                        customer_sentiment_end=0.5, customer_sentiment_shift=-1.0)],
+        "turns": turns, "failures": [], "turns_raw": [], "call_categories": [], "contact_attributes": [],
+        "contacts": [dict(contact_id=c, agent_username="=cmd|' /C calc'!A0", queue_name="Billing")
+                     for c in ("manager", "cancel", "happy")]})
+    recategorize(Settings(lake=str(root)), date(2026, 11, 22), date(2026, 11, 22))
+    return root
+
+
+def _rows(html):
+    return {m[1]: m[0] for m in re.finditer(r'<tr data-call="([^"]+)"[^>]*>', html)}
+
+
+def test_kpi_filter_colour_category_and_view_agree_on_how_calls_ended(tmp_path):
+    from pipeline.adapters.duckdb_engine import query
+
+    lake = _qa_lake(tmp_path / "lake")
+    html = _page(lake, tmp_path, attributes="")
+    _, ended = query("select contact_id, customer_ended, customer_ended_happier from v_call_contacts", lake)
+    negative = sorted(c for c, e, _ in ended if e == "NEGATIVE")
+    happier = sorted(c for c, _, h in ended if h)
+    assert negative == ["cancel", "manager"] and happier == ["happy"]  # -4.1 -> -3.2 and -3.4 -> -2.3 end negative
+    _, flagged = query("select contact_id from call_categories where category = 'customer_ends_negative'", lake)
+    assert sorted(c for (c,) in flagged) == negative  # the category, recategorized, says the same
+    assert 'aria-label="Customers who ended happier">1 of 4<' in html
+    assert 'aria-label="Customers who ended negative">2 of 4<' in html
+    rows = _rows(html)
+    assert sorted(c for c, row in rows.items() if "|ended-negative|" in row) == negative
+    assert sorted(c for c, row in rows.items() if "|happier|" in row) == happier
+    assert '<option value="ended-negative">Ended negative</option>' in html
+    for cid in negative:  # red, never green, in the table and on the call's page
+        row = html.split(f'<tr data-call="{cid}"', 1)[1].split("</tr>", 1)[0]
+        assert 'class="outcome ended-negative"' in row and "happier" not in row
+        page = html.split(f'id="call-{cid}"', 1)[1].split("</section>", 1)[0]
+        assert '<div class="kpi ended-negative"><div class="kpi-value">' in page and "kpi happier" not in page
+    assert "ended negative, flat" in html.split('id="call-manager"', 1)[1]  # +0.9: under the 1.0 of "rose"
+    assert "ended negative, rose" in html.split('id="call-cancel"', 1)[1]
+    happy = html.split('<tr data-call="happy"', 1)[1].split("</tr>", 1)[0]
+    assert 'class="outcome happier"' in happy
+
+
+def test_a_call_without_contact_record_names_no_agent(tmp_path):
+    html = _page(_qa_lake(tmp_path / "lake"), tmp_path, attributes="")
+    assert "unknown" not in html.lower()
+    row = html.split('<tr data-call="nocr"', 1)[1].split("</tr>", 1)[0]
+    assert '<a class="filter-link none" href="#calls?agent=%28no%20contact%20record%29">no contact record</a>' in row
+    page = html.split('id="call-nocr"', 1)[1].split("</section>", 1)[0]
+    assert "<dt>Agent</dt><dd><a class=\"filter-link none\"" in page and ">no contact record</a>" in page
+    assert '<option value="(no contact record)">no contact record</option>' in html  # the agent and queue filters
+
+
+def test_the_category_points_at_its_first_evidence_the_first_cut_in(tmp_path):
+    html = _page(_qa_lake(tmp_path / "lake"), tmp_path, attributes="")
+    page = html.split('id="call-manager"', 1)[1].split("</section>", 1)[0]
+    item = page.split('href="#calls?category=agent_interrupts_customer"', 1)[1].split("</li>", 1)[0]
+    assert 'first at <a href="#call-manager" data-turn="manager-t1">0:09, agent: “Let me stop you there.”' in item
+    assert "3 matches" in item
+
+
+def test_the_customers_sentiment_and_loudness_turn_by_turn(tmp_path):
+    html = _page(_qa_lake(tmp_path / "lake"), tmp_path, attributes="")
+    page = html.split('id="call-manager"', 1)[1].split("</section>", 1)[0]
+    sentiment = page.split('class="turns sentiment-turns"', 1)[1].split("</svg>", 1)[0]
+    assert sentiment.count('class="turn-mark"') == 4  # one per customer turn
+    assert "Customer 0:20: \u22123.5 “I want to speak to a manager.”" in sentiment  # 5 x (0.0 - 0.7)
+    assert sentiment.count('class="threshold"') == 2
+    loudness = page.split('class="turns loudness-turns"', 1)[1].split("</svg>", 1)[0]
+    assert loudness.count('class="turn-mark"') == 7 and "Customer 0:40: loudness 85" in loudness
+    assert '<span class="loud" title="loudness 80 of 100">' in page  # and in the transcript, turn by turn
+
+
+def test_the_recording_plays_from_a_path_relative_to_the_report(tmp_path):
+    from urllib.parse import unquote
+
+    lake = LocalLake(tmp_path / "lake")
+    recording = tmp_path / "recordings" / "c1_20261122T09:12_UTC.wav"
+    recording.parent.mkdir()
+    recording.write_bytes(b"RIFF")
+    lake.write_partition("calls", "2026-11-22", [_call("c1", "2026-11-22", recording_uri=str(recording)),
+                                                 _call("c2", "2026-11-22", recording_uri="https://elsewhere/x.wav")])
+    out = tmp_path / "reports" / "r.html"
+    html = write_report(str(tmp_path / "lake"), out).path.read_text()
+    page = html.split('id="call-c1"', 1)[1].split("</section>", 1)[0]
+    href = re.search(r'<a class="play" href="([^"]+)"', page)[1]
+    assert href.startswith("../recordings/") and "%3A" in href  # ':' never reads as a scheme
+    assert (out.parent / unquote(href)).resolve() == recording
+    assert f'<audio controls preload="none" src="{href}">' in page
+    other = html.split('id="call-c2"', 1)[1].split("</section>", 1)[0]
+    assert 'class="play"' not in other and "No link to play" in other
+
+
+def test_a_recording_on_s3_plays_through_a_presigned_url_that_says_when_it_expires(aws, tmp_path):
+    from datetime import UTC
+    from urllib.parse import parse_qs, urlparse
+
+    import requests
+
+    from pipeline.report_links import RecordingLinks, presigning_client
+    from tests.aws_support import SOURCE_BUCKET
+
+    key = "connect/acme/CallRecordings/2026/11/22/c1_20261122T09:12_UTC.wav"
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=b"RIFF-the-call")
+    made = []
+    links = RecordingLinks(tmp_path, 300, lambda: made.append(1) or presigning_client(aws),
+                           now=lambda: datetime(2026, 12, 5, 14, 0, tzinfo=UTC))
+    link = links(f"s3://{SOURCE_BUCKET}/{key}")
+    query = parse_qs(urlparse(link.href).query)
+    assert query["X-Amz-Expires"] == ["300"] and link.expires_at == datetime(2026, 12, 5, 14, 5, tzinfo=UTC)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]  # SigV4, never the legacy query string
+    assert urlparse(link.href).netloc == f"{SOURCE_BUCKET}.s3.eu-west-1.amazonaws.com"
+    # moto serves the object at the URL (it does not verify signatures: the URL's shape is checked above)
+    assert requests.get(link.href, timeout=10).content == b"RIFF-the-call"
+    assert links(f"s3://{SOURCE_BUCKET}/") is None and made == [1]  # one client, made on first need
+
+    lake = LocalLake(tmp_path / "lake")
+    lake.write_partition("calls", "2026-11-22", [_call("c1", "2026-11-22", recording_uri=f"s3://{SOURCE_BUCKET}/{key}")])
+    html = write_report(str(tmp_path / "lake"), tmp_path / "r.html", links=links).path.read_text()
+    page = html.split('id="call-c1"', 1)[1].split("</section>", 1)[0]
+    assert "valid until 2026-12-05 14:05 UTC" in page and "X-Amz-Expires=300" in page
+    assert "X-Amz-Signature" in re.search(r'<a class="play" href="([^"]+)"', page)[1]
+
+
+def test_the_expiry_is_a_setting_and_the_cli_presigns_with_it(aws, tmp_path, monkeypatch):
+    from pipeline.settings import Settings
+    from tests.aws_support import SOURCE_BUCKET
+
+    monkeypatch.setenv("AFTERCALL_REPORT_LINK_EXPIRY_S", "900")
+    assert Settings().report_link_expiry_s == 900
+    lake = LocalLake(tmp_path / "lake")
+    lake.write_partition("calls", "2026-11-22", [_call("c1", "2026-11-22", recording_uri=f"s3://{SOURCE_BUCKET}/k.wav")])
+    html = write_report(str(tmp_path / "lake"), tmp_path / "r.html").path.read_text()  # the client from settings
+    assert "X-Amz-Expires=900" in html and "A signed S3 link, valid until" in html
+
+
+def test_every_row_carries_its_values_for_the_csv_export(tmp_path):
+    import html as html_module
+    import json
+
+    from pipeline.adapters.duckdb_engine import query
+
+    lake = _qa_lake(tmp_path / "lake")
+    page = _page(lake, tmp_path, attributes="")
+    columns = json.loads(html_module.unescape(re.search(r'data-csv-columns="([^"]+)"', page)[1]))
+    assert columns[:3] == ["dt", "call_started_at", "contact_id"] and "customer_ended" in columns
+    names, rows = query(f"select {', '.join(columns)} from v_call_contacts order by call_started_at", lake)
+    for row in rows:
+        cid = row[columns.index("contact_id")]
+        tag = re.search(rf'<tr data-call="{cid}"[^>]*>', page)[0]
+        values = json.loads(html_module.unescape(re.search(r'data-csv="([^"]+)"', tag)[1]))
+        expected = [v.isoformat() if hasattr(v, "isoformat") else v for v in row]
+        assert values == expected, cid
+    assert "=cmd|' /C calc'!A0" in html_module.unescape(page)  # exported as it is; the page's script prefixes it
