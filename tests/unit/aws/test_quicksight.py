@@ -351,3 +351,23 @@ def test_cli_dry_run_names_every_asset(aws, monkeypatch, assets):
     assert result.exit_code == 0, result.output
     assert "would create data source aftercall-athena" in result.output
     assert "would create dashboard aftercall-dashboard" in result.output
+
+
+def test_the_sentiment_outcome_reads_the_same_in_quicksight_as_in_the_report(assets):
+    """Issue 23: the KPIs count the views' outcome out of the calls with sentiment (the report's "1 of 4" is the
+    KPI's target here), and the calls list and the call's transcript carry the outcome, loudness and score."""
+    visuals = _definition_visuals(assets.dashboard["Definition"])
+    kpis = {v["KPIVisual"]["Title"]["FormatText"]["PlainText"]: v["KPIVisual"]["ChartConfiguration"]["FieldWells"]
+            for v in visuals.values() if "KPIVisual" in v}
+    for title, value in (("Customers who ended happier", "calls_ended_happier"),
+                         ("Customers who ended negative", "calls_ended_negative")):
+        wells = kpis[title]
+        column = (lambda w: w[0]["NumericalMeasureField"]["Column"])
+        assert column(wells["Values"]) == {"DataSetIdentifier": "v_sentiment_daily", "ColumnName": value}
+        assert column(wells["TargetValues"]) == {"DataSetIdentifier": "v_sentiment_daily",
+                                                 "ColumnName": "calls_with_sentiment"}
+    assert "TargetValues" not in kpis["Calls"]
+    columns = {f["Column"]["ColumnName"] for f in _fields(visuals["calls-0"])}
+    assert {"customer_ended", "customer_moved", "customer_sentiment_shift"} <= columns
+    assert {"loudness", "sentiment_score"} <= {f["Column"]["ColumnName"] for f in _fields(visuals["call-2"])}
+    assert {"customer_ended", "customer_moved", "customer_ended_happier"} <= dict(dataset_columns("v_call_contacts")).keys()
