@@ -58,7 +58,7 @@ table.calls tbody tr:hover{background:#f8fafc}
 text-decoration:none;margin:1px 2px}
 .outcome.happier{color:#047857;font-weight:600}.outcome.ended-positive{color:#047857}
 .outcome.ended-negative{color:#b91c1c;font-weight:600}.outcome.ended-neutral{color:#334155}
-.outcome-text{display:block;font-size:11px;color:#64748b}a.none{font-style:italic;color:#64748b}
+.outcome-text{display:block;font-size:11px;color:#64748b}a.none{font-style:italic;color:#64748b;white-space:normal}
 section.call{display:none}section.call:target{display:block}
 body:has(section.call:target) main>section.sheet{display:none}
 .back a{color:#1d4ed8}.facts{display:flex;flex-wrap:wrap;gap:6px 24px;margin:0 0 12px}

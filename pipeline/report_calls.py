@@ -550,7 +550,7 @@ def _recording(call: dict, links: Callable[[str | None], RecordingLink | None] |
 def _turn_axes(duration: float, lo: float, hi: float, ticks_y: Sequence[float], unit_y: str
                ) -> tuple[list[str], Callable[[float], float], Callable[[float], float]]:
     """A time axis (the call, 0 to its end) and a value axis: the grid of a turn-by-turn chart."""
-    width, height, left, right, top, bottom = 420, 170, 40, 10, 10, 28
+    width, height, left, right, top, bottom = 420, 170, 40, 24, 10, 28  # right: room for the last time label
     x = (lambda sec: left + (width - left - right) * min(max(sec / (duration or 1), 0.0), 1.0))
     y = (lambda v: top + (height - top - bottom) * (hi - v) / (hi - lo))
     parts = []

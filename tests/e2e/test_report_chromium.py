@@ -219,9 +219,9 @@ def test_a_category_and_an_agent_lead_to_their_calls(browser, lake_days):
     _, outage = query("select contact_id from contact_attributes where name = 'intent' and value = 'outage'", lake)
     assert visible_calls(page) == [c for (c,) in outage]
     page.click("[data-clear]")
-    page.select_option('select[data-filter="shift"]', "improved")
-    _, improved = query("select contact_id from calls where customer_sentiment_shift > 0", lake)
-    assert sorted(visible_calls(page)) == sorted(c for (c,) in improved)
+    page.select_option('select[data-filter="outcome"]', "happier")
+    _, happier = query("select contact_id from v_call_contacts where customer_ended_happier", lake)
+    assert sorted(visible_calls(page)) == sorted(c for (c,) in happier)
 
 
 def test_sorting_the_calls_by_duration(browser, lake_days):
@@ -281,3 +281,144 @@ def test_hostile_values_in_every_text_column_read_as_text_and_run_nothing(browse
     assert PAYLOADS["turn_text"] in shown and PAYLOADS["participant"] in shown and "Unknown speaker" in shown
     call.locator("[data-turn]").first.click()
     nothing_ran()
+
+
+
+# --- issue 23: the sentiment outcome, the recording, no contact record, CSV export ---
+
+QA_DAY = "2026-11-25"
+
+
+@pytest.fixture(scope="module")
+def qa_report(lake_days, tmp_path_factory) -> tuple[Path, Path]:
+    """The two transcribed days plus the QA lead's calls on the 25th: two that improve but end negative
+    (-4.1 -> -3.2 asking for a manager, -3.4 -> -2.3 cancelling) and one that ended happier, none with a contact
+    trace record but one whose agent name a spreadsheet would run as a formula."""
+    from datetime import datetime
+
+    from pipeline.lake import LocalLake
+
+    lake, report, _ = lake_days
+    root = tmp_path_factory.mktemp("qa")
+    shutil.copytree(lake, root / "lake")
+
+    def call(cid, hour, start, end):
+        return dict(contact_id=cid, recording_uri=f"/x/{cid}.wav", call_started_at=datetime(2026, 11, 25, hour),
+                    duration_s=120.0, sample_rate_hz=8000, agent_channel=1, agent_talk_s=50.0, customer_talk_s=50.0,
+                    non_talk_s=5.0, overlap_s=0.0, agent_interruptions=0, customer_interruptions=0,
+                    customer_sentiment_start=start, customer_sentiment_end=end,
+                    customer_sentiment_shift=round(end - start, 3), transcriber="t", language_code="en-US",
+                    processed_at=datetime(2026, 11, 26), pipeline_version="t")
+
+    LocalLake(root / "lake").write_partitions(QA_DAY, {
+        "calls": [call("qa-manager", 9, -4.1, -3.2), call("qa-cancel", 10, -3.4, -2.3), call("qa-happy", 11, -1.5, 0.4)],
+        "turns": [], "failures": [], "turns_raw": [], "call_categories": [], "contact_attributes": [],
+        "contacts": [dict(contact_id="qa-manager", agent_username="=HYPERLINK(\"http://x\")", queue_name="+Billing"),
+                     dict(contact_id="qa-cancel", agent_username="mike.t", queue_name="Retention")]})
+    env = {**os.environ, "AFTERCALL_LAKE": str(root / "lake"), "AFTERCALL_CTR_ATTRIBUTES": ATTRIBUTES}
+    subprocess.run([str(CLI), "recategorize", "--from", "2026-11-22", "--to", QA_DAY], env=env, check=True,
+                   capture_output=True, timeout=300)
+    out = root / "qa.html"
+    subprocess.run([str(CLI), "report", "--out", str(out)], env=env, check=True, capture_output=True, timeout=300)
+    return root / "lake", out
+
+
+def test_each_call_plays_its_own_recording(browser, lake_days):
+    """The play link and the player point at the file the call was made from; Chromium reads its length."""
+    from urllib.parse import unquote, urlparse
+
+    lake, report, _ = lake_days
+    _, calls = query("select contact_id, recording_uri, duration_s from calls", lake)
+    page = open_page(browser, report)
+    for contact_id, uri, duration in calls:
+        page.goto(report.as_uri() + f"#call-{contact_id}")
+        link = page.locator(f"#call-{contact_id} a.play[data-recording]")
+        assert link.is_visible() and link.inner_text() == "Play the recording"
+        href = link.evaluate("a => a.href")  # resolved against the report's location
+        assert Path(unquote(urlparse(href).path)) == Path(uri) and Path(uri).is_file()
+        audio = page.locator(f"#call-{contact_id} audio")
+        assert audio.evaluate("a => a.src") == href
+    audio.evaluate("a => a.load()")
+    page.wait_for_function("a => a.readyState >= 1", arg=audio.element_handle(), timeout=20_000)
+    assert abs(audio.evaluate("a => a.duration") - duration) < 0.5
+    assert page.errors == []
+
+
+def test_the_ended_negative_filter_kpi_and_colours_agree_with_the_view(browser, qa_report):
+    lake, out = qa_report
+    _, negative = query("select contact_id from v_call_contacts where customer_ended = 'NEGATIVE'", lake)
+    _, flagged = query("select contact_id from call_categories where category = 'customer_ends_negative'", lake)
+    _, (counts,) = query("select sum(calls_ended_negative), sum(calls_with_sentiment), sum(calls_ended_happier) "
+                         "from v_sentiment_daily", lake)
+    assert sorted(negative) == sorted(flagged) == [("qa-cancel",), ("qa-manager",)]
+    page = open_page(browser, out, fragment="#calls")
+    page.select_option('select[data-filter="outcome"]', "ended-negative")
+    assert sorted(visible_calls(page)) == ["qa-cancel", "qa-manager"]
+    assert page.inner_text("[data-count]") == f"2 of {counts[1]} calls"
+    colours = page.eval_on_selector_all("#calls-table tbody tr:not([hidden]) .outcome",
+                                        "els => els.map(e => [e.className, getComputedStyle(e).color])")
+    assert colours == [["outcome ended-negative", "rgb(185, 28, 28)"]] * 2  # red, never the green of "happier"
+    page.select_option('select[data-filter="outcome"]', "happier")
+    assert "qa-happy" in visible_calls(page) and not {"qa-cancel", "qa-manager"} & set(visible_calls(page))
+    assert len(visible_calls(page)) == counts[2]
+    page.goto(out.as_uri() + "#sentiment")
+    assert page.inner_text('.kpi-value[aria-label="Customers who ended negative"]') == f"2 of {counts[1]}"
+    assert page.inner_text('.kpi-value[aria-label="Customers who ended happier"]') == f"{counts[2]} of {counts[1]}"
+    page.goto(out.as_uri() + "#call-qa-manager")
+    assert "ended negative, flat" in page.inner_text("#call-qa-manager .kpis")
+    assert page.errors == []
+
+
+def test_a_call_without_contact_record_says_so_and_filters_as_such(browser, lake_days):
+    lake, report, _ = lake_days
+    _, missing = query("select contact_id from v_call_contacts where not has_contact_record", lake)
+    assert len(missing) == 5  # the 24th's four calls and one of the 22nd's have no contact trace record
+    page = open_page(browser, report, fragment="#calls")
+    assert "unknown" not in page.inner_text("body").lower()
+    cells = [page.inner_text(f'#calls-table tr[data-call="{c}"] a.filter-link.none >> nth=0') for (c,) in missing]
+    assert cells == ["no contact record"] * len(missing)
+    page.select_option('select[data-filter="agent"]', label="no contact record")
+    assert sorted(visible_calls(page)) == sorted(c for (c,) in missing)
+    page.goto(report.as_uri() + f"#call-{missing[0][0]}")
+    assert "Agent\nno contact record" in page.inner_text(f"#call-{missing[0][0]} .facts")
+    page.goto(report.as_uri() + "#agents")
+    assert "no contact record" in page.inner_text("#agents")
+    assert page.errors == []
+
+
+def test_csv_export_is_the_filtered_table_with_formulas_defused(browser, qa_report):
+    import csv
+    import io
+
+    lake, out = qa_report
+    page = open_page(browser, out, fragment="#calls")
+
+    def export() -> list[list[str]]:
+        with page.expect_download() as download:
+            page.click("[data-csv-export]")
+        text = Path(download.value.path()).read_text(encoding="utf-8")
+        assert text.startswith("\ufeff")  # spreadsheets read it as UTF-8
+        return list(csv.reader(io.StringIO(text[1:])))
+
+    everything = export()
+    header, rows = everything[0], everything[1:]
+    assert [r[header.index("contact_id")] for r in rows] == visible_calls(page) and len(rows) == 11
+    page.select_option('select[data-filter="outcome"]', "ended-negative")
+    page.click('#calls-table th:text-is("Duration")')  # sorted: the export keeps the table's order
+    header, *rows = export()
+    exported = [r[header.index("contact_id")] for r in rows]
+    assert exported == visible_calls(page) and sorted(exported) == ["qa-cancel", "qa-manager"]
+    assert [r[header.index("customer_ended")] for r in rows] == ["NEGATIVE", "NEGATIVE"]
+    names, view = query("select * from v_call_contacts where contact_id in ('qa-cancel', 'qa-manager')", lake)
+    by_id = {r[names.index("contact_id")]: dict(zip(names, r, strict=True)) for r in view}
+    for row in rows:
+        got = dict(zip(header, row, strict=True))
+        want = by_id[got["contact_id"]]
+        assert float(got["customer_sentiment_end"]) == want["customer_sentiment_end"]
+        assert got["customer_sentiment_start"].startswith("-")  # a number, not prefixed
+        assert got["dt"] == QA_DAY and got["categories"] == want["categories"]
+    manager = next(dict(zip(header, r, strict=True)) for r in rows if r[header.index("contact_id")] == "qa-manager")
+    assert manager["agent_username"] == "'=HYPERLINK(\"http://x\")" and manager["queue_name"] == "'+Billing"
+    cancel = next(dict(zip(header, r, strict=True)) for r in rows if r[header.index("contact_id")] == "qa-cancel")
+    assert cancel["agent_username"] == "mike.t"
+    assert page.errors == []
