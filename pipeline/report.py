@@ -206,11 +206,15 @@ def write_report(lake: str, out: str | Path, start: date | None = None, end: dat
     if links is None:
         from pipeline.report_links import RecordingLinks, presigning_client
         from pipeline.settings import Settings
-        from pipeline.wiring import _session
 
-        settings = Settings()  # the S3 hook's session inside Airflow (AFTERCALL_AWS_CONN_ID), else the AWS chain's
-        links = RecordingLinks(Path(out).parent, settings.report_link_expiry_s,
-                               lambda: presigning_client(_session(settings), settings.aws_region))
+        settings = Settings()
+
+        def s3_client():  # only when a recording is on S3: the AWS stack is not loaded otherwise
+            from pipeline.wiring import _session  # the S3 hook's session in Airflow (AFTERCALL_AWS_CONN_ID), else the chain's
+
+            return presigning_client(_session(settings), settings.aws_region)
+
+        links = RecordingLinks(Path(out).parent, settings.report_link_expiry_s, s3_client)
 
     con = connect(lake, attributes)  # one connection for every chart: the views are created once
 

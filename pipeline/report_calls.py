@@ -534,7 +534,8 @@ def _recording(call: dict, links: Callable[[str | None], RecordingLink | None] |
     uri = call.get("recording_uri")
     link = links(uri) if links is not None else None
     if link is None:
-        why = "no recording is named for this call" if not uri else "this recording is not in a place the report links"
+        why = ("no recording is named for this call" if not uri else
+               "the recording is neither a file here when the report was written nor an s3:// object")
         return f'<p class="empty">No link to play: {esc(why)} ({esc(uri or "–")}).</p>'
     href = esc(link.href)
     expiry = ""

@@ -8,7 +8,8 @@
   provider's S3 hook's client, from the CLI the AWS chain's), valid ``AFTERCALL_REPORT_LINK_EXPIRY_S`` seconds
   from the moment the report is written; the call's page says when it expires. Nothing is requested from
   S3: presigning is local (the client's credentials sign the URL).
-* Anything else (another scheme, no URI): no link, and the page says why.
+* Anything else (a local file that is not there when the report is written, another scheme, no URI): no
+  link, and the page says so.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class RecordingLinks:
             return None  # http(s) or another store: not a recording this report can vouch for
         path = Path(uri)
         path = path if path.is_absolute() else Path.cwd() / path
+        if not path.is_file():
+            return None  # moved or deleted since the call was processed: no link that leads nowhere
         try:
             relative = os.path.relpath(path, self.report_dir)
         except ValueError:  # another drive (Windows): only an absolute file URL reaches it

@@ -377,3 +377,18 @@ def test_every_row_carries_its_values_for_the_csv_export(tmp_path):
         expected = [v.isoformat() if hasattr(v, "isoformat") else v for v in row]
         assert values == expected, cid
     assert "=cmd|' /C calc'!A0" in html_module.unescape(page)  # exported as it is; the page's script prefixes it
+
+
+def test_a_hostile_recording_file_name_is_a_plain_link(tmp_path):
+    from urllib.parse import unquote
+
+    recording = tmp_path / "rec" / "javascript:alert(1)\"'><img src=x onerror=alert(2)>.wav"
+    recording.parent.mkdir()
+    recording.write_bytes(b"RIFF")
+    LocalLake(tmp_path / "lake").write_partition("calls", "2026-11-22", [
+        _call("c1", "2026-11-22", recording_uri=str(recording))])
+    html = write_report(str(tmp_path / "lake"), tmp_path / "r.html").path.read_text()
+    href = re.search(r'<a class="play" href="([^"]+)"', html)[1]
+    assert href.startswith("./rec/javascript%3Aalert") and "<" not in href and "'" not in href
+    assert (tmp_path / unquote(href)).resolve() == recording
+    assert "<img" not in html and html.count("<script") == 1
