@@ -242,7 +242,7 @@ def day_tables(day: str, seed: int, n_calls: int, mean_turns: int) -> dict[str, 
 
     agent_of = rng.integers(0, len(AGENTS), n_calls)
     queue_of = rng.integers(0, len(QUEUES), n_calls)
-    has_ctr = rng.random(n_calls) < 0.97  # a few calls have no contact trace record: 'unknown' agent and queue
+    has_ctr = rng.random(n_calls) < 0.97  # a few calls have no contact trace record: '(no contact record)' agent and queue
     ctr_rows = np.flatnonzero(has_ctr)
     connected = started[ctr_rows] - (rng.uniform(5, 90, len(ctr_rows)) * 1e6).astype("timedelta64[us]")
     contacts = pa.table({
