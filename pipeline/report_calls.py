@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.dashboard import Dashboard
-from pipeline.report_charts import MINUS, PALETTE, day_label, esc, filter_href, fmt, nice_ticks
+from pipeline.report_charts import MINUS, PALETTE, _legend, _marker, day_label, esc, filter_href, fmt, nice_ticks
 from pipeline.report_links import RecordingLink
 from pipeline.sentiment import ENDED_NEGATIVE_AT, ENDED_POSITIVE_AT, Outcome
 
@@ -179,7 +179,7 @@ def _outcome_short(found: Outcome) -> str:
 
 # The sentiment filter: each call carries every tag of its outcome (a call that ended neutral and rose is in
 # "ended happier", "ended neutral" and "rose").
-_OUTCOME_FILTER = [("happier", "Ended happier (at least neutral, rose)"), ("ended-negative", "Ended negative"),
+_OUTCOME_FILTER = [("happier", "Ended happier (≥ neutral, rose)"), ("ended-negative", "Ended negative"),
                    ("ended-neutral", "Ended neutral"), ("ended-positive", "Ended positive"), ("rose", "Rose"),
                    ("flat", "Flat"), ("fell", "Fell"), ("no-sentiment", "No sentiment")]
 
@@ -567,10 +567,10 @@ def _turn_axes(duration: float, lo: float, hi: float, ticks_y: Sequence[float], 
     return parts, x, y
 
 
-def _turn_mark(cid: str, t: dict, x: float, y: float, color: str, tip: str, hollow: bool = False) -> str:
-    fill = f'fill="none" stroke="{color}" stroke-width="2"' if hollow else f'fill="{color}"'
-    return (f'<a href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{esc(t["turn_index"])}"><circle class="turn-mark" '
-            f'cx="{x:.1f}" cy="{y:.1f}" r="4" {fill}><title>{esc(tip)}</title></circle></a>')
+def _turn_mark(cid: str, t: dict, x: float, y: float, series: int, tip: str) -> str:
+    """A turn's mark (the charts' marks: series 0 a filled dot, 1 a hollow square), a link to the turn."""
+    return (f'<a class="turn-mark" href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{esc(t["turn_index"])}">'
+            f'{_marker(series, x, y, PALETTE[series], tip)}</a>')
 
 
 def _sentiment_turns(cid: str, call: dict, turns: Sequence[dict]) -> str:
@@ -593,7 +593,7 @@ def _sentiment_turns(cid: str, call: dict, turns: Sequence[dict]) -> str:
                  + " ".join(f"{x(at):.1f},{y(v):.1f}" for at, v, _ in points) + '"/>')
     for at, value, t in points:
         tip = f'Customer {fmt(t["begin_s"], "seconds")}: {fmt(value, "sentiment")} “{_quote(t["text"], 60)}”'
-        parts.append(_turn_mark(cid, t, x(at), y(value), PALETTE[1], tip))
+        parts.append(_turn_mark(cid, t, x(at), y(value), 1, tip))
     found = _outcome(call)
     return (f'<svg class="turns sentiment-turns" viewBox="0 0 420 170" role="img" aria-label="Customer sentiment turn by '
             f'turn">{"".join(parts)}</svg><p class="caption">One mark per customer turn (a click shows it); the dashed '
@@ -607,12 +607,11 @@ def _loudness_turns(cid: str, call: dict, turns: Sequence[dict]) -> str:
         return '<p class="empty">No loudness per turn in this call (no transcript).</p>'
     duration = float(call.get("duration_s") or 0) or max(t["end_s"] for t in heard)
     parts, x, y = _turn_axes(duration, 0, 100, (0, 25, 50, 75, 100), "count")
-    for who, color, hollow in (("AGENT", PALETTE[0], False), ("CUSTOMER", PALETTE[1], True)):
+    for series, who in enumerate(("AGENT", "CUSTOMER")):
         for t in (t for t in heard if t["participant"] == who):
             at, value = (t["begin_s"] + t["end_s"]) / 2, float(t["loudness"])
             tip = f'{_speaker(who)[1]} {fmt(t["begin_s"], "seconds")}: loudness {value:.0f}'
-            parts.append(_turn_mark(cid, t, x(at), y(value), color, tip, hollow))
-    legend = ('<div class="legend"><span class="key"><i style="background:#2563eb"></i>Agent</span>'
-              '<span class="key"><i style="background:#ea580c"></i>Customer</span></div>')
+            parts.append(_turn_mark(cid, t, x(at), y(value), series, tip))
+    legend = _legend(["Agent", "Customer"], lines=False)
     return (f'<svg class="turns loudness-turns" viewBox="0 0 420 170" role="img" aria-label="Loudness turn by turn">'
             f'{"".join(parts)}</svg>{legend}')
