@@ -192,7 +192,7 @@ def _window_problem(window: Window) -> str | None:
     return None
 
 
-def _check_question(form: Form, q: Question, rules: RuleSet) -> str | None:
+def _check_question(form: Form, q: Question, rules: RuleSet | None) -> str | None:
     """Why the question cannot be answered or scored as written, or None."""
     sources = [s for s in ("phrase", "category", "metric") if getattr(q.answer, s) is not None]
     if len(sources) != 1:
@@ -202,7 +202,7 @@ def _check_question(form: Form, q: Question, rules: RuleSet) -> str | None:
         return f"option scores must be 0..{top} in {form.scoring.mode} mode"
     if q.max_points <= 0:
         return "no option scores any points: the question could never count"
-    if q.answer.category is not None and q.answer.category not in {c.name for c in rules.categories}:
+    if rules is not None and q.answer.category is not None and q.answer.category not in {c.name for c in rules.categories}:
         return f"unknown category {q.answer.category!r} (rules v{rules.version} have: " \
                f"{', '.join(sorted(c.name for c in rules.categories))})"
     if q.answer.metric is not None and q.answer.metric not in METRICS:
@@ -243,7 +243,8 @@ def _check_question(form: Form, q: Question, rules: RuleSet) -> str | None:
     return None
 
 
-def _check(form: Form, rules: RuleSet, where: object) -> Form:
+def _check(form: Form, rules: RuleSet | None, where: object) -> Form:
+    """Every check of the form; its categories only against ``rules`` (None: not checked)."""
     ids: dict[str, str] = {}
     for section in form.sections:
         if section.id in ids:
@@ -285,7 +286,7 @@ def _check(form: Form, rules: RuleSet, where: object) -> Form:
     return form
 
 
-def _parse(text: str, where: object, rules: RuleSet) -> Form:
+def _parse(text: str, where: object, rules: RuleSet | None) -> Form:
     """``text`` as a checked form; any problem is one FormError naming ``where`` (and the question)."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FORM_BYTES:
         raise FormError(where, None, f"over {MAX_FORM_BYTES // 1024} KiB: not a form")
@@ -309,7 +310,7 @@ def _parse(text: str, where: object, rules: RuleSet) -> Form:
     return _check(form, rules, where)
 
 
-def load_form(path: str | Path, rules: RuleSet | None = None) -> Form:
+def load_form(path: str | Path, rules: RuleSet | None = None, *, check_categories: bool = True) -> Form:
     """The form in the YAML file ``path``, checked against ``rules`` (default: the shipped category rules)."""
     from pipeline.categories import load_rules
 
@@ -323,7 +324,7 @@ def load_form(path: str | Path, rules: RuleSet | None = None) -> Form:
         raise FormError(file, None, f"cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise FormError(file, None, "not UTF-8 text") from None
-    return _parse(text, file, rules or load_rules())
+    return _parse(text, file, (rules or load_rules()) if check_categories else None)
 
 
 def resolve_form(name_or_path: str) -> Path:
@@ -345,7 +346,7 @@ def _applied_dir(settings: Any) -> str:
     return f"{settings.lake.rstrip('/')}/{FORMS_FOLDER}"
 
 
-def applied_forms(settings: Any, rules: RuleSet) -> list[Form]:
+def applied_forms(settings: Any, rules: RuleSet | None = None) -> list[Form]:
     """Forms applied to the lake with ``aftercall evaluate --form FILE`` (kept in ``<lake>/_forms/``)."""
     from pipeline.wiring import build_store
 
@@ -371,11 +372,26 @@ def effective_forms(settings: Any, rules: RuleSet | None = None) -> list[Form]:
     from pipeline.categories import effective_rules
 
     rules = rules or effective_rules(settings)
-    forms = {f.name: f for f in (load_form(p, rules) for p in sorted(FORMS_DIR.glob("*.yaml")))}
-    for form in applied_forms(settings, rules):
-        if form.name not in forms or form.version > forms[form.name].version:
-            forms[form.name] = form
-    return [forms[name] for name in sorted(forms)]
+    # Categories are checked apart: a form written for other rules is left out with a warning rather than
+    # stopping every run (e.g. the shipped form in a lake whose rules were replaced with recategorize --rules).
+    forms = {f.name: (f, p) for p in sorted(FORMS_DIR.glob("*.yaml")) for f in [_load_unchecked(p)]}
+    for form in applied_forms(settings):
+        if form.name not in forms or form.version > forms[form.name][0].version:
+            forms[form.name] = (form, f"{_applied_dir(settings)}/{form.name}.yaml")
+    usable = []
+    for name in sorted(forms):
+        form, where = forms[name]
+        try:
+            usable.append(_check(form, rules, where))
+        except FormError as exc:
+            log.warning("%s; the form is left out of scoring until the category rules in effect have its "
+                        "categories", exc)
+    return usable
+
+
+def _load_unchecked(path: Path) -> Form:
+    """A form checked in everything but its categories."""
+    return load_form(path, None, check_categories=False)
 
 
 # --- answering ---

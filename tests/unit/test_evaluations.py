@@ -469,3 +469,16 @@ def test_cli_exports_a_form_and_refuses_a_broken_one(tmp_path):
     assert result.exit_code == 0 and "dt=2026-11-23: 28 evaluation answers" in result.output
     result = runner.invoke(app, ["evaluate", "--lake", str(lake_dir)])
     assert result.exit_code == 2 and "--from and --to" in result.output
+
+
+def test_a_form_the_rules_in_effect_cannot_answer_is_left_out_of_nightly_scoring(tmp_path, caplog):
+    """Rules replaced with recategorize --rules may lack a category the shipped form reads: runs go on
+    without that form (and say so) instead of failing every night; naming the form explicitly refuses it."""
+    from pipeline.evaluations import effective_forms
+
+    rules = load_rules().model_copy(update={"categories": tuple(c for c in load_rules().categories
+                                                                if c.name != "escalation_request")})
+    settings = Settings(lake=str(tmp_path / "lake"))
+    assert effective_forms(settings, rules) == []
+    assert "question 'no_escalation': unknown category 'escalation_request'" in caplog.text
+    assert [f.name for f in effective_forms(settings, load_rules())] == ["default"]
