@@ -438,8 +438,9 @@ def _answer(q: Question, call: Mapping[str, Any], turns: Sequence[Mapping[str, A
         low, high = q.range  # type: ignore[misc]
         key = min(max(_nearest(value), low), high)
         option = next(o for o in q.options if o.min <= key <= o.max)  # type: ignore[operator]  # checked: no gaps
+        stored = round(value, 4)
         return _Answer(f"{option.min}..{option.max}", option.score, automatic_fail=option.automatic_fail,
-                       value=round(value, 4), evidence=f"{q.answer.metric} = {value:.4g}")
+                       value=stored, evidence=f"{q.answer.metric} = {stored:g}")
     turn, evidence = None, ""
     if q.answer.phrase is not None:
         source = q.answer.phrase
