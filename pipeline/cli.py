@@ -452,8 +452,9 @@ def evaluate(
 
     try:
         if export is not None:
-            if start or end:
-                raise ConfigurationError("--export writes a form's request; give it without --from/--to")
+            if start or end or form:
+                raise ConfigurationError("--export FORM writes that form's request; give it without --from, --to "
+                                         "and --form")
             from pipeline.categories import effective_rules
 
             settings = load_settings(lake=lake)

@@ -468,6 +468,10 @@ def test_cli_exports_a_form_and_refuses_a_broken_one(tmp_path):
     assert result.exit_code == 0 and "dt=2026-11-23: 28 evaluation answers" in result.output
     result = runner.invoke(app, ["evaluate", "--lake", str(lake_dir)])
     assert result.exit_code == 2 and "--from and --to" in result.output
+    result = runner.invoke(app, ["evaluate", "--export", "default", "--from", "2026-11-20"])
+    assert result.exit_code == 2 and "without --from" in result.output
+    result = runner.invoke(app, ["evaluate", "--export", "no_such_form"])
+    assert result.exit_code == 2 and "no evaluation form named 'no_such_form' (shipped: default)" in result.output
 
 
 def test_a_form_the_rules_in_effect_cannot_answer_is_left_out_of_nightly_scoring(tmp_path, caplog):
