@@ -448,7 +448,8 @@ def evaluate(
     lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
 ) -> None:
     """Score stored calls with the evaluation forms (no transcription; rewrites evaluations only), or export a form."""
-    from pipeline.evaluations import evaluate as run_evaluate, export_form, load_form, resolve_form
+    from pipeline.evaluation_export import export_form
+    from pipeline.evaluations import evaluate as run_evaluate, load_form, resolve_form
 
     try:
         if export is not None:

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from pipeline.adapters.duckdb_engine import query
 from pipeline.categories import load_rules
-from pipeline.evaluations import (FORMS_DIR, evaluate, evaluate_call, export_form, load_form, load_scores,
-                                  validation_report)
+from pipeline.evaluation_export import export_form, validation_report
+from pipeline.evaluations import FORMS_DIR, evaluate, evaluate_call, load_form, load_scores
 from pipeline.exceptions import ConfigurationError, FormError
 from pipeline.lake import LocalLake
 from pipeline.run import DayResult, commit_day
