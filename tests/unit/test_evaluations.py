@@ -506,3 +506,24 @@ def test_a_staged_day_s_columnar_turns_score_as_rows_do():
     as_rows = evaluate_day([form], day.calls, day.turns, [])
     assert evaluate_day([form], calls, turns, []) == as_rows
     assert len(as_rows) == 4 * len(QUESTIONS) and {r["contact_id"] for r in as_rows} == set(TRUTH)
+
+
+def test_the_s3_lake_scores_in_its_commit_and_re_scores_with_an_applied_form(aws, tmp_path):
+    """The AWS engine's lake (S3 + Glue, on moto): the same commit, the same re-scoring, the form kept on S3."""
+    from pipeline.wiring import build_lake
+    from tests.aws_support import LAKE_BUCKET, all_objects, aws_settings
+
+    settings = aws_settings()
+    commit_day(settings, _scripted_day())
+    lake = build_lake(settings)
+    assert len(lake.read_partition("evaluations", DAY2).to_pylist()) == 4 * len(QUESTIONS)
+    columns = aws.client("glue").get_table(DatabaseName="aftercall", Name="evaluations")["Table"][
+        "StorageDescriptor"]["Columns"]
+    assert {c["Name"]: c["Type"] for c in columns}["automatic_fail"] == "boolean"
+    form = tmp_path / "handcount.yaml"
+    form.write_text(HAND_FORM)
+    assert evaluate(settings, DAY2, DAY2, form=str(form)) == {"2026-11-23": 4 * 3}
+    rows = lake.read_partition("evaluations", DAY2).to_pylist()
+    assert sorted({(r["form"], r["form_version"]) for r in rows}) == [("default", 1), ("handcount", 3)]
+    assert len(rows) == 4 * len(QUESTIONS) + 4 * 3
+    assert any(k.endswith("/_forms/handcount.yaml") for k in all_objects(aws.client("s3"), LAKE_BUCKET))
