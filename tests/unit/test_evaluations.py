@@ -527,3 +527,24 @@ def test_the_s3_lake_scores_in_its_commit_and_re_scores_with_an_applied_form(aws
     assert sorted({(r["form"], r["form_version"]) for r in rows}) == [("default", 1), ("handcount", 3)]
     assert len(rows) == 4 * len(QUESTIONS) + 4 * 3
     assert any(k.endswith("/_forms/handcount.yaml") for k in all_objects(aws.client("s3"), LAKE_BUCKET))
+
+
+def test_a_broken_shipped_form_stops_a_run_before_anything_is_transcribed(tmp_path, monkeypatch):
+    from pipeline import evaluations, run
+    from pipeline.orchestration import plan_day
+
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    (forms / "default.yaml").write_text(DEFAULT.read_text().replace("metric: agent_wpm", "metric: agent_wmp"))
+    monkeypatch.setattr(evaluations, "FORMS_DIR", forms)
+
+    def never(*args, **kwargs):
+        raise AssertionError("discovered recordings despite a broken form")
+
+    monkeypatch.setattr(run, "discover_day", never)
+    monkeypatch.setattr("pipeline.orchestration.discover_day", never)
+    settings = Settings(source=str(SAMPLES_DIR), lake=str(tmp_path / "lake"))
+    for start in (lambda: run.run_day(settings, DEMO_DAY), lambda: plan_day(settings, DEMO_DAY, "r1")):
+        with pytest.raises(FormError, match="question 'talk_speed': unknown metric 'agent_wmp'"):
+            start()
+    assert not (tmp_path / "lake").exists()
