@@ -55,12 +55,13 @@ _TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
 
 
 def _num(call: Mapping[str, Any], key: str) -> float | None:
+    """The call's number, or None when it was not measured (NULL, NaN, or an infinity no range can hold)."""
     value = call.get(key)
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
 def _share(part: float | None, whole: float | None) -> float | None:
-    return None if part is None or not whole else 100.0 * part / whole
+    return None if part is None or not whole else 100.0 * part / whole  # no length (or no talk): not measured
 
 
 # name -> (value from a calls row, Contact Lens' NumericQuestionPropertyAutomationLabel or None)
@@ -374,7 +375,12 @@ def effective_forms(settings: Any, rules: RuleSet | None = None) -> list[Form]:
     rules = rules or effective_rules(settings)
     # Categories are checked apart: a form written for other rules is left out with a warning rather than
     # stopping every run (e.g. the shipped form in a lake whose rules were replaced with recategorize --rules).
-    forms = {f.name: (f, p) for p in sorted(FORMS_DIR.glob("*.yaml")) for f in [_load_unchecked(p)]}
+    forms: dict[str, tuple[Form, object]] = {}
+    for path in sorted(FORMS_DIR.glob("*.yaml")):
+        form = _load_unchecked(path)
+        if form.name in forms:  # two files, one name: which one scores would depend on their order
+            raise FormError(path, None, f"the form name {form.name!r} is also {forms[form.name][1]}'s")
+        forms[form.name] = (form, path)
     for form in applied_forms(settings):
         if form.name not in forms or form.version > forms[form.name][0].version:
             forms[form.name] = (form, f"{_applied_dir(settings)}/{form.name}.yaml")

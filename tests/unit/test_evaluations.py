@@ -548,3 +548,21 @@ def test_a_broken_shipped_form_stops_a_run_before_anything_is_transcribed(tmp_pa
         with pytest.raises(FormError, match="question 'talk_speed': unknown metric 'agent_wmp'"):
             start()
     assert not (tmp_path / "lake").exists()
+
+
+def test_two_shipped_forms_of_one_name_are_refused_and_unmeasurable_metrics_are_not_applicable(tmp_path, monkeypatch):
+    from pipeline import evaluations
+    from pipeline.evaluations import effective_forms
+
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    (forms / "a.yaml").write_text(DEFAULT.read_text())
+    (forms / "b.yaml").write_text(DEFAULT.read_text().replace("version: 1", "version: 2"))
+    monkeypatch.setattr(evaluations, "FORMS_DIR", forms)
+    with pytest.raises(FormError, match="b.yaml: form: the form name 'default' is also .*a.yaml's"):
+        effective_forms(Settings(lake=str(tmp_path / "lake")), load_rules())
+    call = {"contact_id": "c", "duration_s": 0.0, "non_talk_s": 0.0, "agent_interruptions": 0,
+            "agent_wpm": float("inf"), "customer_sentiment_end": float("nan")}
+    got = {r["question_id"]: r["answer"] for r in evaluate_call(load_form(DEFAULT), call, [])}
+    assert (got["talk_speed"], got["customer_sentiment_end"]) == ("NOT_APPLICABLE", "NOT_APPLICABLE")
+    assert got["non_talk_share"] == "UNANSWERED"  # a call of no length has no share of silence
