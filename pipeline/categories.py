@@ -42,8 +42,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pipeline.exceptions import ConfigurationError
 from pipeline.sentiment import outcome
 
-__all__ = ["RULES_FILE", "Category", "RuleSet", "applied_rules", "categorize", "categorize_day", "categorize_table",
-           "effective_rules", "load_rules", "recategorize"]
+__all__ = ["RULES_FILE", "Category", "Condition", "RuleSet", "Window", "applied_rules", "categorize", "categorize_day",
+           "categorize_table", "effective_rules", "load_rules", "phrase_turns", "recategorize"]
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,20 @@ def _in_window(turns: Sequence[Mapping[str, Any]], cond: Condition, duration_s: 
                participant: str | None) -> list[Mapping[str, Any]]:
     lo, hi = cond.window.bounds(duration_s)
     return [t for t in turns if lo <= t["begin_s"] <= hi and (participant is None or t["participant"] == participant)]
+
+
+def phrase_turns(cond: Condition, call: Mapping[str, Any],
+                 turns: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], str]]:
+    """The turns a phrase condition matches, in order, each with the first of its phrases it says: the same
+    matching as the rules' (whole words, window, participant), for callers that must name their evidence."""
+    duration = float(call.get("duration_s") or max((t["end_s"] for t in turns), default=0.0))
+    hits = []
+    for t in _in_window(turns, cond, duration, cond.participant):
+        said = _words(t["text"] or "")
+        phrase = next((p for p, w in zip(cond.phrases, _phrases(cond.phrases), strict=True) if w in said), None)
+        if phrase is not None:
+            hits.append((t, phrase))
+    return hits
 
 
 def _evaluate(cond: Condition, call: Mapping[str, Any], turns: Sequence[Mapping[str, Any]],

@@ -435,6 +435,55 @@ def recategorize(
 
 
 @app.command()
+def evaluate(
+    start: Annotated[str | None, typer.Option("--from", help="First day to re-score, YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day to re-score, YYYY-MM-DD")] = None,
+    form: Annotated[str | None, typer.Option(help="A shipped form's name (evaluations/NAME.yaml) or a YAML file; "
+                                                  "default: every form in effect")] = None,
+    export: Annotated[str | None, typer.Option(help="Write this form's Amazon Connect CreateEvaluationForm request "
+                                                    "(JSON) instead of scoring")] = None,
+    instance_id: Annotated[str, typer.Option(help="The Connect instance id put in the exported request")]
+        = "00000000-0000-0000-0000-000000000000",
+    out: Annotated[Path | None, typer.Option("--out", help="Where --export writes the JSON (default: stdout)")] = None,
+    lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
+) -> None:
+    """Score stored calls with the evaluation forms (no transcription; rewrites evaluations only), or export a form."""
+    from pipeline.evaluation_export import export_form
+    from pipeline.evaluations import evaluate as run_evaluate, load_form, resolve_form
+
+    try:
+        if export is not None:
+            if start or end or form:
+                raise ConfigurationError("--export FORM writes that form's request; give it without --from, --to "
+                                         "and --form")
+            from pipeline.categories import effective_rules
+
+            settings = load_settings(lake=lake)
+            request = export_form(load_form(resolve_form(export), effective_rules(settings)), instance_id)
+            text = json.dumps(request, indent=2, ensure_ascii=False) + "\n"
+            if out is None:
+                sys.stdout.write(text)
+            else:
+                out.write_text(text, encoding="utf-8")
+                err.print(f"wrote {escape(str(out))}", highlight=False, soft_wrap=True)
+            return
+        if not start or not end:
+            raise ConfigurationError("give --from and --to (the days to re-score), or --export FORM")
+        settings = load_settings(lake=lake)
+        first, last = _day(start, "--from"), _day(end, "--to")
+        if last < first:
+            raise ConfigurationError(f"--to {end} is before --from {start}")
+        done = run_evaluate(settings, first, last, form)
+    except AftercallError as exc:
+        _fail(exc)
+        return
+    for dt, n in done.items():
+        console.print(f"dt={dt}: {n} evaluation answers", highlight=False)
+    if not done:
+        console.print("no stored calls in that range", highlight=False)
+
+
+@app.command()
 def report(
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write")] = Path("report.html"),
     start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AftercallError", "BadRecording", "ConfigurationError", "DayFailed", "DayLocked", "InfrastructureError", "LakeError",
+__all__ = ["AftercallError", "BadRecording", "ConfigurationError", "DayFailed", "DayLocked", "FormError", "InfrastructureError", "LakeError",
            "SentimentError", "TranscriptionError", "WorkerLost"]
 
 
@@ -12,6 +12,18 @@ class AftercallError(Exception):
 
 class ConfigurationError(AftercallError):
     """Settings that make a run impossible (unknown engine, missing source, bad date)."""
+
+
+class FormError(ConfigurationError):
+    """An evaluation form that cannot be used: ``file`` names it, ``question`` the question at fault (None for the
+    form as a whole), ``reason`` says what is wrong in one sentence. Nothing is scored with a refused form."""
+
+    def __init__(self, file: object, question: str | None, reason: str) -> None:
+        where = f"question {question!r}" if question else "form"
+        super().__init__(f"evaluation form {file}: {where}: {reason}")
+        self.file = str(file)
+        self.question = question
+        self.reason = reason
 
 
 class BadRecording(AftercallError):

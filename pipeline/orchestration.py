@@ -81,8 +81,10 @@ def _parquet_bytes(table: str, rows: list[dict]) -> bytes:
 def plan_day(settings: Settings, day: date, run_id: str, batch_size: int = 50) -> list[dict]:
     """Discover the day, write its manifest, return one small descriptor per batch (ids and paths only)."""
     from pipeline.categories import effective_rules
+    from pipeline.evaluations import effective_forms
 
-    effective_rules(settings)  # broken category rules stop the run before it pays for any transcription
+    # broken category rules or evaluation forms stop the run before it pays for any transcription
+    effective_forms(settings, effective_rules(settings))
     recordings = discover_day(settings, day)
     store = build_store(settings)
     staging = _staging(settings, day, run_id)
@@ -162,7 +164,8 @@ def commit_day_staged(settings: Settings, day: date, run_id: str) -> dict:
     store.delete_prefix(staging)
     summary = {"day": str(day), "recordings": len(manifest), "processed": len(result.calls),
                "quarantined": len(result.failures), "turns": len(result.turns),
-               "categories": len(tables["call_categories"]), "contacts": len(tables["contacts"])}
+               "categories": len(tables["call_categories"]), "contacts": len(tables["contacts"]),
+               "evaluation_answers": len(tables["evaluations"])}
     log.info("committed %s", summary)
     return summary
 

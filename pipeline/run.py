@@ -329,15 +329,25 @@ def day_tables(settings: Settings, result: DayResult, lake: Lake | None = None) 
         if contact_rows:
             log.warning("%s: AFTERCALL_CTR_SOURCE is not set: keeping the day's %d contacts as they were "
                         "(set it to read contact trace records again)", result.day, len(contact_rows))
+    rules = effective_rules(settings, lake, result.day)
+    categories = _categories(rules, result)
     return {
         "calls": result.calls,
         "turns": result.turns,
         "failures": result.failures,
         "turns_raw": result.turns_raw,
-        "call_categories": _categories(effective_rules(settings, lake, result.day), result),
+        "call_categories": categories,
         "contacts": contact_rows,
         "contact_attributes": attributes,
+        "evaluations": _evaluations(settings, rules, result, categories),
     }
+
+
+def _evaluations(settings: Settings, rules, result: DayResult, categories: list[dict]) -> list[dict]:
+    """The day's automated evaluations, in the same commit as its categories (whose matches they read)."""
+    from pipeline.evaluations import effective_forms, evaluate_day
+
+    return evaluate_day(effective_forms(settings, rules), result.calls, result.turns, categories)
 
 
 def _categories(rules, result: DayResult) -> list[dict]:
@@ -451,7 +461,10 @@ def run_day(settings: Settings, day: date, progress: Progress | None = None,
             on_discovered: Callable[[int], None] | None = None) -> DayResult:
     from pipeline.categories import effective_rules
 
-    effective_rules(settings)  # broken category rules stop the run before it pays for any transcription
+    from pipeline.evaluations import effective_forms
+
+    # broken category rules or evaluation forms stop the run before it pays for any transcription
+    effective_forms(settings, effective_rules(settings))
     recordings = discover_day(settings, day)
     if on_discovered:
         on_discovered(len(recordings))

@@ -155,6 +155,32 @@ _RUNS = pa.schema(
     ]
 )
 
+# Automated evaluations (evaluations/*.yaml): one row per call, form and question, with its evidence.
+# The form's scoring settings ride along on every row (Parquet stores a repeated value for next to nothing),
+# so the views score a call from this table alone, whichever version of the form scored it.
+_EVALUATIONS = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("form", pa.string()),
+        ("form_version", pa.int32()),
+        ("section_id", pa.string()),
+        ("question_id", pa.string()),
+        ("question_type", pa.string()),  # SINGLESELECT | NUMERIC (Amazon Connect's question types)
+        ("answer", pa.string()),  # the option's id, a numeric option's range "min..max", or NOT_APPLICABLE / UNANSWERED
+        ("value", pa.float64()),  # a numeric question's measured value (NULL for yes/no questions)
+        ("points", pa.int32()),
+        ("max_points", pa.int32()),
+        ("weight", pa.float64()),  # the question's share of this call's score in percent (0 when not applicable)
+        ("not_applicable", pa.bool_()),
+        ("automatic_fail", pa.bool_()),
+        ("pass_score", pa.float64()),
+        ("needs_improvement_below", pa.float64()),
+        ("exceeds_expectations_from", pa.float64()),
+        ("evidence_turn", pa.int32()),  # turns.turn_index of the matching turn, if a turn is the evidence
+        ("evidence", pa.string()),  # what was found: the phrase and when, the category's match, the metric's value
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "calls": _CALLS,
     "turns": _TURNS,
@@ -164,6 +190,7 @@ TABLES: dict[str, pa.Schema] = {
     "contacts": _CONTACTS,
     "contact_attributes": _CONTACT_ATTRIBUTES,
     "runs": _RUNS,
+    "evaluations": _EVALUATIONS,
 }
 assert tuple(TABLES) == TABLE_NAMES, "pipeline/table_names.py lists the tables of TABLES, in order"
 

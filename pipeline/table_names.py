@@ -11,4 +11,4 @@ __all__ = ["PARTITION", "TABLE_NAMES"]
 
 PARTITION = "dt"
 TABLE_NAMES: tuple[str, ...] = ("calls", "turns", "failures", "call_categories", "turns_raw", "contacts",
-                                "contact_attributes", "runs")
+                                "contact_attributes", "runs", "evaluations")
