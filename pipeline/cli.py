@@ -410,6 +410,68 @@ def import_(
 
 
 @app.command()
+def search(
+    phrase: Annotated[str, typer.Argument(help="Words to find, whole words, any case and punctuation")],
+    start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD")] = None,
+    participant: Annotated[str | None, typer.Option(help="agent or customer: who said it")] = None,
+    agent: Annotated[str | None, typer.Option(help="Only this agent's calls (agent_username)")] = None,
+    category: Annotated[str | None, typer.Option(help="Only calls that matched this category")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many turns")] = 500,
+    lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Find the calls where a phrase was said: each matching turn, its time and the turns around it."""
+    from pipeline.search import COLUMNS, SearchQuery, search_sql
+
+    try:
+        if fmt not in ("table", "csv", "json"):
+            raise ConfigurationError(f"--format {fmt!r}: expected table, csv or json")
+        q = SearchQuery(phrase, _day(start, "--from") if start else None, _day(end, "--to") if end else None,
+                        participant, agent, category, limit + 1)  # one more: to say that some were left out
+        settings = load_settings(lake=lake)
+        _existing_lake(settings, lake)
+        _, rows = _query(settings, search_sql(q))
+    except AftercallError as exc:
+        _fail(exc)
+        return
+    if len(rows) > limit:
+        rows = rows[:limit]
+        err.print(f"more than {limit} matching turns: showing the first {limit} (narrow with --from/--to, "
+                  "or raise --limit)", highlight=False)
+    if fmt != "table":
+        _emit(list(COLUMNS), rows, fmt)
+        return
+    if not rows:
+        console.print("no turn matches", highlight=False)
+        return
+    at = COLUMNS.index
+    shown = [(r[at("dt")], r[at("contact_id")], r[at("agent_username")], str(r[at("participant")]).lower(),
+              _clock(r[at("begin_s")]), _clip(r[at("previous_text")], start=False), r[at("text")],
+              _clip(r[at("next_text")])) for r in rows]
+    _print_table(["dt", "contact_id", "agent", "who", "at", "before", "turn", "after"], shown)
+    calls = len({(r[0], r[1]) for r in shown})
+    console.print(f"{len(shown)} turn(s) in {calls} call(s)", highlight=False)
+
+
+def _clock(seconds) -> str:
+    if seconds is None:
+        return ""
+    total = int(float(seconds))
+    return f"{total // 60}:{total % 60:02d}"
+
+
+def _clip(text, width: int = 40, start: bool = True) -> str:
+    """Context, not the whole turn: its first words after the match, its last words before it."""
+    if not text:
+        return ""
+    text = " ".join(str(text).split())
+    if len(text) <= width:
+        return text
+    return text[:width].rstrip() + "…" if start else "…" + text[-width:].lstrip()
+
+
+@app.command()
 def recategorize(
     start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD")],
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")],
