@@ -16,6 +16,7 @@ from contact trace records.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -303,6 +304,9 @@ def _answer_text(form: Any, qid: str, answer: str | None) -> str:
             option = next((o for o in question.options if o.id is not None and o.id == answer), None)
             if option is not None and option.text:
                 return option.text
+    if answer and re.fullmatch(r"-?\d+\.\.-?\d+", answer):  # a numeric option's range
+        low, high = answer.split("..")
+        return low if low == high else f"{low}–{high}"
     return {"NOT_APPLICABLE": "not applicable", "UNANSWERED": "not answered"}.get(answer or "", answer or "–")
 
 
