@@ -223,22 +223,28 @@ def _questions(data: QualityData, form: str) -> str:
 
 
 def _category_hits(data: QualityData) -> str:
+    """One row per agent: each category that matched their calls, with how many calls (most first)."""
     if not data.categories:
         return '<p class="empty">No category matched a call in this range.</p>'
-    agents = sorted({a for a, _ in data.categories})
-    names = sorted({c for _, c in data.categories})
-    head = "".join(f'<th class="num"><a class="chip" href="{filter_href("category", c)}">{esc(c)}</a></th>'
-                   for c in names)
+    by_agent: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for (agent, category), calls in data.categories.items():
+        by_agent[agent].append((category, calls))
     rows = []
-    for agent in agents:
+    for agent in sorted(by_agent):
         cls = "filter-link none" if agent == NO_CONTACT_RECORD else "filter-link"
         label = "no contact record" if agent == NO_CONTACT_RECORD else agent
-        cells = "".join(f'<td class="num">{data.categories.get((agent, c), 0) or ""}</td>' for c in names)
+        hits = " ".join(f'<span class="hit" data-category="{esc(c)}"><a class="chip" href="{filter_href("category", c)}">'
+                        f'{esc(c)}</a> {n:,}</span>'
+                        for c, n in sorted(by_agent[agent], key=lambda h: (-h[1], h[0])))
+        total = sum(n for _, n in by_agent[agent])
         rows.append(f'<tr data-agent="{esc(agent)}"><td class="txt"><a class="{cls}" '
-                    f'href="{filter_href("agent", agent)}">{esc(label)}</a></td>{cells}</tr>')
-    return (f'<div class="scroll"><table class="chart table hits"><thead><tr><th class="txt">Agent</th>{head}</tr>'
-            f'</thead><tbody>{"".join(rows)}</tbody></table></div>'
-            '<p class="caption">Calls of each agent in which each category matched.</p>')
+                    f'href="{filter_href("agent", agent)}">{esc(label)}</a></td><td class="num">{total:,}</td>'
+                    f'<td class="wrap">{hits}</td></tr>')
+    return ('<div class="scroll"><table class="chart table hits"><thead><tr><th class="txt">Agent</th>'
+            '<th class="num">Hits</th><th class="txt">Categories (calls)</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>'
+            '<p class="caption">For each agent, the calls in which each category matched (a call counts once per '
+            'category).</p>')
 
 
 def _trend(data: QualityData, forms: Sequence[str]) -> str:

@@ -476,6 +476,8 @@ def test_the_quality_section_respects_the_range_and_links_agents_to_their_calls(
     assert rows[2][2] == "#calls?agent=ann"
     assert quality.index('data-form="default"') < quality.index('data-form="handcount"')  # the default form first
     assert "Hello in the first 10 s" in quality and "Category hits per agent" in quality
+    hits = re.search(r'<table class="chart table hits">.*?<tr data-agent="ann">(.*?)</tr>', quality)[1]
+    assert '<a class="chip" href="#calls?category=escalation_request">escalation_request</a> 1<' in hits  # a3
     assert "Average evaluation score per week" in quality
     assert "70.0 %" in quality  # the week of 16 Nov within the range: (40 + 100) / 2
 
