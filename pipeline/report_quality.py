@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline.report_charts import esc, filter_href, fmt, line_chart
+from pipeline.report_charts import day_label, esc, filter_href, fmt, line_chart
 
 __all__ = ["QualityData", "call_forms", "form_card", "load_forms", "load_quality", "quality_section"]
 
@@ -251,6 +251,16 @@ def _trend(data: QualityData, forms: Sequence[str]) -> str:
     weeks = sorted({w for f in forms for w in data.weeks.get(f, {})})
     if not weeks:
         return '<p class="empty">No evaluated call in this range.</p>'
+    if len(weeks) == 1:  # one week: a number, not a lone dot on a chart
+        (week,) = weeks
+        lines = []
+        for form in forms:
+            total, n = data.weeks.get(form, {}).get(week, (0.0, 0))
+            lines.append(f'<li data-form="{esc(form)}"><b>{esc(_pct(total / n if n else None))}</b> '
+                         f'{esc(_form_title(data.forms, form))}</li>')
+        return (f'<ul class="week-scores">{"".join(lines)}</ul><p class="caption">The range is within one week (starting '
+                f'Monday {esc(day_label(week, with_year=True))}, UTC): the average score of its evaluated calls; a '
+                f'longer range draws the trend week by week.</p>')
     series = []
     for form in forms:
         by_week = data.weeks.get(form, {})

@@ -480,6 +480,11 @@ def test_the_quality_section_respects_the_range_and_links_agents_to_their_calls(
     assert '<a class="chip" href="#calls?category=escalation_request">escalation_request</a> 1<' in hits  # a3
     assert "Average evaluation score per week" in quality
     assert "70.0 %" in quality  # the week of 16 Nov within the range: (40 + 100) / 2
+    assert quality.count('<svg class="chart line"') == 1  # two weeks: a trend
+    one_week = write_report(str(evaluated), tmp_path / "w.html", date(2026, 11, 20), date(2026, 11, 22)).path.read_text()
+    one_week = one_week[one_week.index('id="quality"'):]
+    assert '<svg class="chart line"' not in one_week[:one_week.index("</section>")]  # one week: no lone dot
+    assert re.search(r'<li data-form="handcount"><b>80.0 %</b>', one_week)  # a1 100, a2 40, b1 100
 
 
 def test_each_call_page_shows_its_form_with_answers_linked_to_their_evidence_turns(evaluated, tmp_path):
