@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.report_calls import NO_CONTACT_RECORD
 from pipeline.report_charts import day_label, esc, filter_href, fmt, line_chart
 
 __all__ = ["QualityData", "call_forms", "form_card", "load_forms", "load_quality", "quality_section"]
@@ -31,7 +32,6 @@ __all__ = ["QualityData", "call_forms", "form_card", "load_forms", "load_quality
 Query = Callable[[str], tuple[list[str], list[tuple]]]
 CHUNK_DAYS = 7  # days of the range summed at once
 DEFAULT_FORM = "default"
-NO_CONTACT_RECORD = "(no contact record)"
 
 
 def _literal(value: object) -> str:
