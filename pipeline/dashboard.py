@@ -56,6 +56,8 @@ class Visual(BaseModel):
     per_call: tuple[str, ...] = ()
     # list: the sheet (with a key) a click on a row opens
     opens: str | None = None
+    # line: a point per day of dt, or per week (QuickSight: the date dimension's granularity)
+    period: Literal["day", "week"] = "day"
 
     @model_validator(mode="after")
     def _fields(self) -> Visual:
@@ -65,6 +67,8 @@ class Visual(BaseModel):
             raise ValueError(f"{self.type} visual {self.title!r} lacks its fields")
         if self.of and self.type != "kpi":
             raise ValueError(f"visual {self.title!r}: only a kpi counts out of another column (of)")
+        if self.period != "day" and self.type != "line":
+            raise ValueError(f"visual {self.title!r}: only a line has a period")
         if self.per_call and len(self.per_call) != len(self.values):
             raise ValueError(f"visual {self.title!r}: per_call needs one column per value")
         return self

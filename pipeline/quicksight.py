@@ -132,7 +132,7 @@ def _visual(visual: Visual, vid: str, dashboard: Dashboard) -> dict:
         return {"KPIVisual": {"VisualId": vid, "Title": title, "ChartConfiguration": {"FieldWells": wells}}}
     if visual.type == "line":
         day = {"DateDimensionField": {"FieldId": f"{vid}-dt", "Column": _column(visual.view, "dt"),
-                                      "DateGranularity": "DAY"}}
+                                      "DateGranularity": "WEEK" if visual.period == "week" else "DAY"}}
         return {"LineChartVisual": {"VisualId": vid, "Title": title, "ChartConfiguration": {"FieldWells": {
             "LineChartAggregatedFieldWells": {"Category": [day], "Values": measures}}}}}
     dims = [{"CategoricalDimensionField": {"FieldId": f"{vid}-{d}", "Column": _column(visual.view, d)}}
@@ -172,6 +172,16 @@ def _key_filter_groups(dashboard: Dashboard) -> list[dict]:
     return groups
 
 
+def _date_column(view: str) -> str:
+    """The column the From/To range filters a view on: its day, or the week of a weekly view (week_start)."""
+    names = dict(dataset_columns(view))
+    if "dt" in names:
+        return "dt"
+    if "week_start" in names:
+        return "week_start"
+    raise ValueError(f"view {view} has neither dt nor week_start: the date range cannot filter it")
+
+
 def _definition(dashboard: Dashboard, dataset_arns: dict[str, str]) -> dict:
     sheets = []
     for n, sheet in enumerate(dashboard.sheets):
@@ -197,7 +207,8 @@ def _definition(dashboard: Dashboard, dataset_arns: dict[str, str]) -> dict:
             {"FilterGroupId": f"dates-{view}", "CrossDataset": "SINGLE_DATASET", "Status": "ENABLED",
              "ScopeConfiguration": {"AllSheets": {}},
              "Filters": [{"TimeRangeFilter": {
-                 "FilterId": f"dates-{view}-dt", "Column": _column(view, "dt"), "NullOption": "NON_NULLS_ONLY",
+                 "FilterId": f"dates-{view}-{_date_column(view)}", "Column": _column(view, _date_column(view)),
+                 "NullOption": "NON_NULLS_ONLY",
                  "IncludeMinimum": True, "IncludeMaximum": True, "TimeGranularity": "DAY",
                  "RangeMinimumValue": {"Parameter": "FromDate"}, "RangeMaximumValue": {"Parameter": "ToDate"}}}]}
             for view in dataset_arns] + _key_filter_groups(dashboard),

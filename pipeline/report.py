@@ -18,12 +18,16 @@ from pipeline.dashboard import Dashboard, Sheet, Visual, load_dashboard, visual_
 from pipeline.report_assets import CSS, JS
 from pipeline.report_calls import MAX_CALLS, CallData, call_pages, calls_section, load_calls
 from pipeline.report_links import RecordingLink
+from pipeline.report_quality import load_forms, load_quality, quality_section
 from pipeline.report_charts import LINKS, bar_chart, day_label, esc, kpi, line_chart, strip_chart, table
 from pipeline.storage import write_atomically
 
 __all__ = ["ReportFile", "render_report", "write_report"]
 
 Query = Callable[[str], tuple[list[str], list[tuple]]]
+
+
+QUALITY_SHEET = "quality"
 
 
 def _days(first: str, last: str) -> list[str]:
@@ -47,8 +51,9 @@ class _Page:
     """
 
     def __init__(self, query: Query, dashboard: Dashboard, days: list[str], calls: CallData,
-                 relations: dict[str, str] | None = None) -> None:
+                 relations: dict[str, str] | None = None, forms: dict | None = None) -> None:
         self.query, self.dashboard, self.days, self.calls = query, dashboard, days, calls
+        self.forms = forms or {}
         self.relations = relations or {}
         self.start = date.fromisoformat(days[0]) if days else None
         self.end = date.fromisoformat(days[-1]) if days else None
@@ -105,6 +110,8 @@ class _Page:
         return strip_chart(visual.title, series, unit, caption)
 
     def sheet(self, sheet: Sheet) -> str:
+        if sheet.id == QUALITY_SHEET:  # the report's own tables over the evaluation views (pipeline.report_quality)
+            return quality_section(load_quality(self.query, self.days, self.forms), sheet.id, sheet.name)
         lists = [v for v in sheet.visuals if v.type == "list"]
         if lists:
             columns = [c.name for c in lists[0].columns]
@@ -133,9 +140,9 @@ Links = Callable[[str | None], RecordingLink | None]
 
 def render_report(query: Query, start: date | None = None, end: date | None = None,
                   dashboard: Dashboard | None = None, attributes: str | None = None,
-                  max_calls: int = MAX_CALLS, links: Links | None = None) -> str:
+                  max_calls: int = MAX_CALLS, links: Links | None = None, forms: dict | None = None) -> str:
     """The whole page; see :func:`_render`."""
-    return "".join(_render(query, start, end, dashboard, attributes, max_calls, links=links)[0])
+    return "".join(_render(query, start, end, dashboard, attributes, max_calls, links=links, forms=forms)[0])
 
 
 Prepare = Callable[[list[str], list[str]], dict[str, str]]
@@ -143,7 +150,7 @@ Prepare = Callable[[list[str], list[str]], dict[str, str]]
 
 def _render(query: Query, start: date | None, end: date | None, dashboard: Dashboard | None,
             attributes: str | None, max_calls: int, prepare: Prepare | None = None,
-            links: Links | None = None) -> tuple[Iterator[str], int]:
+            links: Links | None = None, forms: dict | None = None) -> tuple[Iterator[str], int]:
     """The page in pieces (the call pages a batch at a time), and how many calls it lists;
     ``query`` runs one Athena-dialect query (the local engine in practice); ``prepare(views, days)``, if
     given, copies views' rows over the days to tables and names them (the charts then read those).
@@ -164,8 +171,9 @@ def _render(query: Query, start: date | None, end: date | None, dashboard: Dashb
                        max_calls)
     calls.descriptions = _category_descriptions(settings.categories)
     calls.links = links
+    calls.forms = forms if forms is not None else load_forms(None)
     relations = prepare(dashboard.views(), days) if prepare and days else {}
-    page = _Page(query, dashboard, days, calls, relations)
+    page = _Page(query, dashboard, days, calls, relations, calls.forms)
     shown = [s for s in dashboard.sheets if not s.key]  # a keyed sheet is the call page, opened from a list
     sections = "".join(page.sheet(s) for s in shown)
     nav = "".join(f'<a href="#{esc(s.id)}">{esc(s.name)}</a>' for s in shown)
@@ -226,7 +234,7 @@ def write_report(lake: str, out: str | Path, start: date | None = None, end: dat
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         pieces, listed = _render(run, start, end, None, attributes, max_calls,
-                                 lambda views, days: _per_day(con, views, days), links)
+                                 lambda views, days: _per_day(con, views, days), links, load_forms(lake))
         # written piece by piece (the page of 2,000 calls is tens of MB), whole or not at all
         write_atomically(path, lambda tmp: _write_pieces(tmp, pieces))
     finally:

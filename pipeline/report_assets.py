@@ -82,6 +82,11 @@ svg.turns{display:block;width:100%;height:auto;max-width:460px;overflow:visible}
 line.threshold{stroke:#94a3b8;stroke-dasharray:5 4}line.quarter{stroke:#cbd5e1;stroke-dasharray:2 3}
 .recording audio{vertical-align:middle;height:32px;max-width:100%}.recording .caption{overflow-wrap:anywhere}
 ul.matches{margin:0;padding-left:18px}ul.matches li{margin:4px 0}.meaning{font-size:12px;color:#64748b}
+.verdict{display:flex;flex-wrap:wrap;align-items:baseline;gap:4px 10px;margin:0 0 8px}
+.verdict .score{font-size:22px;font-weight:700;color:#1e3a8a}.verdict.pass .outcome-word{color:#047857;font-weight:600}
+.verdict.fail .outcome-word{color:#b91c1c;font-weight:600}table.answers td.wrap{white-space:normal}
+a.evidence{color:#1d4ed8}ul.week-scores{list-style:none;margin:4px 0;padding:0}
+ul.week-scores li{margin:2px 0}ul.week-scores b{font-size:20px;color:#1e3a8a;margin-right:6px}table.ranking a.score{font-weight:600}
 footer{padding:16px 24px;color:#64748b;font-size:12px}
 @media (max-width:900px){.turn{grid-template-columns:80px 1fr}.turn .said{grid-column:1/-1}}
 """

@@ -58,6 +58,9 @@ class CallData:
     descriptions: dict[str, str] = field(default_factory=dict)  # category -> what it means
     links: Callable[[str | None], RecordingLink | None] | None = None  # recording_uri -> where to play it
     total: int = 0  # calls in the range; ``rows`` holds the latest of them when there are more than the limit
+    forms: dict = field(default_factory=dict)  # evaluation form name -> Form (question text), see report_quality
+    scores: dict[str, list[dict]] = field(default_factory=dict)  # contact_id -> v_evaluation_scores rows (a batch's)
+    answers: dict[str, list[dict]] = field(default_factory=dict)  # contact_id -> evaluations rows (a batch's)
 
 
 def _dicts(columns: list[str], rows: list[tuple]) -> list[dict]:
@@ -307,10 +310,13 @@ def call_pages(dashboard: Dashboard, data: CallData, query: Query | None = None,
     for i in range(0, len(data.rows), batch):
         calls = data.rows[i:i + batch]
         if query is not None:
+            from pipeline.report_quality import call_forms
+
             data.turns = load_turns(query, calls)
+            data.scores, data.answers = call_forms(query, calls)
         yield "".join(_call_page(dashboard, call, data) for call in calls)
     if query is not None:
-        data.turns = {}
+        data.turns, data.scores, data.answers = {}, {}, {}
 
 
 def _fact(label: str, value: str) -> str:
@@ -318,6 +324,8 @@ def _fact(label: str, value: str) -> str:
 
 
 def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
+    from pipeline.report_quality import call_form_cards
+
     cid = call["contact_id"]
     turns = data.turns.get(cid, [])
     matches = data.categories.get(cid, [])
@@ -350,6 +358,7 @@ def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
     return (f'<section class="call" id="call-{esc(cid)}" data-call="{esc(cid)}">'
             f'<p class="back"><a href="#calls">← All calls</a></p>'
             f'<h2>Call {esc(cid)}</h2><dl class="facts">{"".join(facts)}</dl><div class="kpis">{kpis}</div>'
+            f'{call_form_cards(cid, data.scores.get(cid, []), data.answers.get(cid, []), data.forms, turns)}'
             f'<div class="card wide recording"><h3>Recording</h3>{_recording(call, data.links)}</div>'
             f'<div class="grid"><div class="card wide"><h3>Timeline</h3>{_timeline(cid, call, turns, matches)}</div>'
             f'<div class="card"><h3>Sentiment by quarter of the call (−5..+5)</h3>{_quarters(call)}</div>'

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import yaml
+
 from pipeline.lake import LocalLake
 
 DAY = "2026-11-22"
@@ -21,7 +23,9 @@ def payload(column: str) -> str:
 
 
 PAYLOADS = {c: payload(c) for c in ("contact_id", "agent_username", "queue_name", "attribute_name", "attribute_value",
-                                     "category", "turn_text", "participant", "language_code", "transcriber")}
+                                     "category", "turn_text", "participant", "language_code", "transcriber",
+                                     # evaluations: a form's text (a team's YAML) and what the lake holds
+                                     "form_title", "question_text", "option_text", "form", "answer", "evidence")}
 GOOD_ID = "plain-1"
 
 
@@ -40,6 +44,31 @@ def _turn(cid: str, i: int, who: object, begin: float, end: float, text: object)
     return dict(contact_id=cid, turn_index=i, participant=who, begin_s=begin, end_s=end, text=text,
                 word_count=3, confidence=0.9, sentiment="NEUTRAL", sentiment_positive=0.0, sentiment_negative=0.0,
                 sentiment_neutral=1.0, sentiment_mixed=0.0, loudness=50.0, is_interruption=i == 1)
+
+
+HOSTILE_FORM = "hostile"  # a form applied to the lake (<lake>/_forms/hostile.yaml) whose every text is markup
+
+
+def _form_yaml() -> str:
+    p = PAYLOADS
+    return yaml.safe_dump({
+        "name": HOSTILE_FORM, "version": 1, "title": p["form_title"],
+        "scoring": {"mode": "QUESTION_ONLY", "pass_score": 70},
+        "sections": [{"id": "main", "title": "Main", "questions": [
+            {"id": "greet", "title": p["question_text"], "weight": 60,
+             "answer": {"phrase": {"participant": "AGENT", "phrases": ["hello"]}},
+             "options": [{"id": "yes", "text": p["option_text"], "score": 10, "when": "present"},
+                         {"id": "no", "text": "No", "score": 0, "when": "absent"}]},
+            {"id": "odd", "title": "Odd", "weight": 40, "answer": {"category": "billing"},
+             "options": [{"id": "yes", "text": "Yes", "score": 10, "when": "present"},
+                         {"id": "no", "text": "No", "score": 0, "when": "absent"}]}]}]})
+
+
+def _evaluation(cid: str, form: str, qid: str, answer: str, points: int, evidence: str, turn: int | None) -> dict:
+    return dict(contact_id=cid, form=form, form_version=1, section_id="main", question_id=qid,
+                question_type="SINGLESELECT", answer=answer, value=None, points=points, max_points=10, weight=50.0,
+                not_applicable=False, automatic_fail=False, pass_score=70.0, needs_improvement_below=None,
+                exceeds_expectations_from=None, evidence_turn=turn, evidence=evidence)
 
 
 def write_hostile_lake(root: Path) -> Path:
@@ -65,5 +94,11 @@ def write_hostile_lake(root: Path) -> Path:
                      dict(contact_id=GOOD_ID, agent_username="sarah.k", queue_name="Billing")],
         "contact_attributes": [dict(contact_id=bad, name=p["attribute_name"], value=p["attribute_value"]),
                                dict(contact_id=GOOD_ID, name=p["attribute_name"], value="plain value")],
+        "evaluations": [_evaluation(bad, HOSTILE_FORM, "greet", "yes", 10, p["evidence"], 0),
+                        _evaluation(bad, HOSTILE_FORM, "odd", p["answer"], 0, "category billing not matched", None),
+                        _evaluation(bad, p["form"], "greet", "yes", 10, "said hello", 0),
+                        _evaluation(GOOD_ID, HOSTILE_FORM, "greet", "yes", 10, "said 'good morning'", 0)],
     })
+    (root / "_forms").mkdir(parents=True, exist_ok=True)
+    (root / "_forms" / f"{HOSTILE_FORM}.yaml").write_text(_form_yaml())
     return root

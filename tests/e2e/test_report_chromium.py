@@ -267,7 +267,8 @@ def test_hostile_values_in_every_text_column_read_as_text_and_run_nothing(browse
     nothing_ran()
     text = page.evaluate("document.body.textContent")
     for column in ("contact_id", "agent_username", "queue_name", "attribute_value", "category", "turn_text",
-                   "participant", "language_code", "transcriber"):
+                   "participant", "language_code", "transcriber", "form_title", "question_text", "option_text", "form",
+                   "answer", "evidence"):
         assert PAYLOADS[column] in text, column  # the whole string, as text
     assert "onerror=" in page.inner_text("#calls-table thead")  # the attribute's name is a column label
     # An analyst's clicks with those values: the agent's filter link, then the call's page and a turn.
@@ -280,6 +281,17 @@ def test_hostile_values_in_every_text_column_read_as_text_and_run_nothing(browse
     shown = call.inner_text()
     assert PAYLOADS["turn_text"] in shown and PAYLOADS["participant"] in shown and "Unknown speaker" in shown
     call.locator("[data-turn]").first.click()
+    nothing_ran()
+    call.locator("a.evidence", has_text="evidence").click()  # the hostile evidence, a link to its turn
+    page.wait_for_function("id => document.getElementById(id).classList.contains('flash')", arg=f"{bad}-t0")
+    nothing_ran()
+    # from the hostile agent's score in the Quality section to exactly that agent's calls
+    page.goto(out.as_uri() + "#quality")
+    ranking = page.locator(".card[data-form=hostile] table.ranking tbody tr")
+    assert ranking.evaluate_all("rows => rows.map(r => r.dataset.agent)") == ["sarah.k", PAYLOADS["agent_username"]]
+    ranking.filter(has_text=PAYLOADS["agent_username"]).locator("a.score").click()
+    routed(page, "agent", PAYLOADS["agent_username"])
+    assert visible_calls(page) == [bad]
     nothing_ran()
 
 
@@ -421,4 +433,61 @@ def test_csv_export_is_the_filtered_table_with_formulas_defused(browser, qa_repo
     assert manager["agent_username"] == "'=HYPERLINK(\"http://x\")" and manager["queue_name"] == "'+Billing"
     cancel = next(dict(zip(header, r, strict=True)) for r in rows if r[header.index("contact_id")] == "qa-cancel")
     assert cancel["agent_username"] == "mike.t"
+    assert page.errors == []
+
+
+# --- issue 23 part 3: the Quality section and each call's evaluation form ---
+
+def test_an_agents_evaluation_score_leads_to_exactly_that_agents_calls(browser, lake_days, tmp_path):
+    """The Quality section ranks agents by the view's scores; a click on a score filters the calls table to that
+    agent's calls, the same the lake names."""
+    lake, report, _ = lake_days
+    page = open_page(browser, report, fragment="#quality")
+    _, scores = query("select agent_username, avg(score_pct), count(*) from v_evaluation_scores "
+                      "where form = 'default' group by agent_username order by avg(score_pct) desc, agent_username",
+                      lake)
+    ranking = page.locator('#quality .card[data-form="default"] table.ranking tbody tr')
+    shown = ranking.evaluate_all("rows => rows.map(r => [r.dataset.agent, r.cells[2].innerText, r.cells[3].innerText])")
+    assert shown == [[agent, f"{avg:.1f} %", str(n)] for agent, avg, n in scores]
+    assert page.locator("#quality").evaluate(LAYOUT_PROBLEMS) == []
+    page.locator("#quality").screenshot(path=str(shots_dir(tmp_path) / "quality.png"))
+    for agent, _, _ in scores:
+        page.goto(report.as_uri() + "#quality")
+        page.locator(f'#quality .card[data-form="default"] tr[data-agent="{agent}"] a.score').click()
+        routed(page, "agent", agent)
+        _, own = query(f"select contact_id from v_call_contacts where agent_username = '{agent}'", lake)
+        assert sorted(visible_calls(page)) == sorted(c for (c,) in own) and own, agent
+        assert page.is_visible("#calls-table")
+    assert page.errors == []
+
+
+def test_an_answer_leads_to_its_evidence_turn(browser, lake_days):
+    """Each answer with evidence in a turn links to that turn in the call's transcript: a click brings the turn the
+    lake names into view on the same page (flashed); metric answers show the metric's name and value."""
+    lake, report, _ = lake_days
+    _, evidence = query("select contact_id, question_id, evidence_turn from evaluations where form = 'default' "
+                        "and evidence_turn is not null order by contact_id, question_id", lake)
+    assert len(evidence) >= 4  # every sample call's greeting at least
+    page = open_page(browser, report)
+    for cid, question, turn in evidence:
+        page.goto(report.as_uri() + f"#call-{cid}")
+        call = page.locator(f"#call-{cid}")
+        card = call.locator('.evaluation[data-form="default"]')
+        assert card.locator("[data-score]").is_visible()
+        page.evaluate("window.scrollTo(0, 0)")
+        target = page.locator(f'[id="{cid}-t{turn}"]')
+        in_view = "t => { const r = t.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }"
+        assert not target.evaluate(in_view)  # below the form, the charts and the timeline until the click
+        link = card.locator(f'tr[data-question="{question}"] a.evidence')
+        assert link.get_attribute("data-turn") == f"{cid}-t{turn}"
+        link.click()
+        page.wait_for_function("id => document.getElementById(id).classList.contains('flash')", arg=f"{cid}-t{turn}")
+        assert target.evaluate(in_view), (cid, question, turn)
+        assert call.is_visible() and page.url.endswith(f"#call-{cid}")
+    _, metric = query("select contact_id, evidence from evaluations where form = 'default' and "
+                      "question_id = 'talk_speed' and value is not null limit 1", lake)
+    cid, said = metric[0]
+    page.goto(report.as_uri() + f"#call-{cid}")
+    row = page.locator(f'#call-{cid} .evaluation tr[data-question="talk_speed"]')
+    assert said.startswith("agent_wpm = ") and said in row.inner_text() and row.locator("a.evidence").count() == 0
     assert page.errors == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from html.parser import HTMLParser
+from urllib.parse import quote
 
 import pytest
 
@@ -196,6 +197,13 @@ def test_hostile_values_are_escaped_and_a_turn_without_participant_or_text_rende
             assert html_module.escape(value, quote=True) in page, column
     assert '<span class="who">Unknown speaker</span>' in page
     assert '<li class="turn other neu"' in page  # a role that is neither side gets no side's colour
+    # evaluations: the form's text from a team's YAML, the lake's form name, answer and evidence, all as text; the
+    # hostile evidence still links to its turn, and the hostile agent's score to its calls
+    bad = html_module.escape(PAYLOADS["contact_id"], quote=True)
+    assert f'<a class="evidence" href="#call-{bad}" data-turn="{bad}-t0">' \
+           f'{html_module.escape(PAYLOADS["evidence"], quote=True)}</a>' in page
+    quality = page[page.index('id="quality"'):]
+    assert f'href="#calls?agent={quote(PAYLOADS["agent_username"], safe="")}"'.replace("&", "&amp;") in quality
 
 
 # --- issue 23: the sentiment outcome, the recording, turn by turn, no contact record, CSV, first evidence ---
@@ -392,3 +400,113 @@ def test_a_hostile_recording_file_name_is_a_plain_link(tmp_path):
     assert href.startswith("./rec/javascript%3Aalert") and "<" not in href and "'" not in href
     assert (tmp_path / unquote(href)).resolve() == recording
     assert "<img" not in html and html.count("<script") == 1
+
+
+# --- issue 23 part 3: the Quality section and each call's evaluation form, on the hand-counted lake ---
+
+@pytest.fixture
+def evaluated(tmp_path):
+    """tests.unit.test_evaluations' hand-counted calls, scored with the default form in their commits and with the
+    hand-count form applied by `aftercall evaluate --form` (kept in the lake's _forms/)."""
+    from pipeline.evaluations import evaluate
+    from tests.unit.test_evaluations import HAND_FORM, _hand_lake
+
+    settings, lake_dir = _hand_lake(tmp_path)
+    form = tmp_path / "handcount.yaml"
+    form.write_text(HAND_FORM)
+    evaluate(settings, date(2026, 11, 16), date(2026, 11, 29), form=str(form))
+    return lake_dir
+
+
+def _quality_query(lake_dir):
+    from pipeline.adapters.duckdb_engine import connect
+    from pipeline.sql import athena_to_duckdb
+
+    con = connect(lake_dir)
+
+    def run(sql):
+        cursor = con.execute(athena_to_duckdb(sql))
+        return [d[0] for d in cursor.description], cursor.fetchall()
+    return run
+
+
+@pytest.mark.parametrize("chunk", [1, 7])
+def test_agent_ranking_and_pass_rate_per_question_match_a_hand_count(evaluated, monkeypatch, chunk):
+    """Summed a day or a week at a time, the same numbers as counted by hand (test_evaluations.HAND_CALLS)."""
+    from pipeline import report_quality
+    from pipeline.report_quality import load_forms, load_quality
+
+    monkeypatch.setattr(report_quality, "CHUNK_DAYS", chunk)
+    days = ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"]
+    data = load_quality(_quality_query(evaluated), days, load_forms(evaluated))
+    assert data.form_names() == ["default", "handcount"]
+    ranking = [(a.agent, round(a.avg_score, 2), a.calls, round(a.pass_rate, 4), a.automatic_fails)
+               for a in data.ranking("handcount")]
+    assert ranking == [("(no contact record)", 100.0, 1, 1.0, 0),  # u1
+                       ("bob", 80.0, 3, 0.6667, 0),  # 100, 50, 90: b1 and b3 pass
+                       ("ann", 46.67, 3, 0.3333, 1)]  # 100, 40, 0 (a3 automatic fail): a1 passes
+    rates = [(qid, text, q.full, q.answered, q.not_applicable) for qid, text, q in data.question_rates("handcount")]
+    assert rates == [("greet", "Hello in the first 10 s", 5, 7, 0),  # a2 says no hello, b2's is at 12 s
+                     ("calm", "No escalation", 6, 7, 0),  # a3 asks for a manager
+                     ("pace", "Talk speed", 4, 6, 1)]  # b1 unmeasured; a2 (100) and b3 (110) under 120 wpm
+    weeks = {w: round(s / n, 2) for w, (s, n) in data.weeks["handcount"].items()}
+    assert weeks == {"2026-11-16": 80.0, "2026-11-23": 60.0}  # (100 + 40 + 100) / 3, (0 + 50 + 90 + 100) / 4
+    # category hits: call_categories x contacts, counted here from the partitions themselves
+    lake = LocalLake(evaluated)
+    expected: dict = {}
+    for day in days:
+        agents = {c["contact_id"]: c["agent_username"] for c in lake.read_partition("contacts", day).to_pylist()}
+        for m in lake.read_partition("call_categories", day).to_pylist():
+            key = (agents.get(m["contact_id"], "(no contact record)"), m["category"])
+            expected[key] = expected.get(key, 0) + 1
+    assert data.categories == expected and data.categories[("ann", "escalation_request")] == 1
+
+
+def test_the_quality_section_respects_the_range_and_links_agents_to_their_calls(evaluated, tmp_path):
+    html = write_report(str(evaluated), tmp_path / "r.html", date(2026, 11, 22), date(2026, 11, 23)).path.read_text()
+    quality = html[html.index('<section class="sheet" id="quality">'):]
+    quality = quality[:quality.index("</section>")]
+    assert '<a href="#quality">Quality</a>' in html
+    hand = quality[quality.index('data-form="handcount"'):]
+    rows = re.findall(r'<tr data-agent="([^"]+)"><td class="num">(\d+)</td>.*?href="([^"]+)".*?'
+                      r'<a class="filter-link score"[^>]*>([^<]+)</a></td><td class="num">(\d+)</td>', hand)
+    # 22-23 Nov only: ann a2 40, a3 0; bob b1 100, b2 50, b3 90; u1 100
+    assert [(a, s, n) for a, _, _, s, n in rows[:3]] == [("(no contact record)", "100.0 %", "1"), ("bob", "80.0 %", "3"),
+                                                      ("ann", "20.0 %", "2")]
+    assert rows[2][2] == "#calls?agent=ann"
+    assert quality.index('data-form="default"') < quality.index('data-form="handcount"')  # the default form first
+    assert "Hello in the first 10 s" in quality and "Category hits per agent" in quality
+    hits = re.search(r'<table class="chart table hits">.*?<tr data-agent="ann">(.*?)</tr>', quality)[1]
+    assert '<a class="chip" href="#calls?category=escalation_request">escalation_request</a> 1<' in hits  # a3
+    assert "Average evaluation score per week" in quality
+    assert "70.0 %" in quality  # the week of 16 Nov within the range: (40 + 100) / 2
+    assert quality.count('<svg class="chart line"') == 1  # two weeks: a trend
+    one_week = write_report(str(evaluated), tmp_path / "w.html", date(2026, 11, 20), date(2026, 11, 22)).path.read_text()
+    one_week = one_week[one_week.index('id="quality"'):]
+    assert '<svg class="chart line"' not in one_week[:one_week.index("</section>")]  # one week: no lone dot
+    assert re.search(r'<li data-form="handcount"><b>80.0 %</b>', one_week)  # a1 100, a2 40, b1 100
+
+
+def test_each_call_page_shows_its_form_with_answers_linked_to_their_evidence_turns(evaluated, tmp_path):
+    html = write_report(str(evaluated), tmp_path / "r.html").path.read_text()
+
+    def form_on(cid, form):
+        page = html[html.index(f'<section class="call" id="call-{cid}"'):]
+        page = page[:page.index("</section>")]
+        card = page[page.index(f'<div class="card wide evaluation" data-form="{form}">'):]
+        return page, card[:card.index("</table>")]
+
+    page, card = form_on("a1", "handcount")
+    assert 'data-score>100.0 %</span> <span class="outcome-word">passed' in card
+    greet = re.search(r'<tr data-question="greet">(.*?)</tr>', card)[1]
+    assert "Hello in the first 10 s" in greet and ">Yes<" in greet and "10 / 10" in greet
+    link = re.search(r'<a class="evidence" href="#call-a1" data-turn="a1-t(\d+)">([^<]+)</a>', greet)
+    turn = LocalLake(evaluated).read_partition("evaluations", "2026-11-20").to_pylist()
+    named = next(r["evidence_turn"] for r in turn if r["contact_id"] == "a1" and r["question_id"] == "greet")
+    assert int(link[1]) == named == 0 and f'id="a1-t{named}"' in page  # the turn is on the same page
+    pace = re.search(r'<tr data-question="pace">(.*?)</tr>', card)[1]
+    assert "<td class=\"wrap\">agent_wpm = 150</td>" in pace and "data-turn" not in pace  # a metric: name and value
+    _, card = form_on("a3", "handcount")
+    assert "failed: automatic fail" in card and "automatic fail</span>" in card
+    _, card = form_on("b1", "handcount")
+    assert re.search(r'<tr data-question="pace">.*?not applicable.*?<td class="num">–</td>', card)

@@ -276,3 +276,22 @@ def test_the_reports_per_day_views_are_computed_a_few_days_at_a_time_with_the_sa
     assert "report_v_" not in direct
     footer = re.compile(r"generated [^<]* UTC")
     assert footer.sub("", copied) == footer.sub("", direct)
+
+
+def test_the_quality_section_reads_a_few_days_at_a_time_with_the_same_numbers(lake, tmp_path, monkeypatch):
+    """Issue 23: the Quality section's sums over the range, a chunk of days per query; each query reads only its
+    chunk's files, and the numbers are those of the whole range at once."""
+    from pipeline import report_quality
+    from pipeline.report_quality import load_quality
+
+    whole = load_quality(_recording_query(lake, tmp_path)[0], DAYS)
+    monkeypatch.setattr(report_quality, "CHUNK_DAYS", 1)
+    run, seen = _recording_query(lake, tmp_path)
+    daily = load_quality(run, DAYS)
+    assert len(seen) == 4 * len(DAYS)
+    for (sql, days), day in zip(seen, [d for d in DAYS for _ in range(4)], strict=True):
+        assert days <= {day}, sql
+    assert daily == whole
+    score = whole.agents["default"]["agent0"]
+    assert (score.calls, score.avg_score, score.pass_rate) == (9, 100.0, 1.0)
+    assert whole.categories == {("agent0", "churn_risk"): 9, ("agent1", "churn_risk"): 3}

@@ -224,7 +224,7 @@ def test_templated_from_settings_and_one_dataset_per_view(assets):
     assert {p["Principal"] for p in assets.dashboard["Permissions"]} == {PRINCIPAL}
     sheets = [s["Name"] for s in assets.dashboard["Definition"]["Sheets"]]
     assert sheets == ["Overview", "Calls", "Customer sentiment", "Agents", "Categories", "Silence and interruptions",
-                      "Cost", "Call"]
+                      "Cost", "Quality", "Call"]
     names = {next(iter(p.values()))["Name"] for p in assets.dashboard["Definition"]["ParameterDeclarations"]}
     assert names == {"FromDate", "ToDate", "ContactId"}
     other = build_assets(Settings(), "999999999999", "us-east-1")
@@ -371,3 +371,39 @@ def test_the_sentiment_outcome_reads_the_same_in_quicksight_as_in_the_report(ass
     assert {"customer_ended", "customer_moved", "customer_sentiment_shift"} <= columns
     assert {"loudness", "sentiment_score"} <= {f["Column"]["ColumnName"] for f in _fields(visuals["call-2"])}
     assert {"customer_ended", "customer_moved", "customer_ended_happier"} <= dict(dataset_columns("v_call_contacts")).keys()
+
+
+def test_the_quality_sheet_reads_the_evaluation_views(assets):
+    """Issue 23: agents by evaluation score (the call-weighted average of v_evaluation_scores), the weekly
+    scorecard's counts per agent and form, the average score per week; the From/To range filters the weekly view
+    by its week_start (it has no dt)."""
+    definition = assets.dashboard["Definition"]
+    quality = next(s for s in definition["Sheets"] if s["SheetId"] == "quality")
+    visuals = {next(iter(v.values()))["Title"]["FormatText"]["PlainText"]: v for v in quality["Visuals"]}
+    assert set(visuals) == {"Agents by evaluation score", "Evaluation scorecard", "Average evaluation score per week"}
+    bar = visuals["Agents by evaluation score"]["BarChartVisual"]["ChartConfiguration"]["FieldWells"][
+        "BarChartAggregatedFieldWells"]
+    assert bar["Category"][0]["CategoricalDimensionField"]["Column"] == {"DataSetIdentifier": "v_evaluation_scores",
+                                                                         "ColumnName": "agent_username"}
+    measure = bar["Values"][0]["NumericalMeasureField"]
+    assert measure["Column"]["ColumnName"] == "score_pct"
+    assert measure["AggregationFunction"] == {"SimpleNumericalAggregation": "AVERAGE"}
+    table = visuals["Evaluation scorecard"]["TableVisual"]["ChartConfiguration"]["FieldWells"]["TableAggregatedFieldWells"]
+    assert [g["CategoricalDimensionField"]["Column"]["ColumnName"] for g in table["GroupBy"]] == ["form", "agent_username"]
+    assert {v["NumericalMeasureField"]["Column"]["DataSetIdentifier"] for v in table["Values"]} == {
+        "v_agent_scorecard_weekly"}
+    line = visuals["Average evaluation score per week"]["LineChartVisual"]["ChartConfiguration"]["FieldWells"][
+        "LineChartAggregatedFieldWells"]
+    assert line["Category"][0]["DateDimensionField"]["DateGranularity"] == "WEEK"
+    assert line["Category"][0]["DateDimensionField"]["Column"]["DataSetIdentifier"] == "v_evaluation_scores"
+    declared = {d["Identifier"] for d in definition["DataSetIdentifierDeclarations"]}
+    assert {"v_evaluation_scores", "v_agent_scorecard_weekly"} <= declared
+    dates = {g["FilterGroupId"]: g["Filters"][0]["TimeRangeFilter"]["Column"] for g in definition["FilterGroups"]
+             if g["FilterGroupId"].startswith("dates-")}
+    assert dates["dates-v_agent_scorecard_weekly"] == {"DataSetIdentifier": "v_agent_scorecard_weekly",
+                                                       "ColumnName": "week_start"}
+    assert dates["dates-v_evaluation_scores"]["ColumnName"] == "dt"
+    weekly = next(d for d in assets.data_sets if d["PhysicalTableMap"]["view"]["RelationalTable"]["Name"]
+                  == "v_agent_scorecard_weekly")
+    assert dict((c["Name"], c["Type"]) for c in weekly["PhysicalTableMap"]["view"]["RelationalTable"]["InputColumns"])[
+        "week_start"] == "DATETIME"
