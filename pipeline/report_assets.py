@@ -1,6 +1,6 @@
 """The report's stylesheet and script, inline in the page (the file works offline, from any folder).
 
-The script only sorts and filters the calls table, follows ``#calls?agent=…`` links and exports the
+The script only sorts and filters the calls table (by its selects and by words said in the calls), follows ``#calls?agent=…`` links and exports the
 shown rows as CSV (each row carries its values as JSON in ``data-csv``); every chart and every call page
 is already in the HTML, shown by ``:target``.
 """
@@ -52,7 +52,7 @@ table.calls th[aria-sort=descending]::after{content:" ▼";font-size:10px}
 table.calls tbody tr:hover{background:#f8fafc}
 .filters{display:flex;flex-wrap:wrap;gap:8px 14px;align-items:end;margin-bottom:10px}
 .filters label{display:flex;flex-direction:column;font-size:12px;color:#475569}
-.filters select{font:inherit;padding:3px 6px;min-width:120px}.filters button{font:inherit;padding:4px 10px}
+.filters select,.filters input{font:inherit;padding:3px 6px;min-width:120px}.filters button{font:inherit;padding:4px 10px}
 .count{color:#475569;font-size:13px;margin-left:auto;padding-right:6px}
 .chip{display:inline-block;background:#ede9fe;color:#5b21b6;border-radius:10px;padding:0 8px;font-size:12px;
 text-decoration:none;margin:1px 2px}
@@ -98,14 +98,29 @@ JS = r"""
   const count = document.querySelector('[data-count]');
   const rows = table ? [...table.tBodies[0].rows] : [];
 
+  // Transcript search: the words of each call's turns (its page), normalised as v_transcript_search does
+  // (lower case, every run of non-letters and non-digits one space, a space at each end), so a phrase
+  // matches whole words whatever the case and punctuation, within one turn, as `aftercall search` does.
+  const search = document.querySelector('input[data-search]');
+  const norm = (text) => ' ' + text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim() + ' ';
+  const said = new Map();
+  function turnsOf(cid) {
+    if (!said.has(cid)) {
+      const page = document.getElementById('call-' + cid);
+      said.set(cid, page ? [...page.querySelectorAll('li.turn .said')].map((e) => norm(e.textContent)) : []);
+    }
+    return said.get(cid);
+  }
+
   function apply() {
     let shown = 0;
+    const phrase = search ? norm(search.value) : '  ';
     for (const row of rows) {
       const ok = selects.every((s) => {
         if (!s.value) return true;
         const have = row.getAttribute('data-' + s.dataset.filter) || '';
         return 'multi' in s.dataset ? have.includes('|' + s.value + '|') : have === s.value;
-      });
+      }) && (phrase === '  ' || turnsOf(row.dataset.call).some((t) => t.includes(phrase)));
       row.hidden = !ok;
       if (ok) shown += 1;
     }
@@ -164,7 +179,8 @@ JS = r"""
 
   for (const s of selects) s.addEventListener('change', apply);
   const clear = document.querySelector('[data-clear]');
-  if (clear) clear.addEventListener('click', () => { for (const s of selects) s.value = ''; apply(); });
+  if (search) search.addEventListener('input', apply);
+  if (clear) clear.addEventListener('click', () => { for (const s of selects) s.value = ''; if (search) search.value = ''; apply(); });
   if (table) {
     for (const th of table.tHead.rows[0].cells) {
       th.addEventListener('click', () => sortBy(th));

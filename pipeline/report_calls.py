@@ -248,7 +248,11 @@ def calls_section(dashboard: Dashboard, data: CallData, sheet_id: str, sheet_nam
         empty = (f'<p class="note">Showing the latest {len(calls):,} of {data.total:,} calls in this range (the charts '
                  f'count them all): pick fewer days with --from/--to, or raise --max-calls.</p>')
     return (f'<section class="sheet" id="{esc(sheet_id)}"><h2>{esc(sheet_name)}</h2>'
-            f'<div class="filters">{"".join(filters)}<button type="button" data-clear>Clear filters</button>'
+            f'<div class="filters">{"".join(filters)}'
+            f'<label>Said in the call<input type="search" data-search placeholder="words, e.g. cancel my contract" '
+            f'title="Calls with a turn that says these words: whole words, any case and punctuation, as '
+            f'aftercall search matches them"></label>'
+            f'<button type="button" data-clear>Clear filters</button>'
             f'<button type="button" data-csv-export title="The calls shown (as filtered and sorted), every column, as '
             f'CSV; text starting with = + - @ gets a leading \' so a spreadsheet never runs it">Export CSV</button>'
             f'<span class="count" data-count>{len(calls)} of {len(calls)} calls</span></div>{empty}'

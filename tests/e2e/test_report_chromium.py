@@ -491,3 +491,33 @@ def test_an_answer_leads_to_its_evidence_turn(browser, lake_days):
     row = page.locator(f'#call-{cid} .evaluation tr[data-question="talk_speed"]')
     assert said.startswith("agent_wpm = ") and said in row.inner_text() and row.locator("a.evidence").count() == 0
     assert page.errors == []
+
+
+# --- issue 24 part 2: the calls table's search box over the listed calls' transcripts ---
+
+def test_the_search_box_shows_the_calls_aftercall_search_finds(browser, lake_days):
+    """Typing words keeps exactly the calls whose turns say them (whole words, any case and punctuation), as
+    the installed `aftercall search` finds them over the same days; the filters still apply on top."""
+    import json
+
+    lake, report, _ = lake_days
+    page = open_page(browser, report, fragment="#calls")
+    listed = set(visible_calls(page))
+
+    def searched(phrase: str, *args: str) -> set[str]:
+        done = subprocess.run([str(CLI), "search", phrase, "--lake", str(lake), "--format", "json", *args],
+                              capture_output=True, text=True, timeout=120, check=True)
+        return {r["contact_id"] for r in json.loads(done.stdout)} & listed
+
+    for typed in ("Thank you!", "THANK-you", "cancel", "account", "nothing anybody said xyzzy"):
+        page.fill("input[data-search]", typed)
+        assert set(visible_calls(page)) == searched(typed), typed
+        assert page.inner_text("[data-count]").startswith(f"{len(visible_calls(page))} of {len(listed)}")
+    page.fill("input[data-search]", "thank you")
+    assert searched("thank you")  # the sample calls thank their callers: the comparison is not of empty sets
+    page.select_option('select[data-filter="dt"]', "2026-11-24")
+    assert set(visible_calls(page)) == searched("thank you", "--from", "2026-11-24", "--to", "2026-11-24")
+    page.click("[data-clear]")
+    assert page.input_value("input[data-search]") == "" and set(visible_calls(page)) == listed
+    page.fill("input[data-search]", "<img src=x onerror=alert(1)>")  # typed text is a phrase, never markup
+    assert visible_calls(page) == [] and page.errors == []

@@ -107,7 +107,8 @@ def test_views_ddl_issued_once_per_view_in_dependency_order(aws):
     assert len(set(names)) == len(names) >= 5 and "v_cost_daily" in names
     assert all(e.workgroup.name == "aftercall" if hasattr(e.workgroup, "name") else e.workgroup == "aftercall"
                for e in executions)
-    code = [re.sub(r"--.*", "", q).lower() for q in ddl]
+    # the SQL outside comments and string literals (v_transcript_search's regular expression has brackets)
+    code = [re.sub(r"'(?:[^']|'')*'", "''", re.sub(r"--.*", "", q)).lower() for q in ddl]
     assert not any(re.search(r"\barray\b|array_agg|\[", c) for c in code)  # QuickSight skips array columns
 
 
