@@ -1,6 +1,8 @@
 """The day as steps an orchestrator can map, retry and resume: plan, process a batch, commit, check views.
 
-Airflow-agnostic (the DAG calls these; so could any other scheduler). Between steps only
+Airflow-agnostic (the DAG calls these; so could any other scheduler). A day is a day in
+``AFTERCALL_TIMEZONE`` (:mod:`pipeline.days`): staging, manifests, locks and partitions are keyed by it.
+Between steps only
 paths and ids travel. Batches stage their rows under ``<lake>/_staging/dt=DAY/<run>/`` (a
 folder, or an S3 prefix when the lake is on S3);
 the commit step turns every staged batch into the day's partitions in one switch per table,
@@ -39,24 +41,30 @@ MAX_BATCHES = 256  # well under Airflow's max_map_length (1024)
 STAGED = ("calls", "turns", "turns_raw", "failures")  # what batches produce; the rest is derived at commit
 
 
-def day_of_run(day_param: str | None, logical_date: datetime | None, run_after: datetime) -> date:
-    """The day a run processes, as users name it.
+def day_of_run(day_param: str | None, logical_date: datetime | None, run_after: datetime,
+               tz: str = "UTC") -> date:
+    """The day a run processes, as users name it: a day in the centre's zone ``tz`` (``AFTERCALL_TIMEZONE``).
 
-    The ``day`` param if given; else the logical date's day (UTC): the nightly run of the interval
-    starting at D 00:00, ``airflow dags test … D``, each day of ``backfill create --from-date D1
+    The ``day`` param if given; else the logical date's day in ``tz``: the nightly run of the interval
+    starting at D 00:00 (local), ``airflow dags test … D``, each day of ``backfill create --from-date D1
     --to-date D2``, a UI trigger with a logical date. A trigger without a logical date: yesterday
-    (UTC) relative to when it runs, the last day that has ended.
+    (in ``tz``) relative to when it runs, the last day that has ended.
     """
+    from pipeline.days import local_day
+
     if day_param:
         return date.fromisoformat(day_param)
     if logical_date is not None:
-        return logical_date.astimezone(UTC).date()
-    return run_after.astimezone(UTC).date() - timedelta(days=1)
+        return local_day(logical_date, tz)
+    return local_day(run_after, tz) - timedelta(days=1)
 
 
-def day_has_landed(day: date, delay_minutes: float, now: datetime | None = None) -> bool:
-    """Whether ``day`` ended at least ``delay_minutes`` ago (UTC): its last recordings have been uploaded."""
-    landed = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1, minutes=delay_minutes)
+def day_has_landed(day: date, delay_minutes: float, now: datetime | None = None, tz: str = "UTC") -> bool:
+    """Whether ``day`` (a day in ``tz``) ended at least ``delay_minutes`` ago: its last recordings have been
+    uploaded."""
+    from pipeline.days import day_bounds
+
+    landed = day_bounds(day, tz)[1] + timedelta(minutes=delay_minutes)
     return (now or datetime.now(UTC)) >= landed
 
 
@@ -81,8 +89,10 @@ def _parquet_bytes(table: str, rows: list[dict]) -> bytes:
 def plan_day(settings: Settings, day: date, run_id: str, batch_size: int = 50) -> list[dict]:
     """Discover the day, write its manifest, return one small descriptor per batch (ids and paths only)."""
     from pipeline.categories import effective_rules
+    from pipeline.days import check_lake_zone
 
     effective_rules(settings)  # broken category rules stop the run before it pays for any transcription
+    check_lake_zone(settings)  # so does a lake whose days are in another zone (LakeZoneMismatch)
     recordings = discover_day(settings, day)
     store = build_store(settings)
     staging = _staging(settings, day, run_id)
@@ -110,7 +120,8 @@ def _load_manifest(settings: Settings, path: str, start: int, stop: int) -> list
     rows = json.loads(build_store(settings).read_bytes(path))[start:stop]
     return [Recording(uri=r["uri"], contact_id=r["contact_id"], dt=date.fromisoformat(r["dt"]),
                       call_started_at=datetime.fromisoformat(r["call_started_at"]) if r["call_started_at"] else None,
-                      size_bytes=r["size_bytes"], etag=r.get("etag")) for r in rows]
+                      size_bytes=r["size_bytes"], etag=r.get("etag"), timezone=r.get("timezone") or "UTC")
+            for r in rows]
 
 
 def process_batch(settings: Settings, batch: dict) -> str:
