@@ -14,7 +14,8 @@ from pipeline.discovery import discover_local
 from pipeline.exceptions import ConfigurationError, LakeZoneMismatch
 from pipeline.orchestration import day_has_landed, day_of_run
 from pipeline.settings import load_settings
-from tests.conftest import DAY_DIR, make_settings
+from tests.conftest import make_settings
+from tests.zones import straddling_source
 
 SEOUL, NEW_YORK = "Asia/Seoul", "America/New_York"
 
@@ -155,17 +156,7 @@ def test_a_local_day_has_landed_after_its_local_midnight_plus_the_delay():
 
 # --- dt = the local day, end to end through run_day, and a lake that keeps its zone ---
 def _straddling_source(tmp_path, sample_files):
-    """The four sample calls filed as Connect would for a Seoul evening: two in the UTC folder of the 22nd after
-    15:00 UTC, two in the 23rd's before 15:00 UTC: all four belong to the Seoul day 2026-11-23."""
-    import shutil
-
-    root = tmp_path / "source"
-    stamps = ["20261122T15:05_UTC", "20261122T23:58_UTC", "20261123T00:02_UTC", "20261123T14:55_UTC"]
-    for wav, stamp in zip(sample_files, stamps, strict=True):
-        folder = root / DAY_DIR.parent / stamp[6:8]
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy(wav, folder / f"{wav.name.split('_')[0]}_{stamp}.wav")
-    return root
+    return straddling_source(tmp_path / "source", sample_files)
 
 
 def test_dt_is_the_local_day_and_the_views_show_the_zone(tmp_path, sample_files):
