@@ -209,3 +209,34 @@ def test_a_lake_from_before_zones_holds_utc_days(tmp_path, sample_files, source)
         run_day(make_settings(source, lake, transcribe=False, workers=1, timezone=SEOUL), date(2026, 11, 22))
     run_day(make_settings(source, lake, transcribe=False, workers=1), date(2026, 11, 22))  # UTC: still fine
     assert json.loads((lake / LAKE_META).read_text())["timezone"] == "UTC"
+
+
+# --- contact trace records and imports follow the local day too ---
+def test_contact_trace_records_are_read_for_the_local_day(tmp_path):
+    from pipeline.ctr import read_contacts_checked
+
+    ctr = tmp_path / "ctr"
+    records = {  # Firehose folder (UTC hour) -> (contact, InitiationTimestamp)
+        "2026/11/22/14": ("before", "2026-11-22T14:59:00Z"),  # Seoul 22nd
+        "2026/11/22/15": ("first", "2026-11-22T15:01:00Z"),  # Seoul 23rd
+        "2026/11/23/02": ("second", "2026-11-23T02:00:00Z"),  # Seoul 23rd
+        "2026/11/23/15": ("after", "2026-11-23T15:00:00Z"),  # Seoul 24th
+        "2026/11/24/00": ("late", "2026-11-23T14:50:00Z"),  # Seoul 23rd, delivered after the day's last folder
+    }
+    for folder, (contact, started) in records.items():
+        (ctr / folder).mkdir(parents=True)
+        (ctr / folder / "stream-1").write_text(json.dumps(
+            {"ContactId": contact, "InitiationTimestamp": started, "LastUpdateTimestamp": started}))
+    settings = make_settings(tmp_path, tmp_path / "lake", ctr_source=str(ctr), timezone=SEOUL)
+    contacts, skipped = read_contacts_checked(settings, date(2026, 11, 23))
+    assert sorted(c["contact_id"] for c in contacts) == ["first", "late", "second"] and skipped == 0
+    utc = make_settings(tmp_path, tmp_path / "lake", ctr_source=str(ctr))
+    assert sorted(c["contact_id"] for c in read_contacts_checked(utc, date(2026, 11, 22))[0]) == ["before", "first"]
+
+
+def test_an_imported_transcript_belongs_to_the_local_day_of_its_start_stamp():
+    from pipeline.importers import _day
+
+    assert _day("abc_20261122T16:00_UTC.json", None, SEOUL) == date(2026, 11, 23)
+    assert _day("abc_20261122T16:00_UTC.json", None) == date(2026, 11, 22)
+    assert _day("abc_20261122T16:00_UTC.json", date(2026, 1, 1), SEOUL) == date(2026, 1, 1)  # --date wins
