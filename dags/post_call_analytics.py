@@ -54,13 +54,17 @@ def _day_and_settings():
     """The run's day (see the DAG's doc), logged first in every task, and the workers' settings."""
     import logging
 
-    from pipeline.orchestration import day_of_run
+    from pipeline.orchestration import check_schedule_zone, day_of_run
     from pipeline.settings import load_settings
 
     context = get_current_context()
     settings = load_settings()
     day = day_of_run(context["params"].get("day"), context.get("logical_date"), context["dag_run"].run_after,
                      settings.timezone)
+    if (SCHEDULE == "0 0 * * *" and not context["params"].get("day")
+            and str(getattr(context["dag_run"], "run_type", "")).lower().endswith(("scheduled", "backfill"))):
+        # the schedule's logical dates come from the scheduler's parse: its zone must be this worker's
+        check_schedule_zone(day, settings.timezone, context.get("logical_date"))
     logging.getLogger("aftercall").info("aftercall day %s %s (run %s)", day, settings.timezone, context["run_id"])
     return day, context["run_id"], settings
 

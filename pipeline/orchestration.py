@@ -32,7 +32,7 @@ from pipeline.schema import TABLES
 from pipeline.settings import Settings
 from pipeline.wiring import aws_client, build_store
 
-__all__ = ["DayFailed", "MAX_BATCHES", "check_views", "commit_day_staged", "day_has_landed", "day_of_run", "plan_day",
+__all__ = ["DayFailed", "MAX_BATCHES", "check_schedule_zone", "check_views", "commit_day_staged", "day_has_landed", "day_of_run", "plan_day",
            "process_batch", "refresh_views"]
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,26 @@ def day_has_landed(day: date, delay_minutes: float, now: datetime | None = None,
 
     landed = day_bounds(day, tz)[1] + timedelta(minutes=delay_minutes)
     return (now or datetime.now(UTC)) >= landed
+
+
+def check_schedule_zone(day: date, tz: str, logical_date: datetime | None) -> None:
+    """A run the midnight schedule made (scheduled, backfill) starts at the local midnight of ``day`` in ``tz``;
+    else the scheduler read another ``AFTERCALL_TIMEZONE`` than this worker (the timetable is built where the DAG
+    is parsed for the scheduler) and the day would be wrong: ConfigurationError, before anything is discovered.
+
+    The logical date is compared, not the data interval: a manual run that a backfill re-runs keeps the interval
+    Airflow inferred for it (the one that ended before its logical date)."""
+    from pipeline.days import day_bounds
+    from pipeline.exceptions import ConfigurationError
+
+    if logical_date is None:
+        return
+    midnight = day_bounds(day, tz)[0]
+    if logical_date.astimezone(UTC) != midnight:
+        raise ConfigurationError(
+            f"the run's logical date {logical_date.astimezone(UTC):%Y-%m-%d %H:%M} UTC is not a midnight in "
+            f"AFTERCALL_TIMEZONE={tz} (the day {day} starts at {midnight:%Y-%m-%d %H:%M} UTC): the scheduler's DAG "
+            "processor and the workers must have the same AFTERCALL_TIMEZONE, and AFTERCALL_SCHEDULE stay at midnight")
 
 
 def _run_key(run_id: str) -> str:

@@ -240,3 +240,15 @@ def test_an_imported_transcript_belongs_to_the_local_day_of_its_start_stamp():
     assert _day("abc_20261122T16:00_UTC.json", None, SEOUL) == date(2026, 11, 23)
     assert _day("abc_20261122T16:00_UTC.json", None) == date(2026, 11, 22)
     assert _day("abc_20261122T16:00_UTC.json", date(2026, 1, 1), SEOUL) == date(2026, 1, 1)  # --date wins
+
+
+def test_a_schedule_in_another_zone_than_the_workers_is_refused():
+    from pipeline.orchestration import check_schedule_zone
+
+    seoul_midnight = datetime(2026, 11, 22, 15, tzinfo=UTC)
+    check_schedule_zone(date(2026, 11, 23), SEOUL, seoul_midnight)
+    check_schedule_zone(date(2026, 11, 23), SEOUL, None)  # no logical date: nothing to compare
+    # the scheduler parsed the DAG with Asia/Seoul, this worker has UTC: its day would be the 22nd, from 15:00
+    with pytest.raises(ConfigurationError, match=r"15:00 UTC is not a midnight in AFTERCALL_TIMEZONE=UTC.*same"):
+        check_schedule_zone(day_of_run(None, seoul_midnight, datetime.now(UTC)), "UTC", seoul_midnight)
+    check_schedule_zone(date(2026, 11, 2), NEW_YORK, datetime(2026, 11, 2, 5, tzinfo=UTC))  # after a 25-hour day
