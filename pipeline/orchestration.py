@@ -2,8 +2,7 @@
 
 Airflow-agnostic (the DAG calls these; so could any other scheduler). A day is a day in
 ``AFTERCALL_TIMEZONE`` (:mod:`pipeline.days`): staging, manifests, locks and partitions are keyed by it.
-Between steps only
-paths and ids travel. Batches stage their rows under ``<lake>/_staging/dt=DAY/<run>/`` (a
+Between steps only paths and ids travel. Batches stage their rows under ``<lake>/_staging/dt=DAY/<run>/`` (a
 folder, or an S3 prefix when the lake is on S3);
 the commit step turns every staged batch into the day's partitions in one switch per table,
 then removes the staging folder. A batch that is retried overwrites its own staged files,
@@ -32,8 +31,8 @@ from pipeline.schema import TABLES
 from pipeline.settings import Settings
 from pipeline.wiring import aws_client, build_store
 
-__all__ = ["DayFailed", "MAX_BATCHES", "check_schedule_zone", "check_views", "commit_day_staged", "day_has_landed", "day_of_run", "plan_day",
-           "process_batch", "refresh_views"]
+__all__ = ["DayFailed", "MAX_BATCHES", "check_schedule_zone", "check_views", "commit_day_staged", "day_has_landed",
+           "day_of_run", "plan_day", "process_batch", "refresh_views"]
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +72,8 @@ def check_schedule_zone(day: date, tz: str, logical_date: datetime | None) -> No
     else the scheduler read another ``AFTERCALL_TIMEZONE`` than this worker (the timetable is built where the DAG
     is parsed for the scheduler) and the day would be wrong: ConfigurationError, before anything is discovered.
 
-    The logical date is compared, not the data interval: a manual run that a backfill re-runs keeps the interval
-    Airflow inferred for it (the one that ended before its logical date)."""
+    The logical date is compared, not the data interval: a manual run (which a backfill may re-run) carries the
+    interval Airflow infers for it, the one that ended before its logical date."""
     from pipeline.days import day_bounds
     from pipeline.exceptions import ConfigurationError
 
