@@ -252,3 +252,17 @@ def test_a_schedule_in_another_zone_than_the_workers_is_refused():
     with pytest.raises(ConfigurationError, match=r"15:00 UTC is not a midnight in AFTERCALL_TIMEZONE=UTC.*same"):
         check_schedule_zone(day_of_run(None, seoul_midnight, datetime.now(UTC)), "UTC", seoul_midnight)
     check_schedule_zone(date(2026, 11, 2), NEW_YORK, datetime(2026, 11, 2, 5, tzinfo=UTC))  # after a 25-hour day
+
+
+def test_an_s3_lake_records_its_zone_and_refuses_another(aws):
+    from pipeline.days import check_lake_zone, lake_zone, record_lake_zone
+    from tests.aws_support import LAKE_BUCKET, aws_settings
+
+    seoul = aws_settings(timezone=SEOUL)
+    assert lake_zone(seoul)[0] is None  # a new lake: any zone may start it
+    record_lake_zone(seoul)
+    meta = aws.client("s3").get_object(Bucket=LAKE_BUCKET, Key="aftercall/_aftercall.json")
+    assert json.loads(meta["Body"].read())["timezone"] == SEOUL and meta["ServerSideEncryption"] == "aws:kms"
+    check_lake_zone(seoul)
+    with pytest.raises(LakeZoneMismatch, match="recorded in _aftercall.json"):
+        check_lake_zone(aws_settings())
