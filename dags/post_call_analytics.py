@@ -5,12 +5,14 @@ Processes one day of stereo call recordings (Amazon Connect layout,
 `*/CallRecordings/YYYY/MM/DD/`) from `AFTERCALL_SOURCE` into the lake at `AFTERCALL_LAKE`:
 per-call talk time, silence, interruptions, transcripts and sentiment.
 
-* **Which day**: the run's logical date names it (UTC), never "now". The nightly run for day D
-  has logical date D 00:00 and starts once D has ended (plus `AFTERCALL_LANDING_DELAY_MIN`,
+* **Which day**: the run's logical date names it, never "now": a day in the contact centre's
+  zone, `AFTERCALL_TIMEZONE` (default UTC; the schedule runs in it too). The nightly run for day D
+  has logical date D 00:00 (local) and starts once D has ended (plus `AFTERCALL_LANDING_DELAY_MIN`,
   default 30, for late uploads). `airflow dags test post_call_analytics D`,
   `airflow backfill create --from-date D1 --to-date D2` (both days included) and a UI trigger
   with a logical date process those days; a trigger without a logical date processes yesterday
-  (UTC). The `day` param overrides all of these.
+  (local). The `day` param overrides all of these. A local day reads every UTC folder of Connect
+  recordings it overlaps and keeps the calls that started in it.
 * **Safe to re-run**: a day's partitions are replaced, never appended to.
 * **Bad recordings** are quarantined in the `failures` table. A worker that dies, a model that
   can't load, a service that stays down fail the batch task, and Airflow retries it.
@@ -35,7 +37,10 @@ import pendulum
 from airflow.providers.amazon.aws.operators.quicksight import QuickSightCreateIngestionOperator
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
 
-SCHEDULE = os.environ.get("AFTERCALL_SCHEDULE", "0 0 * * *")  # one interval per UTC day: logical date = the day
+SCHEDULE = os.environ.get("AFTERCALL_SCHEDULE", "0 0 * * *")  # one interval per local day: logical date = the day
+# The contact centre's zone (IANA name): the schedule's midnight, the logical date's day and the lake's dt are days
+# there. Read from the environment at parse time (no I/O); pipeline.settings validates it in every task.
+TIMEZONE = os.environ.get("AFTERCALL_TIMEZONE", "UTC").strip() or "UTC"
 LANDING_DELAY_MIN = float(os.environ.get("AFTERCALL_LANDING_DELAY_MIN", "30"))  # the day's last uploads
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("AFTERCALL_RETRY_DELAY_S", "60")))
 # AWS engine: every process_calls task runs in this pool, whose slots (AFTERCALL_AWS_TASKS, default 5) cap how many
@@ -49,19 +54,25 @@ def _day_and_settings():
     """The run's day (see the DAG's doc), logged first in every task, and the workers' settings."""
     import logging
 
-    from pipeline.orchestration import day_of_run
+    from pipeline.orchestration import check_schedule_zone, day_of_run
     from pipeline.settings import load_settings
 
     context = get_current_context()
-    day = day_of_run(context["params"].get("day"), context.get("logical_date"), context["dag_run"].run_after)
-    logging.getLogger("aftercall").info("aftercall day %s (run %s)", day, context["run_id"])
-    return day, context["run_id"], load_settings()
+    settings = load_settings()
+    day = day_of_run(context["params"].get("day"), context.get("logical_date"), context["dag_run"].run_after,
+                     settings.timezone)
+    if (SCHEDULE == "0 0 * * *" and not context["params"].get("day")
+            and str(getattr(context["dag_run"], "run_type", "")).lower().endswith(("scheduled", "backfill"))):
+        # the schedule's logical dates come from the scheduler's parse: its zone must be this worker's
+        check_schedule_zone(day, settings.timezone, context.get("logical_date"))
+    logging.getLogger("aftercall").info("aftercall day %s %s (run %s)", day, settings.timezone, context["run_id"])
+    return day, context["run_id"], settings
 
 
 @dag(
     dag_id="post_call_analytics",
-    schedule=CronDataIntervalTimetable(SCHEDULE, timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    schedule=CronDataIntervalTimetable(SCHEDULE, timezone=TIMEZONE),
+    start_date=pendulum.datetime(2026, 1, 1, tz=TIMEZONE),
     catchup=False,
     max_active_runs=4,
     doc_md=__doc__,
@@ -82,8 +93,8 @@ def post_call_analytics():
         """Wait until the day has ended and its last uploads have landed (at once for past days)."""
         from pipeline.orchestration import day_has_landed
 
-        day, _, _ = _day_and_settings()
-        return day_has_landed(day, LANDING_DELAY_MIN)
+        day, _, settings = _day_and_settings()
+        return day_has_landed(day, LANDING_DELAY_MIN, tz=settings.timezone)
 
     @task
     def discover() -> list[dict]:

@@ -1,9 +1,10 @@
 """Amazon Connect contact trace records (CTRs): who took the call, from which queue, when.
 
 Kinesis Data Firehose writes CTRs as JSON objects one after another, often with no separator,
-several per object, under ``<prefix>/YYYY/MM/DD/HH/``. A day's contacts are read from that
-day's folder and the next one (a call that ends after midnight is delivered the day after),
-kept when they started that day (UTC) or name one of the day's recordings. Several records of
+several per object, under ``<prefix>/YYYY/MM/DD/HH/`` (UTC). A day's contacts (a day in
+``AFTERCALL_TIMEZONE``) are read from every UTC folder the day overlaps and the next one (a call
+that ends after midnight is delivered the day after), kept when they started that local day or
+name one of the day's recordings. Several records of
 one contact: the latest ``LastUpdateTimestamp`` wins. Connect's ``Recording.Location`` is
 the authoritative link to a recording, so a recording whose file name is not its contact id
 is still matched.
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
+from pipeline.days import local_day, utc_folders
 from pipeline.pii import redact_attribute
 from pipeline.settings import Settings
 
@@ -184,7 +186,8 @@ def read_contacts_checked(settings: Settings, day: date,
     day_calls = set(by_file.values())
     latest: dict[str, dict] = {}
     skipped = 0
-    for d in (day, day + timedelta(days=1)):
+    folders = utc_folders(day, settings.timezone)
+    for d in [*folders, folders[-1] + timedelta(days=1)]:
         for path in store.list(f"{root}/{d:%Y/%m/%d}"):
             rows, bad = _file_rows(path, store.read_bytes(path))
             skipped += bad
@@ -192,7 +195,7 @@ def read_contacts_checked(settings: Settings, day: date,
                 location = (row["recording_location"] or "").rsplit("/", 1)[-1]
                 contact_id = by_file.get(location, row["contact_id"]) if location else row["contact_id"]
                 started = row["initiation_at"]
-                if contact_id not in day_calls and (started is None or started.date() != day):
+                if contact_id not in day_calls and (started is None or local_day(started, settings.timezone) != day):
                     continue
                 row["contact_id"] = contact_id
                 if contact_id not in latest or row["_updated"] >= latest[contact_id]["_updated"]:

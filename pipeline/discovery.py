@@ -1,4 +1,8 @@
-"""Find a day's recordings in Amazon Connect's layout: ``*/CallRecordings/YYYY/MM/DD/<contactId>_<YYYYMMDDTHH:MM>_UTC.wav``."""
+"""Find a day's recordings in Amazon Connect's layout: ``*/CallRecordings/YYYY/MM/DD/<contactId>_<YYYYMMDDTHH:MM>_UTC.wav``.
+
+The folders are UTC days; the day asked for is a day in ``AFTERCALL_TIMEZONE`` (:mod:`pipeline.days`):
+every UTC folder it overlaps is listed, and a recording is kept when it belongs to that local day.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-__all__ = ["AUDIO_SUFFIXES", "Recording", "discover_local", "has_connect_layout", "parse_recording_name"]
+from pipeline.days import recording_day, utc_folders
+
+__all__ = ["AUDIO_SUFFIXES", "Recording", "discover_local", "has_connect_layout", "in_day", "parse_recording_name"]
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +25,10 @@ _NAME = re.compile(r"^(?P<contact>[^_]+)_(?P<ts>\d{8}T\d{2}:?\d{2}(?::?\d{2})?)_
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    """One stereo call recording; ``uri`` is an absolute local path or an ``s3://`` URI."""
+    """One stereo call recording; ``uri`` is an absolute local path or an ``s3://`` URI.
+
+    ``dt`` is the local day (in ``timezone``) the recording belongs to; ``call_started_at`` is UTC.
+    """
 
     uri: str
     contact_id: str
@@ -27,6 +36,7 @@ class Recording:
     call_started_at: datetime | None
     size_bytes: int
     etag: str | None = None  # S3's content tag: with the size, it keys the transcript cache
+    timezone: str = "UTC"  # the zone of ``dt`` (AFTERCALL_TIMEZONE)
 
 
 def parse_recording_name(name: str) -> tuple[str, datetime | None]:
@@ -71,16 +81,28 @@ def _day_dirs(root: Path, day: date) -> list[Path]:
     return found
 
 
-def discover_local(root: Path, day: date) -> list[Recording]:
-    """The day's recordings under ``root``, sorted by contact id then path; other files are ignored."""
+def in_day(name: str, folder_day: date, day: date, tz: str) -> tuple[str, datetime | None] | None:
+    """(contact id, start) of the recording ``name`` filed under the UTC folder ``folder_day`` when it belongs
+    to the local ``day`` in zone ``tz``, else None."""
+    contact_id, started = parse_recording_name(name)
+    return (contact_id, started) if recording_day(folder_day, started, tz) == day else None
+
+
+def discover_local(root: Path, day: date, tz: str = "UTC") -> list[Recording]:
+    """The local day's recordings under ``root`` (every UTC folder the day overlaps), sorted by contact id then
+    path; other files are ignored."""
     recordings = []
-    for folder in _day_dirs(root, day):
-        for entry in sorted(folder.iterdir()):
-            if entry.name.startswith(".") or not entry.is_file():
-                continue
-            if entry.suffix.lower() not in AUDIO_SUFFIXES:
-                log.debug("ignoring %s: not an audio file name", entry)
-                continue
-            contact_id, started = parse_recording_name(entry.name)
-            recordings.append(Recording(str(entry.resolve()), contact_id, day, started, entry.stat().st_size))
+    for folder_day in utc_folders(day, tz):
+        for folder in _day_dirs(root, folder_day):
+            for entry in sorted(folder.iterdir()):
+                if entry.name.startswith(".") or not entry.is_file():
+                    continue
+                if entry.suffix.lower() not in AUDIO_SUFFIXES:
+                    log.debug("ignoring %s: not an audio file name", entry)
+                    continue
+                found = in_day(entry.name, folder_day, day, tz)
+                if found is None:
+                    continue
+                recordings.append(Recording(str(entry.resolve()), found[0], day, found[1], entry.stat().st_size,
+                                            timezone=tz))
     return sorted(recordings, key=lambda r: (r.contact_id, r.uri))

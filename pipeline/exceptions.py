@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = ["AftercallError", "BadRecording", "ConfigurationError", "DayFailed", "DayLocked", "FormError", "InfrastructureError", "LakeError",
+           "LakeZoneMismatch",
            "SentimentError", "TranscriptionError", "WorkerLost"]
 
 
@@ -24,6 +25,21 @@ class FormError(ConfigurationError):
         self.file = str(file)
         self.question = question
         self.reason = reason
+
+
+class LakeZoneMismatch(ConfigurationError):
+    """``AFTERCALL_TIMEZONE`` differs from the zone the lake's days were cut in: its ``dt`` partitions are days in
+    ``lake_zone``, and mixing in days of ``zone`` would file calls under two different days. Nothing is written."""
+
+    def __init__(self, lake: str, lake_zone: str, zone: str, how: str) -> None:
+        super().__init__(
+            f"the lake {lake} holds days in {lake_zone} ({how}), but AFTERCALL_TIMEZONE={zone}: refusing to mix "
+            f"days of two zones in one lake. Either set AFTERCALL_TIMEZONE={lake_zone} again, or start a new lake "
+            f"for {zone} (AFTERCALL_LAKE=<a new folder or s3:// prefix>) and rerun or backfill the days you need "
+            f"there from the recordings, which are never changed; aftercall has no in-place re-partitioning")
+        self.lake = lake
+        self.lake_zone = lake_zone
+        self.zone = zone
 
 
 class BadRecording(AftercallError):

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pipeline import __version__
 from pipeline.aws.transcript_format import parse_transcribe, parse_utterances
+from pipeline.days import local_day, zone
 from pipeline.discovery import parse_recording_name
 from pipeline.exceptions import AftercallError, ConfigurationError, InfrastructureError
 from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time, union
@@ -83,9 +84,13 @@ def _finite_only(constant: str) -> float:
     raise ValueError(f"{constant} is not a number this lake stores")  # NaN / Infinity: JSON has neither
 
 
-def _day(name: str, given: date | None) -> date:
+def _day(name: str, given: date | None, tz: str = "UTC") -> date:
+    """``--date``, else the local day (``AFTERCALL_TIMEZONE``) of a Connect start stamp, else the date in the name."""
     if given:
         return given
+    started = parse_recording_name(PurePosixPath(name).name)[1]
+    if started is not None:
+        return local_day(started, tz)
     match = _STAMP.search(PurePosixPath(name).name)
     if not match:
         raise ValueError("no date in the file name: pass --date YYYY-MM-DD")
@@ -252,7 +257,11 @@ def import_document(doc: Mapping[str, Any], uri: str, settings: Settings, compon
         call, turns, raw = _from_transcribe(doc, uri, name, settings, components)
     else:
         call, turns, raw = _from_analytics(doc, uri, name, kind, components)
-    return _day(name, day), call, turns, raw
+    started = call.get("call_started_at")
+    call["timezone"] = settings.timezone
+    call["call_started_local"] = (started.replace(tzinfo=UTC).astimezone(zone(settings.timezone)).replace(tzinfo=None)
+                                  if started else None)
+    return _day(name, day, settings.timezone), call, turns, raw
 
 
 @dataclass
@@ -278,7 +287,10 @@ def _files(settings: Settings, targets: Iterable[str]) -> list[str]:
 def import_paths(settings: Settings, targets: Iterable[str], day: date | None = None) -> ImportSummary:
     """Import every output file under ``targets`` (files, folders, s3:// objects or prefixes)."""
     targets = list(targets)
+    from pipeline.days import check_lake_zone, record_lake_zone
     from pipeline.run import DayResult, day_tables, new_run_id
+
+    check_lake_zone(settings)  # a lake of another zone's days is refused before anything is read
 
     components = Components(source=None, transcriber=None, sentiment=build_sentiment(settings),  # type: ignore[arg-type]
                             pii_mask=settings.pii_mask if settings.redact_pii else None,
@@ -309,6 +321,7 @@ def import_paths(settings: Settings, targets: Iterable[str], day: date | None = 
         new = {"calls": [c for c, _, _ in contacts.values()], "turns": [t for _, ts, _ in contacts.values() for t in ts],
                "turns_raw": [r for _, _, rs in contacts.values() for r in rs], "failures": []}
         with lake.day_lock(dt, run_id):  # one writer per day: the merge reads and replaces the day at once
+            record_lake_zone(settings)
             merged = DayResult(dt)
             for table in ("calls", "turns", "turns_raw", "failures"):
                 kept = [r for r in lake.read_partition(table, dt).to_pylist() if r.get("contact_id") not in ids]

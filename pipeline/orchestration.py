@@ -1,7 +1,8 @@
 """The day as steps an orchestrator can map, retry and resume: plan, process a batch, commit, check views.
 
-Airflow-agnostic (the DAG calls these; so could any other scheduler). Between steps only
-paths and ids travel. Batches stage their rows under ``<lake>/_staging/dt=DAY/<run>/`` (a
+Airflow-agnostic (the DAG calls these; so could any other scheduler). A day is a day in
+``AFTERCALL_TIMEZONE`` (:mod:`pipeline.days`): staging, manifests, locks and partitions are keyed by it.
+Between steps only paths and ids travel. Batches stage their rows under ``<lake>/_staging/dt=DAY/<run>/`` (a
 folder, or an S3 prefix when the lake is on S3);
 the commit step turns every staged batch into the day's partitions in one switch per table,
 then removes the staging folder. A batch that is retried overwrites its own staged files,
@@ -30,8 +31,8 @@ from pipeline.schema import TABLES
 from pipeline.settings import Settings
 from pipeline.wiring import aws_client, build_store
 
-__all__ = ["DayFailed", "MAX_BATCHES", "check_views", "commit_day_staged", "day_has_landed", "day_of_run", "plan_day",
-           "process_batch", "refresh_views"]
+__all__ = ["DayFailed", "MAX_BATCHES", "check_schedule_zone", "check_views", "commit_day_staged", "day_has_landed",
+           "day_of_run", "plan_day", "process_batch", "refresh_views"]
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +40,51 @@ MAX_BATCHES = 256  # well under Airflow's max_map_length (1024)
 STAGED = ("calls", "turns", "turns_raw", "failures")  # what batches produce; the rest is derived at commit
 
 
-def day_of_run(day_param: str | None, logical_date: datetime | None, run_after: datetime) -> date:
-    """The day a run processes, as users name it.
+def day_of_run(day_param: str | None, logical_date: datetime | None, run_after: datetime,
+               tz: str = "UTC") -> date:
+    """The day a run processes, as users name it: a day in the centre's zone ``tz`` (``AFTERCALL_TIMEZONE``).
 
-    The ``day`` param if given; else the logical date's day (UTC): the nightly run of the interval
-    starting at D 00:00, ``airflow dags test … D``, each day of ``backfill create --from-date D1
+    The ``day`` param if given; else the logical date's day in ``tz``: the nightly run of the interval
+    starting at D 00:00 (local), ``airflow dags test … D``, each day of ``backfill create --from-date D1
     --to-date D2``, a UI trigger with a logical date. A trigger without a logical date: yesterday
-    (UTC) relative to when it runs, the last day that has ended.
+    (in ``tz``) relative to when it runs, the last day that has ended.
     """
+    from pipeline.days import local_day
+
     if day_param:
         return date.fromisoformat(day_param)
     if logical_date is not None:
-        return logical_date.astimezone(UTC).date()
-    return run_after.astimezone(UTC).date() - timedelta(days=1)
+        return local_day(logical_date, tz)
+    return local_day(run_after, tz) - timedelta(days=1)
 
 
-def day_has_landed(day: date, delay_minutes: float, now: datetime | None = None) -> bool:
-    """Whether ``day`` ended at least ``delay_minutes`` ago (UTC): its last recordings have been uploaded."""
-    landed = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1, minutes=delay_minutes)
+def day_has_landed(day: date, delay_minutes: float, now: datetime | None = None, tz: str = "UTC") -> bool:
+    """Whether ``day`` (a day in ``tz``) ended at least ``delay_minutes`` ago: its last recordings have been
+    uploaded."""
+    from pipeline.days import day_bounds
+
+    landed = day_bounds(day, tz)[1] + timedelta(minutes=delay_minutes)
     return (now or datetime.now(UTC)) >= landed
+
+
+def check_schedule_zone(day: date, tz: str, logical_date: datetime | None) -> None:
+    """A run the midnight schedule made (scheduled, backfill) starts at the local midnight of ``day`` in ``tz``;
+    else the scheduler read another ``AFTERCALL_TIMEZONE`` than this worker (the timetable is built where the DAG
+    is parsed for the scheduler) and the day would be wrong: ConfigurationError, before anything is discovered.
+
+    The logical date is compared, not the data interval: a manual run (which a backfill may re-run) carries the
+    interval Airflow infers for it, the one that ended before its logical date."""
+    from pipeline.days import day_bounds
+    from pipeline.exceptions import ConfigurationError
+
+    if logical_date is None:
+        return
+    midnight = day_bounds(day, tz)[0]
+    if logical_date.astimezone(UTC) != midnight:
+        raise ConfigurationError(
+            f"the run's logical date {logical_date.astimezone(UTC):%Y-%m-%d %H:%M} UTC is not a midnight in "
+            f"AFTERCALL_TIMEZONE={tz} (the day {day} starts at {midnight:%Y-%m-%d %H:%M} UTC): the scheduler's DAG "
+            "processor and the workers must have the same AFTERCALL_TIMEZONE, and AFTERCALL_SCHEDULE stay at midnight")
 
 
 def _run_key(run_id: str) -> str:
@@ -81,10 +108,12 @@ def _parquet_bytes(table: str, rows: list[dict]) -> bytes:
 def plan_day(settings: Settings, day: date, run_id: str, batch_size: int = 50) -> list[dict]:
     """Discover the day, write its manifest, return one small descriptor per batch (ids and paths only)."""
     from pipeline.categories import effective_rules
+    from pipeline.days import check_lake_zone
     from pipeline.evaluations import effective_forms
 
     # broken category rules or evaluation forms stop the run before it pays for any transcription
     effective_forms(settings, effective_rules(settings))
+    check_lake_zone(settings)  # so does a lake whose days are in another zone (LakeZoneMismatch)
     recordings = discover_day(settings, day)
     store = build_store(settings)
     staging = _staging(settings, day, run_id)
@@ -112,7 +141,8 @@ def _load_manifest(settings: Settings, path: str, start: int, stop: int) -> list
     rows = json.loads(build_store(settings).read_bytes(path))[start:stop]
     return [Recording(uri=r["uri"], contact_id=r["contact_id"], dt=date.fromisoformat(r["dt"]),
                       call_started_at=datetime.fromisoformat(r["call_started_at"]) if r["call_started_at"] else None,
-                      size_bytes=r["size_bytes"], etag=r.get("etag")) for r in rows]
+                      size_bytes=r["size_bytes"], etag=r.get("etag"), timezone=r.get("timezone") or "UTC")
+            for r in rows]
 
 
 def process_batch(settings: Settings, batch: dict) -> str:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from pipeline import __version__
 from pipeline.audio import MAX_CALL_MINUTES, CallAudio, decode_call, loudness_score, speech_intervals
+from pipeline.days import zone
 from pipeline.discovery import Recording
 from pipeline.exceptions import BadRecording, InfrastructureError, SentimentError
 from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
@@ -134,6 +135,9 @@ def _acoustics(recording: Recording, audio: CallAudio) -> tuple[dict, dict, dict
         "contact_id": recording.contact_id,
         "recording_uri": recording.uri,
         "call_started_at": recording.call_started_at.replace(tzinfo=None) if recording.call_started_at else None,
+        "call_started_local": (recording.call_started_at.astimezone(zone(recording.timezone)).replace(tzinfo=None)
+                               if recording.call_started_at else None),
+        "timezone": recording.timezone,
         "duration_s": round(audio.duration_s, 3),
         "sample_rate_hz": audio.sample_rate,
         "file_size_bytes": recording.size_bytes,

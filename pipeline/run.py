@@ -60,6 +60,7 @@ class DayResult:
 
 
 def discover_day(settings: Settings, day: date) -> list[Recording]:
+    """The recordings of ``day``, a day in ``AFTERCALL_TIMEZONE`` (every UTC folder it overlaps)."""
     return build_source(settings).discover(day)
 
 
@@ -382,6 +383,9 @@ def commit_day(settings: Settings, result: DayResult, *, recordings: int | None 
     it ``interrupted``), then ``committed``, ``failed`` or ``refused``.
     ``recordings`` is how many were found (default: outcomes seen).
     """
+    from pipeline.days import check_lake_zone, record_lake_zone
+
+    check_lake_zone(settings)  # a lake of another zone's days is refused before anything is written to it
     lake = build_lake(settings)
     found = len(result.calls) + len(result.failures) if recordings is None else recordings
     run = _RunLog(lake, result, run_id or new_run_id(), found)
@@ -403,6 +407,7 @@ def commit_day(settings: Settings, result: DayResult, *, recordings: int | None 
             run.record("started", None)
             run.mark_interrupted()
             try:
+                record_lake_zone(settings)  # the lake's first commit records its zone
                 tables = day_tables(settings, result, lake)
                 lake.write_partitions(result.day, tables, run_id=run.run_id, attempt_id=run.attempt)
             except BaseException as exc:  # KeyboardInterrupt / SystemExit too: the attempt says how it ended
@@ -461,10 +466,12 @@ def run_day(settings: Settings, day: date, progress: Progress | None = None,
             on_discovered: Callable[[int], None] | None = None) -> DayResult:
     from pipeline.categories import effective_rules
 
+    from pipeline.days import check_lake_zone
     from pipeline.evaluations import effective_forms
 
     # broken category rules or evaluation forms stop the run before it pays for any transcription
     effective_forms(settings, effective_rules(settings))
+    check_lake_zone(settings)  # so does a lake whose days are in another zone
     recordings = discover_day(settings, day)
     if on_discovered:
         on_discovered(len(recordings))

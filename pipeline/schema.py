@@ -2,7 +2,8 @@
 
 Every table is partitioned by ``dt`` (``YYYY-MM-DD``, a string as Athena types Hive
 partitions); ``dt`` lives in the partition path, not in the files. Timestamps are UTC
-without a zone (Athena's ``timestamp``).
+without a zone (Athena's ``timestamp``), except ``calls.call_started_local``: the wall-clock time in
+the zone ``calls.timezone`` (``AFTERCALL_TIMEZONE``), which is also the zone of ``dt``, a local day.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ _CALLS = pa.schema(
         ("contact_id", pa.string()),
         ("recording_uri", pa.string()),
         ("call_started_at", _TS),
+        ("call_started_local", _TS),  # call_started_at in the centre's zone (wall-clock time there)
+        ("timezone", pa.string()),  # that zone (AFTERCALL_TIMEZONE), the zone of dt; null in rows from before zones: UTC
         ("duration_s", pa.float64()),
         ("sample_rate_hz", pa.int32()),
         ("file_size_bytes", pa.int64()),

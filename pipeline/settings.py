@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     source: str = Field(default=str(SAMPLES_DIR), description="Recordings root (local folder or s3://bucket/prefix)")
     lake: str = Field(default="lake", description="Lake root (local folder or s3://bucket/prefix)")
     engine: Literal["local", "aws"] = "local"
+    timezone: str = Field(default="UTC", description="The contact centre's IANA time zone (Asia/Seoul, ...): a run's "
+                          "day, the lake's dt partitions and the DAG's schedule are days in this zone")
     agent_channel: int = Field(default=1, ge=0, le=1, description="0 = left, 1 = right (Amazon Connect: agent right)")
     transcribe: bool = Field(default=True, description="False: acoustic metrics only, no speech-to-text")
     whisper_model: str = Field(default="base", description="base (multilingual), tiny.en or a CTranslate2 model folder")
@@ -104,6 +106,14 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from pipeline.days import zone
+
+        zone(value)  # ValueError naming the zone when the system's tz database has no such zone
+        return value
 
     @model_validator(mode="after")
     def _aws_needs(self) -> Settings:

@@ -59,10 +59,10 @@ def build_source(settings: Settings) -> RecordingSource:
     if settings.source_is_s3:
         from pipeline.aws.s3_source import S3Source
 
-        return S3Source(aws_client(settings, "s3"), settings.source)
+        return S3Source(aws_client(settings, "s3"), settings.source, timezone=settings.timezone)
     from pipeline.adapters.local_source import LocalSource
 
-    return LocalSource(settings.require_local_source())
+    return LocalSource(settings.require_local_source(), settings.timezone)
 
 
 def build_lake(settings: Settings) -> Lake:

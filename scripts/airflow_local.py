@@ -134,6 +134,9 @@ def main() -> int:
         **sized_env(dict(os.environ)),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__EXECUTOR": os.environ.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"),
+        # Dates typed in the UI and `airflow backfill create` are days in the centre's zone (AFTERCALL_TIMEZONE).
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": os.environ.get("AIRFLOW__CORE__DEFAULT_TIMEZONE",
+                                                          os.environ.get("AFTERCALL_TIMEZONE", "UTC")),
         "AIRFLOW__API__HOST": host,
         "AIRFLOW__API__PORT": port,
         "AIRFLOW__API__BASE_URL": os.environ.get("AIRFLOW__API__BASE_URL", url),

@@ -14,11 +14,12 @@ __all__ = ["LocalSource"]
 
 
 class LocalSource(RecordingSource):
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, timezone: str = "UTC") -> None:
+        self.root, self.timezone = root, timezone
 
     def discover(self, day: date) -> list[Recording]:
-        return discover_local(self.root, day)
+        """The recordings of ``day`` in the centre's zone: from every UTC day folder it overlaps."""
+        return discover_local(self.root, day, self.timezone)
 
     def read(self, recording: Recording) -> bytes:
         try:

@@ -2,8 +2,8 @@
 
 Listing never walks the whole bucket: from ``s3://bucket/prefix`` it descends with ``/`` as
 delimiter (at most :data:`MAX_DEPTH` levels) to every ``CallRecordings/`` folder, then lists
-only ``CallRecordings/YYYY/MM/DD/`` of the day asked for, with the ``list_objects_v2``
-paginator. Each object is read once, with ``IfMatch`` on the ETag seen at discovery, so the
+only the ``CallRecordings/YYYY/MM/DD/`` folders (UTC days) that the local day asked for overlaps
+(``AFTERCALL_TIMEZONE``; :mod:`pipeline.days`), with the ``list_objects_v2`` paginator. Each object is read once, with ``IfMatch`` on the ETag seen at discovery, so the
 audio measured is the audio whose transcript is cached.
 """
 
@@ -17,7 +17,8 @@ from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from pipeline.aws._helpers import split_uri
-from pipeline.discovery import AUDIO_SUFFIXES, Recording, parse_recording_name
+from pipeline.days import utc_folders
+from pipeline.discovery import AUDIO_SUFFIXES, Recording, in_day
 from pipeline.exceptions import BadRecording
 from pipeline.ports import RecordingSource
 
@@ -32,8 +33,8 @@ SPOOL_BYTES = 64 * 2**20  # a recording larger than this is read from a temporar
 class S3Source(RecordingSource):
     """``s3`` is an injected boto3 S3 client (in Airflow: ``S3Hook(aws_conn_id).get_conn()``)."""
 
-    def __init__(self, s3: Any, root: str, spool_bytes: int = SPOOL_BYTES) -> None:
-        self.s3, self.spool_bytes = s3, spool_bytes
+    def __init__(self, s3: Any, root: str, spool_bytes: int = SPOOL_BYTES, timezone: str = "UTC") -> None:
+        self.s3, self.spool_bytes, self.timezone = s3, spool_bytes, timezone
         self.bucket, prefix = split_uri(root)
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
 
@@ -57,15 +58,18 @@ class S3Source(RecordingSource):
     def discover(self, day: date) -> list[Recording]:
         recordings = []
         for root in self._recording_roots():
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                          Prefix=f"{root}{day:%Y/%m/%d}/"):
-                for obj in page.get("Contents", []):
-                    name = PurePosixPath(obj["Key"]).name
-                    if name.startswith(".") or PurePosixPath(name).suffix.lower() not in AUDIO_SUFFIXES:
-                        continue
-                    contact_id, started = parse_recording_name(name)
-                    recordings.append(Recording(f"s3://{self.bucket}/{obj['Key']}", contact_id, day, started,
-                                                obj["Size"], obj["ETag"].strip('"')))
+            for folder_day in utc_folders(day, self.timezone):
+                for page in self.s3.get_paginator("list_objects_v2").paginate(
+                        Bucket=self.bucket, Prefix=f"{root}{folder_day:%Y/%m/%d}/"):
+                    for obj in page.get("Contents", []):
+                        name = PurePosixPath(obj["Key"]).name
+                        if name.startswith(".") or PurePosixPath(name).suffix.lower() not in AUDIO_SUFFIXES:
+                            continue
+                        found = in_day(name, folder_day, day, self.timezone)
+                        if found is None:
+                            continue
+                        recordings.append(Recording(f"s3://{self.bucket}/{obj['Key']}", found[0], day, found[1],
+                                                    obj["Size"], obj["ETag"].strip('"'), timezone=self.timezone))
         log.info("%s: %d recordings under s3://%s/%s", day, len(recordings), self.bucket, self.prefix)
         return sorted(recordings, key=lambda r: (r.contact_id, r.uri))
 

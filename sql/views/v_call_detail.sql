@@ -18,6 +18,8 @@ final as (
         t.contact_id,
         t.dt,
         c.call_started_at,
+        c.call_started_local,
+        c.timezone,
         c.agent_username,
         c.queue_name,
         c.duration_s,

@@ -16,6 +16,8 @@ final as (
         contact_id,
         dt,
         call_started_at,
+        coalesce(call_started_local, call_started_at) as call_started_local,
+        coalesce(timezone, 'UTC') as timezone,
         recording_uri,
         duration_s,
         agent_talk_s,

@@ -21,6 +21,8 @@ final as (
         t.end_s,
         round(t.end_s - t.begin_s, 3) as duration_s,
         date_add('millisecond', cast(t.begin_s * 1000 as bigint), c.call_started_at) as spoken_at,
+        date_add('millisecond', cast(t.begin_s * 1000 as bigint),
+                 coalesce(c.call_started_local, c.call_started_at)) as spoken_at_local,
         t.text,
         t.word_count,
         t.confidence,

@@ -50,3 +50,26 @@ def test_dag_file_is_thin_and_does_no_io_at_import():
     assert not any("pipeline" in line for line in top_level)  # pipeline is imported inside tasks only
     for forbidden in ("open(", "Path(", "boto3", "requests"):
         assert forbidden not in source
+
+
+def test_the_schedule_and_start_date_follow_the_centres_zone(monkeypatch):
+    """AFTERCALL_TIMEZONE, read from the environment when the file is parsed: a Seoul night, local midnights."""
+    from datetime import UTC, datetime
+
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.timetables.base import TimeRestriction
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    monkeypatch.setenv("AFTERCALL_TIMEZONE", "Asia/Seoul")
+    dag = DagBag(dag_folder=str(DAGS)).dags["post_call_analytics"]
+    assert dag.timetable.expression == "0 0 * * *" and "Asia/Seoul" in str(dag.timetable.timezone)
+    assert dag.start_date.tzinfo is not None
+    assert dag.start_date == datetime(2025, 12, 31, 15, tzinfo=UTC)  # 2026-01-01 00:00 in Seoul
+    # the interval after a Seoul midnight runs from that midnight to the next: 15:00 UTC to 15:00 UTC
+    # (the scheduler's own timetable class, built as the scheduler builds it from the DAG's)
+    scheduler_timetable = CronDataIntervalTimetable(dag.timetable.expression, dag.timetable.timezone)
+    info = scheduler_timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(datetime(2026, 11, 22, 15, tzinfo=UTC), None, catchup=True))
+    assert info.data_interval.start == datetime(2026, 11, 22, 15, tzinfo=UTC)
+    assert info.data_interval.end == datetime(2026, 11, 23, 15, tzinfo=UTC)

@@ -120,3 +120,21 @@ def test_a_worker_that_dies_fails_the_batch_and_airflow_retries_it(env, monkeypa
     assert run.state == "success"
     assert _rows(lake, "select dt, calls, quarantined from v_daily_overview") == [("2026-11-22", 4, 0)]
     assert _rows(lake, "select count(*) from failures") == [(0,)]
+
+
+def test_a_seoul_day_straddling_utc_midnight_is_processed_whole_once(env, monkeypatch, tmp_path, sample_files):
+    """AFTERCALL_TIMEZONE=Asia/Seoul: the run of the local midnight 2026-11-23 00:00 KST takes the calls of both UTC
+    folders that started that Seoul day, into dt=2026-11-23; a rerun replaces them."""
+    from zoneinfo import ZoneInfo
+
+    from tests.zones import SEOUL, straddling_source
+
+    _, lake = env
+    source = straddling_source(tmp_path / "seoul", sample_files)
+    monkeypatch.setenv("AFTERCALL_SOURCE", str(source))
+    monkeypatch.setenv("AFTERCALL_TIMEZONE", SEOUL)
+    for _ in range(2):
+        assert _dag().test(logical_date=datetime(2026, 11, 23, tzinfo=ZoneInfo(SEOUL))).state == "success"
+    assert _rows(lake, "select dt, count(*), count(distinct contact_id) from calls group by dt") == [
+        ("2026-11-23", 4, 4)]
+    assert _rows(lake, "select distinct timezone from v_call_summary") == [(SEOUL,)]

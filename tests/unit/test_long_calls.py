@@ -55,7 +55,8 @@ def test_block_decoding_gives_the_same_metrics_as_decoding_the_whole_call(sample
         for p in ("AGENT", "CUSTOMER"):
             assert np.array_equal(streamed.levels(p), frame_levels_db(whole.channel(p), 8000))
             assert np.array_equal(streamed.channel(p), whole.channel(p))
-        rec = type("Rec", (), {"contact_id": path.stem, "uri": str(path), "call_started_at": None, "size_bytes": 1})()
+        rec = type("Rec", (), {"contact_id": path.stem, "uri": str(path), "call_started_at": None, "size_bytes": 1,
+                           "timezone": "UTC"})()
         got, want = _acoustics(rec, streamed)[0], _acoustics(rec, whole)[0]
         assert {k: v for k, v in got.items() if k != "processed_at"} == \
                {k: v for k, v in want.items() if k != "processed_at"}
