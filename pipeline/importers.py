@@ -7,7 +7,9 @@
 * **Call Analytics / Contact Lens** (``Transcript`` + ``ConversationCharacteristics``): the
   metrics the service computed are kept as it computed them (talk time, non-talk time,
   interruptions by interrupter, talk speed, overall and quarterly sentiment, loudness); one
-  turn per transcript segment, with the service's sentiment label.
+  turn per transcript segment, with the service's sentiment label. The service's summary of the call
+  (Call Analytics' generative summary, Contact Lens' post-contact summary) is kept as ``calls.summary``,
+  redacted like the turns when redaction is on.
 
 The contact id is ``CustomerMetadata.ContactId``, else the file name's part before the first
 ``_`` (Connect names files ``<contactId>_...``), else the job name. The day is ``--date``, else
@@ -27,13 +29,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from pipeline import __version__
-from pipeline.aws.transcript_format import parse_transcribe, parse_utterances
+from pipeline.aws.transcript_format import call_summary, parse_transcribe, parse_utterances
 from pipeline.discovery import parse_recording_name
 from pipeline.exceptions import AftercallError, ConfigurationError, InfrastructureError
 from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time, union
 from pipeline.pii import redact
 from pipeline.ports import Transcript, Word
-from pipeline.process import language_rows
+from pipeline.process import language_rows, summary_text
 from pipeline.settings import Settings
 from pipeline.wiring import Components, build_lake, build_sentiment, build_store
 
@@ -226,6 +228,7 @@ def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tup
         customer_sentiment_start=call.get("customer_sentiment_q1"), customer_sentiment_end=call.get("customer_sentiment_q4"),
         language_code=doc.get("LanguageCode"), transcriber=engine, sentiment_engine=engine,
         transcript_word_count=sum(r["word_count"] for r in rows),
+        summary=summary_text(call_summary(doc), components),  # redacted like the turns; NULL when none
     )
     if not all(k in cc for k in ("TalkTime", "NonTalkTime", "Interruptions", "TalkSpeed")):
         # The service computed none (or not all) of them: the same definitions as for plain Transcribe output.

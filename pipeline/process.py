@@ -12,7 +12,7 @@ from pipeline.audio import MAX_CALL_MINUTES, CallAudio, decode_call, loudness_sc
 from pipeline.discovery import Recording
 from pipeline.exceptions import BadRecording, InfrastructureError, SentimentError
 from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
-from pipeline.pii import redact_turns
+from pipeline.pii import redact, redact_turns
 from pipeline.ports import Transcript
 from pipeline.sentiment import summarize
 from pipeline.turns import align_to_speech, build_turns, words_per_minute
@@ -152,6 +152,16 @@ def _acoustics(recording: Recording, audio: CallAudio) -> tuple[dict, dict, dict
     return call, levels, intervals
 
 
+def summary_text(summary: str | None, components: Components) -> str | None:
+    """The engine's summary of the call as the lake keeps it: redacted like the turns when redaction is on
+    (the detector runs even where the service redacted already; the unredacted summary is never stored)."""
+    if not summary or not summary.strip():
+        return None
+    if components.pii_mask:
+        return redact(summary.strip(), components.pii_mask, components.pii_detector)[0]
+    return summary.strip()
+
+
 def language_rows(call: dict, transcript: Transcript, components: Components, duration_s: float,
                   levels: dict | None, lap=lambda stage: None) -> tuple[list[dict], list[dict]]:
     """Turns, talk speed and sentiment: fills the call's language columns; returns ``turns`` and ``turns_raw`` rows.
@@ -185,6 +195,7 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
     units, sentiment_usd = sentiment.cost(texts) if sentiment and turns else (0, 0.0)
     lap("sentiment")
     call.update(
+        summary=summary_text(transcript.summary, components),
         language_code=transcript.language_code,
         transcriber=transcript.engine,
         sentiment_engine=sentiment.name if sentiment else None,

@@ -57,6 +57,8 @@ _CALLS = pa.schema(
         ("est_cost_usd", pa.float64()),
         ("processed_at", _TS),
         ("pipeline_version", pa.string()),
+        # Appended last: files written before it read it as NULL (lake._conform; Glue adds the column).
+        ("summary", pa.string()),  # the engine's summary of the call (Call Analytics / Contact Lens), PII redacted
     ]
 )
 
