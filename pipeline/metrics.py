@@ -9,7 +9,10 @@ Definitions (also in docs/metrics.md):
 - interruption by X: X starts speaking while the other participant has already been
   speaking for at least 0.5 s, and both then keep speaking together for at least 0.5 s.
   ``agent_interruptions`` counts the agent cutting into the customer, and the reverse.
-  Starting together, or a short backchannel ("mm") under the other, is not counted.
+  Starting together, or a short backchannel ("mm") under the other, is not counted. A participant's
+  speech that resumes within 0.3 s of its own last speech continues it (it does not start anew): a
+  transcript's utterances split one stretch of speech into sentences, and the second sentence of
+  someone who was cut into is not a cut-in of its own (as Call Analytics counts on its published call).
   With a transcript the rule runs on turns: ``turns.is_interruption`` flags the interrupting
   turns and the call's counts are their number. Without one (acoustic-only runs) it runs on
   the speech intervals.
@@ -26,6 +29,7 @@ __all__ = ["NON_TALK_MIN_S", "interruptions", "non_talk_time", "overlap_time", "
 NON_TALK_MIN_S = 3.0
 INTERRUPT_HELD_S = 0.5  # the interrupted participant was already this far into speaking
 INTERRUPT_OVERLAP_S = 0.5  # ...and both talk together at least this long
+CONTINUES_S = 0.3  # a participant's speech resuming within this gap continues the same stretch
 
 
 def talk_time(intervals: Sequence[Interval]) -> float:
@@ -68,9 +72,21 @@ def overlap_time(a: Sequence[Interval], b: Sequence[Interval]) -> float:
 def interruptions(interrupter: Sequence[Interval], other: Sequence[Interval]) -> list[float]:
     """Start times at which ``interrupter`` cut into ``other`` (see the module docstring for the rule)."""
     cut_ins = []
-    for begin, end in interrupter:
+    other = _bridged(other)
+    for begin, end in _bridged(interrupter):
         for o_begin, o_end in other:
             if o_begin + INTERRUPT_HELD_S <= begin < o_end and min(o_end, end) - begin >= INTERRUPT_OVERLAP_S:
                 cut_ins.append(begin)
                 break
     return cut_ins
+
+
+def _bridged(intervals: Sequence[Interval]) -> list[Interval]:
+    """``intervals`` with gaps of at most :data:`CONTINUES_S` closed (one stretch of speech)."""
+    merged: list[list[float]] = []
+    for begin, end in sorted(intervals):
+        if merged and begin - merged[-1][1] <= CONTINUES_S:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    return [(b, e) for b, e in merged]

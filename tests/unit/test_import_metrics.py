@@ -105,3 +105,56 @@ def test_call_analytics_output_without_conversation_characteristics_is_recompute
     call = _import(doc)
     _within_tolerances(call)
     assert call["customer_sentiment"] is None  # the service's scores are not invented
+
+
+# --- Amazon's Post-Call Analytics sample: a real call through Call Analytics (fixtures/call_analytics/README.md) ---
+PCA = json.loads((Path(__file__).parent / "fixtures" / "call_analytics" / "pca_stereo_std_1_parsed.json").read_text())
+
+
+def _pca_as_standard_transcribe(doc: dict, agent: str = "spk_0") -> dict:
+    """The PCA call's Call Analytics segments and words as standard Transcribe output (channel identification).
+
+    PCA kept each word's start time only (its ``EndTime`` repeats ``StartTime``): a word runs to the next
+    word's start, the last to its segment's end; segments become ``audio_segments``.
+    """
+    channels: dict[str, list] = {"ch_0": [], "ch_1": []}
+    audio_segments = []
+    for n, seg in enumerate(doc["SpeechSegments"]):
+        label = "ch_1" if seg["SegmentSpeaker"] == agent else "ch_0"
+        words, ids = seg["WordConfidence"], []
+        for i, w in enumerate(words):
+            end = words[i + 1]["StartTime"] if i + 1 < len(words) else seg["SegmentEndTime"]
+            token = w["Text"].strip()
+            word = token.rstrip(".,?!") or token
+            channels[label].append({"id": len(channels[label]), "type": "pronunciation",
+                                    "start_time": f"{w['StartTime']:.3f}", "end_time": f"{end:.3f}",
+                                    "alternatives": [{"confidence": str(w["Confidence"]), "content": word}]})
+            ids.append(channels[label][-1]["id"])
+            if word != token:
+                channels[label].append({"id": len(channels[label]), "type": "punctuation",
+                                        "alternatives": [{"confidence": "0.0", "content": token[len(word):]}]})
+        audio_segments.append({"id": n, "transcript": seg["OriginalText"], "start_time": f"{seg['SegmentStartTime']:.3f}",
+                               "end_time": f"{seg['SegmentEndTime']:.3f}", "channel_label": label, "items": ids})
+    return {"jobName": "stereo_std_1", "accountId": "123456789012", "status": "COMPLETED",
+            "results": {"transcripts": [{"transcript": " ".join(s["OriginalText"] for s in doc["SpeechSegments"])}],
+                        "channel_labels": {"channels": [{"channel_label": k, "items": v} for k, v in channels.items()],
+                                           "number_of_channels": 2},
+                        "items": [], "audio_segments": audio_segments}}
+
+
+def test_the_post_call_analytics_sample_call_matches_call_analytics_from_its_words():
+    """Call Analytics' figures as PCA kept them: talk time per speaker, non-talk time, interrupting segments."""
+    service = PCA["ConversationAnalytics"]["SpeakerTime"]
+    cut_ins = {p: sum(s["SegmentInterruption"] for s in PCA["SpeechSegments"] if s["SegmentSpeaker"] == spk)
+               for p, spk in (("agent", "spk_0"), ("customer", "spk_1"))}
+    assert cut_ins == {"agent": 1, "customer": 0}
+    call = _import(_pca_as_standard_transcribe(PCA))
+    print({k: call[k] for k in ("agent_talk_s", "customer_talk_s", "non_talk_s", "agent_interruptions",
+                                "customer_interruptions")}, "against", service, cut_ins)
+    assert abs(call["agent_talk_s"] - service["spk_0"]["TotalTimeSecs"]) <= 1.5
+    assert abs(call["customer_talk_s"] - service["spk_1"]["TotalTimeSecs"]) <= 1.5
+    assert abs(call["non_talk_s"] - service["NonTalkTime"]["TotalTimeSecs"]) <= 1.5
+    assert abs(call["agent_interruptions"] - cut_ins["agent"]) <= 1
+    # The customer's second sentence (3.71 s, 0.01 s after their first) continues the speech the agent cut
+    # into at 0.74 s: not a cut-in of its own, as the service counts it.
+    assert call["customer_interruptions"] == cut_ins["customer"] == 0
