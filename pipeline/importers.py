@@ -32,7 +32,16 @@ from pipeline import __version__
 from pipeline.aws.transcript_format import call_summary, parse_transcribe, parse_utterances
 from pipeline.discovery import parse_recording_name
 from pipeline.exceptions import AftercallError, ConfigurationError, InfrastructureError
-from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time, union
+from pipeline.metrics import (
+    bridged,
+    interruptions,
+    non_talk_time,
+    overlap_time,
+    subtract,
+    talk_time,
+    union,
+    yielded_pauses,
+)
 from pipeline.pii import redact
 from pipeline.ports import Transcript, Word
 from pipeline.process import language_rows, summary_text
@@ -111,21 +120,45 @@ def _base(contact_id: str, uri: str, name: str, duration_s: float) -> dict:
             "processed_at": datetime.now(UTC).replace(tzinfo=None), "pipeline_version": __version__}
 
 
+def speech_tracks(spans: dict[str, list[tuple[float, float]]],
+                  word_times: dict[str, list[tuple[float, float]]] | None = None
+                  ) -> dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]]:
+    """Each participant's (talk, floor) intervals from utterances (and their words, when known).
+
+    Talk: the utterances, less the time the other participant speaks during the participant's yielded pauses
+    (:func:`pipeline.metrics.yielded_pauses`: they listened). Floor, where interruptions are looked for: the
+    utterances less those whole pauses (speaking again after listening is a new start).
+    """
+    tracks = {}
+    for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT")):
+        own = union(spans.get(p, []))
+        if not word_times:
+            tracks[p] = (own, own)
+            continue
+        yielded = yielded_pauses(own, word_times.get(p, []), word_times.get(other, []))
+        listened = [(max(b, ob), min(e, oe)) for b, e in yielded for ob, oe in bridged(word_times.get(other, []))
+                    if min(e, oe) > max(b, ob)]
+        tracks[p] = (subtract(own, listened), subtract(own, yielded))
+    return tracks
+
+
 def conversation_metrics(spans: dict[str, list[tuple[float, float]]], words: dict[str, int],
-                         duration_s: float) -> dict[str, Any]:
+                         duration_s: float,
+                         word_times: dict[str, list[tuple[float, float]]] | None = None) -> dict[str, Any]:
     """Talk time, non-talk time, overlap, interruptions and talk speed from each participant's utterances.
 
     Call Analytics' definitions on a transcript: talk is the utterances' time (pauses inside an
-    utterance count, as they do in Call Analytics, where summing word durations undercounts by 10-20 %),
-    talk speed is words per minute of that talk time, and the interruption rule of
-    :mod:`pipeline.metrics` runs on utterance overlaps.
+    utterance count, as they do in Call Analytics, where summing word durations undercounts by 10-20 %)
+    less what the other said while the participant listened (:func:`speech_tracks`), talk speed is words
+    per minute of that talk time, and the interruption rule of :mod:`pipeline.metrics` runs on the floor.
     """
-    agent, customer = union(spans.get("AGENT", [])), union(spans.get("CUSTOMER", []))
+    tracks = speech_tracks(spans, word_times)
+    (agent, agent_floor), (customer, customer_floor) = tracks["AGENT"], tracks["CUSTOMER"]
     out: dict[str, Any] = {
         "non_talk_s": round(non_talk_time(agent, customer, duration_s), 3),
         "overlap_s": round(overlap_time(agent, customer), 3),
-        "agent_interruptions": len(interruptions(agent, customer)),
-        "customer_interruptions": len(interruptions(customer, agent)),
+        "agent_interruptions": len(interruptions(agent_floor, customer_floor)),
+        "customer_interruptions": len(interruptions(customer_floor, agent_floor)),
     }
     for p, own in (("agent", agent), ("customer", customer)):
         seconds = talk_time(own)
@@ -144,10 +177,11 @@ def _from_transcribe(doc, uri, name, settings: Settings, components: Components)
     transcript = Transcript(words, settings.language_code, "amazon-transcribe (imported)")
     turns, raw = language_rows(call, transcript, components, duration, None)
     counts = {p: sum(w.participant == p for w in words) for p in ("AGENT", "CUSTOMER")}
-    call.update(conversation_metrics(spans, counts, duration))  # after language_rows: the utterances' definitions win
+    times = {p: [(w.begin_s, w.end_s) for w in words if w.participant == p] for p in ("AGENT", "CUSTOMER")}
+    call.update(conversation_metrics(spans, counts, duration, times))  # after language_rows: the utterances' win
     # One interruption definition for the call and its turns (computed once per participant, not per turn).
-    cut_ins = {p: interruptions(union(spans[p]), union(spans[other]))
-               for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT"))}
+    floor = {p: floor for p, (_, floor) in speech_tracks(spans, times).items()}
+    cut_ins = {p: interruptions(floor[p], floor[other]) for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT"))}
     for t in turns:
         t["is_interruption"] = any(t["begin_s"] - 0.5 <= c < t["end_s"] for c in cut_ins[t["participant"]])
     return call, turns, raw
@@ -233,14 +267,18 @@ def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tup
     if not all(k in cc for k in ("TalkTime", "NonTalkTime", "Interruptions", "TalkSpeed")):
         # The service computed none (or not all) of them: the same definitions as for plain Transcribe output.
         spans: dict[str, list[tuple[float, float]]] = {"AGENT": [], "CUSTOMER": []}
+        times: dict[str, list[tuple[float, float]]] = {"AGENT": [], "CUSTOMER": []}
         counts = {"AGENT": 0, "CUSTOMER": 0}
-        for r in rows:
+        for r, seg in zip(rows, segments):
             if r["participant"] in spans:
                 spans[r["participant"]].append((r["begin_s"], r["end_s"]))
                 counts[r["participant"]] += r["word_count"]
-        call.update(conversation_metrics(spans, counts, duration))
-        cut_ins = {p: interruptions(union(spans[p]), union(spans["CUSTOMER" if p == "AGENT" else "AGENT"]))
-                   for p in spans}
+                times[r["participant"]] += [(i["BeginOffsetMillis"] / 1000, i["EndOffsetMillis"] / 1000)
+                                            for i in seg.get("Items", []) if i.get("Type", "pronunciation") ==
+                                            "pronunciation" and "BeginOffsetMillis" in i and "EndOffsetMillis" in i]
+        call.update(conversation_metrics(spans, counts, duration, times))
+        floor = {p: floor for p, (_, floor) in speech_tracks(spans, times).items()}
+        cut_ins = {p: interruptions(floor[p], floor["CUSTOMER" if p == "AGENT" else "AGENT"]) for p in spans}
         for r in rows:
             r["is_interruption"] = r["begin_s"] in cut_ins.get(r["participant"], [])
     return call, rows, raw

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 
 from pipeline.audio import Interval
 
-__all__ = ["NON_TALK_MIN_S", "interruptions", "non_talk_time", "overlap_time", "talk_time", "union"]
+__all__ = ["NON_TALK_MIN_S", "interruptions", "non_talk_time", "overlap_time", "bridged", "subtract", "talk_time", "union",
+           "yielded_pauses"]
 
 NON_TALK_MIN_S = 3.0
 INTERRUPT_HELD_S = 0.5  # the interrupted participant was already this far into speaking
@@ -72,8 +73,8 @@ def overlap_time(a: Sequence[Interval], b: Sequence[Interval]) -> float:
 def interruptions(interrupter: Sequence[Interval], other: Sequence[Interval]) -> list[float]:
     """Start times at which ``interrupter`` cut into ``other`` (see the module docstring for the rule)."""
     cut_ins = []
-    other = _bridged(other)
-    for begin, end in _bridged(interrupter):
+    other = bridged(other)
+    for begin, end in bridged(interrupter):
         for o_begin, o_end in other:
             if o_begin + INTERRUPT_HELD_S <= begin < o_end and min(o_end, end) - begin >= INTERRUPT_OVERLAP_S:
                 cut_ins.append(begin)
@@ -81,7 +82,7 @@ def interruptions(interrupter: Sequence[Interval], other: Sequence[Interval]) ->
     return cut_ins
 
 
-def _bridged(intervals: Sequence[Interval]) -> list[Interval]:
+def bridged(intervals: Sequence[Interval]) -> list[Interval]:
     """``intervals`` with gaps of at most :data:`CONTINUES_S` closed (one stretch of speech)."""
     merged: list[list[float]] = []
     for begin, end in sorted(intervals):
@@ -90,3 +91,42 @@ def _bridged(intervals: Sequence[Interval]) -> list[Interval]:
         else:
             merged.append([begin, end])
     return [(b, e) for b, e in merged]
+
+
+def subtract(intervals: Sequence[Interval], remove: Sequence[Interval]) -> list[Interval]:
+    """``intervals`` (merged) without the times of ``remove``."""
+    out: list[Interval] = []
+    cuts = union(remove)
+    for begin, end in union(intervals):
+        cursor = begin
+        for c_begin, c_end in cuts:
+            if c_end <= cursor or c_begin >= end:
+                continue
+            if c_begin > cursor:
+                out.append((cursor, c_begin))
+            cursor = max(cursor, c_end)
+        if cursor < end:
+            out.append((cursor, end))
+    return out
+
+
+def yielded_pauses(utterances: Sequence[Interval], words: Sequence[Interval],
+                   other_words: Sequence[Interval]) -> list[Interval]:
+    """Pauses between the words of one utterance that begin while the other participant is speaking.
+
+    A transcript's utterance runs from its first word to its last, and its pauses count as talk (Call
+    Analytics' talk time). A pause the other participant was already speaking into when it began is not
+    the speaker's, though: they fell silent to listen ("Yeah." ... the other goes on ... "Mhm."). The other's
+    speech is their words, gaps up to :data:`CONTINUES_S` closed; a word belongs to the utterance its middle
+    falls in.
+    """
+    other = bridged(other_words)
+    pauses: list[Interval] = []
+    for u_begin, u_end in utterances:
+        inside = sorted(w for w in words if u_begin <= (w[0] + w[1]) / 2 <= u_end)
+        spoken_to = inside[0][1] if inside else u_end
+        for begin, end in inside[1:]:
+            if begin > spoken_to and any(o_begin <= spoken_to < o_end for o_begin, o_end in other):
+                pauses.append((spoken_to, begin))
+            spoken_to = max(spoken_to, end)
+    return pauses

@@ -158,3 +158,88 @@ def test_the_post_call_analytics_sample_call_matches_call_analytics_from_its_wor
     # The customer's second sentence (3.71 s, 0.01 s after their first) continues the speech the agent cut
     # into at 0.74 s: not a cut-in of its own, as the service counts it.
     assert call["customer_interruptions"] == cut_ins["customer"] == 0
+
+
+# --- A real 183 s call through Call Analytics, with word items (fixtures/call_analytics/README.md) ---
+EXAMPLE_CALL = json.loads((Path(__file__).parent / "fixtures" / "call_analytics" / "anchor_credit_union_example_call.json")
+                          .read_text())
+
+
+def _call_analytics_as_standard_transcribe(doc: dict, agent_channel: int = 1) -> dict:
+    """A Call Analytics output as standard Transcribe output would hold the same call: each word an item of its
+    channel (numbers as strings, punctuation without times), each transcript segment an ``audio_segments`` entry."""
+    channels: dict[str, list] = {"ch_0": [], "ch_1": []}
+    audio_segments = []
+    for n, seg in enumerate(doc["Transcript"]):
+        label = f"ch_{agent_channel}" if seg["ParticipantRole"] == "AGENT" else f"ch_{1 - agent_channel}"
+        ids = []
+        for item in seg["Items"]:
+            entry = {"id": len(channels[label]), "type": item["Type"],
+                     "alternatives": [{"confidence": str(item.get("Confidence", 0.0)), "content": item["Content"]}]}
+            if item["Type"] == "pronunciation":
+                entry.update(start_time=f"{item['BeginOffsetMillis'] / 1000:.3f}",
+                             end_time=f"{item['EndOffsetMillis'] / 1000:.3f}")
+            channels[label].append(entry)
+            ids.append(entry["id"])
+        audio_segments.append({"id": n, "transcript": seg["Content"], "channel_label": label, "items": ids,
+                               "start_time": f"{seg['BeginOffsetMillis'] / 1000:.3f}",
+                               "end_time": f"{seg['EndOffsetMillis'] / 1000:.3f}"})
+    return {"jobName": "example-call", "accountId": "123456789012", "status": "COMPLETED",
+            "results": {"transcripts": [{"transcript": " ".join(s["Content"] for s in doc["Transcript"])}],
+                        "channel_labels": {"channels": [{"channel_label": k, "items": v} for k, v in channels.items()],
+                                           "number_of_channels": 2},
+                        "items": [], "audio_segments": audio_segments}}
+
+
+def _service(doc: dict) -> dict:
+    cc = doc["ConversationCharacteristics"]
+    return {"agent_talk_s": cc["TalkTime"]["DetailsByParticipant"]["AGENT"]["TotalTimeMillis"] / 1000,
+            "customer_talk_s": cc["TalkTime"]["DetailsByParticipant"]["CUSTOMER"]["TotalTimeMillis"] / 1000,
+            "agent_wpm": cc["TalkSpeed"]["DetailsByParticipant"]["AGENT"]["AverageWordsPerMinute"],
+            "customer_wpm": cc["TalkSpeed"]["DetailsByParticipant"]["CUSTOMER"]["AverageWordsPerMinute"],
+            "non_talk_s": cc["NonTalkTime"]["TotalTimeMillis"] / 1000,
+            "agent_interruptions": len(cc["Interruptions"]["InterruptionsByInterrupter"].get("AGENT", [])),
+            "customer_interruptions": len(cc["Interruptions"]["InterruptionsByInterrupter"].get("CUSTOMER", []))}
+
+
+def _within(call: dict, want: dict) -> None:
+    for key in ("agent_talk_s", "customer_talk_s", "non_talk_s"):
+        assert abs(call[key] - want[key]) <= 1.5, (key, call[key], want[key])
+    for key in ("agent_wpm", "customer_wpm"):
+        assert call[key] == pytest.approx(want[key], rel=0.10), (key, call[key], want[key])
+    for key in ("agent_interruptions", "customer_interruptions"):
+        assert abs(call[key] - want[key]) <= 1, (key, call[key], want[key])
+
+
+@pytest.mark.parametrize("path", ["standard-transcribe", "call-analytics-without-characteristics"])
+def test_the_183_s_example_call_matches_call_analytics_from_its_words(path):
+    want = _service(EXAMPLE_CALL)
+    assert want == {"agent_talk_s": 104.349, "customer_talk_s": 63.79, "agent_wpm": 193, "customer_wpm": 135,
+                    "non_talk_s": 0.0, "agent_interruptions": 2, "customer_interruptions": 0}
+    if path == "standard-transcribe":
+        doc = _call_analytics_as_standard_transcribe(EXAMPLE_CALL)
+    else:
+        doc = copy.deepcopy(EXAMPLE_CALL)
+        del doc["ConversationCharacteristics"]
+    call = _import(doc)
+    print(path, {k: call[k] for k in want}, "against", want)
+    _within(call, want)
+    # The agent's "Yeah." / "Okay." / "Mhm." under the customer, then silence while the customer goes on, is
+    # listening, not talk: the utterance's time alone would give 114.7 s and 169 words a minute.
+    assert call["agent_talk_s"] < 106 and call["agent_wpm"] > 180
+    # The two cut-ins the service found (18.7 s into the dock story, 166.4 s into the pronoun question), and
+    # no others: backchannels under the customer are not, and the agent's "Thank you for letting me know"
+    # that the customer's next question overlapped is no cut-in by the customer.
+    assert (call["agent_interruptions"], call["customer_interruptions"]) == (2, 0)
+    if path == "standard-transcribe":  # the turns say the same as the call's counts
+        turns = import_document(doc, f"/imports/{NAME}", Settings(),
+                                Components(None, None, build_sentiment(Settings())))[2]  # type: ignore[arg-type]
+        flagged = [(t["participant"], t["begin_s"]) for t in turns if t["is_interruption"]]
+        assert [p for p, _ in flagged] == ["AGENT", "AGENT"], flagged
+        assert [round(b) for _, b in flagged] == [19, 166], flagged
+
+
+def test_the_183_s_example_call_keeps_the_service_metrics_when_it_has_them():
+    call = _import(copy.deepcopy(EXAMPLE_CALL))
+    want = _service(EXAMPLE_CALL)
+    assert {k: call[k] for k in want} == want
