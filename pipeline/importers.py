@@ -32,16 +32,7 @@ from pipeline import __version__
 from pipeline.aws.transcript_format import call_summary, parse_transcribe, parse_utterances
 from pipeline.discovery import parse_recording_name
 from pipeline.exceptions import AftercallError, ConfigurationError, InfrastructureError
-from pipeline.metrics import (
-    bridged,
-    interruptions,
-    non_talk_time,
-    overlap_time,
-    subtract,
-    talk_time,
-    union,
-    yielded_pauses,
-)
+from pipeline.metrics import cut_ins, non_talk_time, overlap_time, speech_tracks, talk_time
 from pipeline.pii import redact
 from pipeline.ports import Transcript, Word
 from pipeline.process import language_rows, summary_text
@@ -120,28 +111,6 @@ def _base(contact_id: str, uri: str, name: str, duration_s: float) -> dict:
             "processed_at": datetime.now(UTC).replace(tzinfo=None), "pipeline_version": __version__}
 
 
-def speech_tracks(spans: dict[str, list[tuple[float, float]]],
-                  word_times: dict[str, list[tuple[float, float]]] | None = None
-                  ) -> dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]]:
-    """Each participant's (talk, floor) intervals from utterances (and their words, when known).
-
-    Talk: the utterances, less the time the other participant speaks during the participant's yielded pauses
-    (:func:`pipeline.metrics.yielded_pauses`: they listened). Floor, where interruptions are looked for: the
-    utterances less those whole pauses (speaking again after listening is a new start).
-    """
-    tracks = {}
-    for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT")):
-        own = union(spans.get(p, []))
-        if not word_times:
-            tracks[p] = (own, own)
-            continue
-        yielded = yielded_pauses(own, word_times.get(p, []), word_times.get(other, []))
-        listened = [(max(b, ob), min(e, oe)) for b, e in yielded for ob, oe in bridged(word_times.get(other, []))
-                    if min(e, oe) > max(b, ob)]
-        tracks[p] = (subtract(own, listened), subtract(own, yielded))
-    return tracks
-
-
 def conversation_metrics(spans: dict[str, list[tuple[float, float]]], words: dict[str, int],
                          duration_s: float,
                          word_times: dict[str, list[tuple[float, float]]] | None = None) -> dict[str, Any]:
@@ -153,12 +122,13 @@ def conversation_metrics(spans: dict[str, list[tuple[float, float]]], words: dic
     per minute of that talk time, and the interruption rule of :mod:`pipeline.metrics` runs on the floor.
     """
     tracks = speech_tracks(spans, word_times)
-    (agent, agent_floor), (customer, customer_floor) = tracks["AGENT"], tracks["CUSTOMER"]
+    agent, customer = tracks["AGENT"][0], tracks["CUSTOMER"][0]
+    cut_in = cut_ins(spans, word_times)
     out: dict[str, Any] = {
         "non_talk_s": round(non_talk_time(agent, customer, duration_s), 3),
         "overlap_s": round(overlap_time(agent, customer), 3),
-        "agent_interruptions": len(interruptions(agent_floor, customer_floor)),
-        "customer_interruptions": len(interruptions(customer_floor, agent_floor)),
+        "agent_interruptions": len(cut_in["AGENT"]),
+        "customer_interruptions": len(cut_in["CUSTOMER"]),
     }
     for p, own in (("agent", agent), ("customer", customer)):
         seconds = talk_time(own)
@@ -180,10 +150,9 @@ def _from_transcribe(doc, uri, name, settings: Settings, components: Components)
     times = {p: [(w.begin_s, w.end_s) for w in words if w.participant == p] for p in ("AGENT", "CUSTOMER")}
     call.update(conversation_metrics(spans, counts, duration, times))  # after language_rows: the utterances' win
     # One interruption definition for the call and its turns (computed once per participant, not per turn).
-    floor = {p: floor for p, (_, floor) in speech_tracks(spans, times).items()}
-    cut_ins = {p: interruptions(floor[p], floor[other]) for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT"))}
+    cut_in = cut_ins(spans, times)
     for t in turns:
-        t["is_interruption"] = any(t["begin_s"] - 0.5 <= c < t["end_s"] for c in cut_ins[t["participant"]])
+        t["is_interruption"] = any(t["begin_s"] - 0.5 <= c < t["end_s"] for c in cut_in[t["participant"]])
     return call, turns, raw
 
 
@@ -277,10 +246,9 @@ def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tup
                                             for i in seg.get("Items", []) if i.get("Type", "pronunciation") ==
                                             "pronunciation" and "BeginOffsetMillis" in i and "EndOffsetMillis" in i]
         call.update(conversation_metrics(spans, counts, duration, times))
-        floor = {p: floor for p, (_, floor) in speech_tracks(spans, times).items()}
-        cut_ins = {p: interruptions(floor[p], floor["CUSTOMER" if p == "AGENT" else "AGENT"]) for p in spans}
+        cut_in = cut_ins(spans, times)
         for r in rows:
-            r["is_interruption"] = r["begin_s"] in cut_ins.get(r["participant"], [])
+            r["is_interruption"] = r["begin_s"] in cut_in.get(r["participant"], [])
     return call, rows, raw
 
 

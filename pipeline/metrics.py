@@ -13,19 +13,20 @@ Definitions (also in docs/metrics.md):
   speech that resumes within 0.3 s of its own last speech continues it (it does not start anew): a
   transcript's utterances split one stretch of speech into sentences, and the second sentence of
   someone who was cut into is not a cut-in of its own (as Call Analytics counts on its published call).
-  With a transcript the rule runs on turns: ``turns.is_interruption`` flags the interrupting
-  turns and the call's counts are their number. Without one (acoustic-only runs) it runs on
-  the speech intervals.
+  With a transcript the rule runs on turns (or a transcript's utterances) and their words
+  (:func:`cut_ins`): a pause spent listening to the other is not the speaker's, and speech resumes there
+  without starting anew; ``turns.is_interruption`` flags the interrupting turns and the call's counts
+  are their number. Without one (acoustic-only runs) it runs on the speech intervals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from pipeline.audio import Interval
 
-__all__ = ["NON_TALK_MIN_S", "interruptions", "non_talk_time", "overlap_time", "bridged", "subtract", "talk_time", "union",
-           "yielded_pauses"]
+__all__ = ["NON_TALK_MIN_S", "bridged", "cut_ins", "interruptions", "non_talk_time", "overlap_time", "speech_tracks", "subtract",
+           "talk_time", "union", "yielded_pauses"]
 
 NON_TALK_MIN_S = 3.0
 INTERRUPT_HELD_S = 0.5  # the interrupted participant was already this far into speaking
@@ -70,11 +71,19 @@ def overlap_time(a: Sequence[Interval], b: Sequence[Interval]) -> float:
     return total
 
 
-def interruptions(interrupter: Sequence[Interval], other: Sequence[Interval]) -> list[float]:
-    """Start times at which ``interrupter`` cut into ``other`` (see the module docstring for the rule)."""
+def interruptions(interrupter: Sequence[Interval], other: Sequence[Interval],
+                  starts: Collection[float] | None = None) -> list[float]:
+    """Start times at which ``interrupter`` cut into ``other`` (see the module docstring for the rule).
+
+    ``starts``: where the interrupter may start at all (its utterances' or turns' beginnings); speech that
+    resumes after a pause in which it listened (:func:`speech_tracks`' floor) is no new start.
+    """
     cut_ins = []
     other = bridged(other)
+    allowed = None if starts is None else {round(s, 6) for s in starts}
     for begin, end in bridged(interrupter):
+        if allowed is not None and round(begin, 6) not in allowed:
+            continue
         for o_begin, o_end in other:
             if o_begin + INTERRUPT_HELD_S <= begin < o_end and min(o_end, end) - begin >= INTERRUPT_OVERLAP_S:
                 cut_ins.append(begin)
@@ -130,3 +139,37 @@ def yielded_pauses(utterances: Sequence[Interval], words: Sequence[Interval],
                 pauses.append((spoken_to, begin))
             spoken_to = max(spoken_to, end)
     return pauses
+
+
+def speech_tracks(spans: dict[str, list[Interval]],
+                  word_times: dict[str, list[Interval]] | None = None
+                  ) -> dict[str, tuple[list[Interval], list[Interval]]]:
+    """Each participant's (talk, floor) intervals from utterances (and their words, when known).
+
+    Talk: the utterances, less the time the other participant speaks during the participant's yielded pauses
+    (:func:`yielded_pauses`: they listened). Floor, where interruptions are looked for: the
+    utterances less those whole pauses (speaking again after listening is a new start).
+    """
+    tracks = {}
+    for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT")):
+        own = union(spans.get(p, []))
+        if not word_times:
+            tracks[p] = (own, own)
+            continue
+        yielded = yielded_pauses(own, word_times.get(p, []), word_times.get(other, []))
+        listened = [(max(b, ob), min(e, oe)) for b, e in yielded for ob, oe in bridged(word_times.get(other, []))
+                    if min(e, oe) > max(b, ob)]
+        tracks[p] = (subtract(own, listened), subtract(own, yielded))
+    return tracks
+
+
+def cut_ins(spans: dict[str, list[Interval]], word_times: dict[str, list[Interval]] | None = None
+            ) -> dict[str, list[float]]:
+    """Each participant's interruptions of the other, from utterances or turns (and their words, when known).
+
+    The one definition for both engines: :func:`interruptions` on each participant's floor
+    (:func:`speech_tracks`), starting only where an utterance or turn starts.
+    """
+    floor = {p: f for p, (_, f) in speech_tracks(spans, word_times).items()}
+    return {p: interruptions(floor[p], floor[other], [b for b, _ in union(spans.get(p, []))])
+            for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT"))}

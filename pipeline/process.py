@@ -11,7 +11,7 @@ from pipeline import __version__
 from pipeline.audio import MAX_CALL_MINUTES, CallAudio, decode_call, loudness_score, speech_intervals
 from pipeline.discovery import Recording
 from pipeline.exceptions import BadRecording, InfrastructureError, SentimentError
-from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
+from pipeline.metrics import cut_ins, interruptions, non_talk_time, overlap_time, talk_time
 from pipeline.pii import redact, redact_turns
 from pipeline.ports import Transcript
 from pipeline.sentiment import summarize
@@ -173,13 +173,14 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
     if levels:
         align_to_speech(turns, {p: speech_intervals(lv, TURN_EDGE_GAP_S) for p, lv in levels.items()})
     spans = {p: [(t.begin_s, t.end_s) for t in turns if t.participant == p] for p in ("AGENT", "CUSTOMER")}
-    cut_ins = {
-        "AGENT": set(interruptions(spans["AGENT"], spans["CUSTOMER"])),
-        "CUSTOMER": set(interruptions(spans["CUSTOMER"], spans["AGENT"])),
-    }
-    # One definition for calls and turns: with a transcript, the call counts its interrupting turns
-    # (the acoustic count, from speech intervals, stands only for acoustic-only runs).
-    call["agent_interruptions"], call["customer_interruptions"] = len(cut_ins["AGENT"]), len(cut_ins["CUSTOMER"])
+    # The floor: each participant's turns less the pauses in which they listened to the other (the definition
+    # imported transcripts get too, pipeline.metrics.speech_tracks).
+    times = {p: [(w.begin_s, w.end_s) for w in transcript.words if w.participant == p] for p in ("AGENT", "CUSTOMER")}
+    cut_in = cut_ins(spans, times)
+    # One definition for calls and turns: the call counts its interrupting turns.
+    interrupting = [any(t.begin_s <= c < t.end_s for c in cut_in[t.participant]) for t in turns]
+    call["agent_interruptions"], call["customer_interruptions"] = (
+        sum(f for f, t in zip(interrupting, turns) if t.participant == p) for p in ("AGENT", "CUSTOMER"))
     lap("turns")
     raw_texts = [t.text for t in turns]
     # Each turn is read with the one before it: "The security code?" / "7, 8, 9." is a CVV.
@@ -233,7 +234,7 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
             "sentiment_neutral": result.neutral if result else None,
             "sentiment_mixed": result.mixed if result else None,
             "loudness": loudness_score(levels[turn.participant], [(turn.begin_s, turn.end_s)]) if levels else None,
-            "is_interruption": turn.begin_s in cut_ins[turn.participant],
+            "is_interruption": interrupting[index],
         })
     lap("turns")
     raw = []
