@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipeline.table_names import PARTITION, TABLE_NAMES
+from pipeline.table_names import LATER_COLUMNS, PARTITION, TABLE_NAMES
 
 __all__ = ["PARTITION", "TABLES", "athena_type"]
 
@@ -195,6 +195,8 @@ TABLES: dict[str, pa.Schema] = {
     "evaluations": _EVALUATIONS,
 }
 assert tuple(TABLES) == TABLE_NAMES, "pipeline/table_names.py lists the tables of TABLES, in order"
+assert all(TABLES[t].names[-len(cols):] == list(cols) and all(TABLES[t].field(c).type == pa.string() for c in cols)
+           for t, cols in LATER_COLUMNS.items()), "LATER_COLUMNS are their tables' last (string) columns"
 
 _ATHENA = {
     pa.string(): "string",
