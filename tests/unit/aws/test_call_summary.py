@@ -17,13 +17,14 @@ import pytest
 from botocore.stub import Stubber
 
 from pipeline.adapters.duckdb_engine import query
+from pipeline.adapters.vader import VaderSentiment
 from pipeline.audio import decode_call
 from pipeline.aws.transcribe import TranscribeTranscriber
 from pipeline.aws.transcript_format import call_summary
 from pipeline.importers import import_document, import_paths
 from pipeline.lake import LocalLake
 from pipeline.ports import Transcript, Word
-from pipeline.process import language_rows
+from pipeline.process import language_rows, process_recording
 from pipeline.settings import Settings
 from pipeline.wiring import Components, aws_client, build_sentiment, build_source
 from tests.aws_support import KMS_KEY, aws_settings, samples_with_transcripts
@@ -89,11 +90,17 @@ def test_the_summary_is_requested_from_call_analytics_and_read_from_its_output(r
 
 
 def test_redaction_and_summary_are_both_requested(recording):
-    _, transcript = _transcribe(_ca_settings(call_summary=True, redact_pii=True), recording, WITH_SUMMARY,
+    t, transcript = _transcribe(_ca_settings(call_summary=True, redact_pii=True), recording, WITH_SUMMARY,
                                 {"LanguageOptions": ["en-US"],
                                  "ContentRedaction": {"RedactionType": "PII", "RedactionOutput": "redacted"},
                                  "Summarization": {"GenerateAbstractiveSummary": True}})
     assert transcript.summary == SUMMARY  # as the service wrote it: the pipeline redacts it when it stores it
+    # The call's row, as the AWS engine's processing writes it (audio from S3, words from the job's output).
+    settings = t.settings
+    outcome = process_recording(recording, Components(build_source(settings), t, VaderSentiment(),  # moto: no batch
+                                                      pii_mask=settings.pii_mask), 1)
+    assert outcome.call is not None and outcome.call["transcriber"] == "amazon-transcribe-call-analytics"
+    assert outcome.call["summary"] == SUMMARY.replace(CARD, "[CREDIT_DEBIT_NUMBER]")
 
 
 def test_without_the_setting_no_summary_is_requested_nor_kept(recording):
