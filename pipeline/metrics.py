@@ -25,8 +25,8 @@ from collections.abc import Collection, Sequence
 
 from pipeline.audio import Interval
 
-__all__ = ["NON_TALK_MIN_S", "bridged", "cut_ins", "interruptions", "non_talk_time", "overlap_time", "speech_tracks", "subtract",
-           "talk_time", "union", "yielded_pauses"]
+__all__ = ["NON_TALK_MIN_S", "bridged", "cut_ins", "interruptions", "non_talk_time", "overlap_time", "pauses",
+           "speech_tracks", "subtract", "talk_time", "union", "yielded_pauses"]
 
 NON_TALK_MIN_S = 3.0
 INTERRUPT_HELD_S = 0.5  # the interrupted participant was already this far into speaking
@@ -119,6 +119,19 @@ def subtract(intervals: Sequence[Interval], remove: Sequence[Interval]) -> list[
     return out
 
 
+def pauses(utterances: Sequence[Interval], words: Sequence[Interval]) -> list[Interval]:
+    """The pauses between the words of each utterance (a word belongs to the utterance its middle falls in)."""
+    gaps: list[Interval] = []
+    for u_begin, u_end in utterances:
+        inside = sorted(w for w in words if u_begin <= (w[0] + w[1]) / 2 <= u_end)
+        spoken_to = inside[0][1] if inside else u_end
+        for begin, end in inside[1:]:
+            if begin > spoken_to:
+                gaps.append((spoken_to, begin))
+            spoken_to = max(spoken_to, end)
+    return gaps
+
+
 def yielded_pauses(utterances: Sequence[Interval], words: Sequence[Interval],
                    other_words: Sequence[Interval]) -> list[Interval]:
     """Pauses between the words of one utterance that begin while the other participant is speaking.
@@ -130,15 +143,7 @@ def yielded_pauses(utterances: Sequence[Interval], words: Sequence[Interval],
     falls in.
     """
     other = bridged(other_words)
-    pauses: list[Interval] = []
-    for u_begin, u_end in utterances:
-        inside = sorted(w for w in words if u_begin <= (w[0] + w[1]) / 2 <= u_end)
-        spoken_to = inside[0][1] if inside else u_end
-        for begin, end in inside[1:]:
-            if begin > spoken_to and any(o_begin <= spoken_to < o_end for o_begin, o_end in other):
-                pauses.append((spoken_to, begin))
-            spoken_to = max(spoken_to, end)
-    return pauses
+    return [(b, e) for b, e in pauses(utterances, words) if any(o_b <= b < o_e for o_b, o_e in other)]
 
 
 def speech_tracks(spans: dict[str, list[Interval]],
@@ -156,10 +161,12 @@ def speech_tracks(spans: dict[str, list[Interval]],
         if not word_times:
             tracks[p] = (own, own)
             continue
+        theirs = bridged(word_times.get(other, []))
         yielded = yielded_pauses(own, word_times.get(p, []), word_times.get(other, []))
-        listened = [(max(b, ob), min(e, oe)) for b, e in yielded for ob, oe in bridged(word_times.get(other, []))
-                    if min(e, oe) > max(b, ob)]
-        tracks[p] = (subtract(own, listened), subtract(own, yielded))
+        listened = [(max(b, ob), min(e, oe)) for b, e in yielded for ob, oe in theirs if min(e, oe) > max(b, ob)]
+        # A silence of both over 3 s inside an utterance ("One moment." ... "Alright") is non-talk, not talk.
+        silent = [(b, e) for b, e in subtract(pauses(own, word_times.get(p, [])), theirs) if e - b > NON_TALK_MIN_S]
+        tracks[p] = (subtract(own, listened + silent), subtract(own, yielded + silent))
     return tracks
 
 
