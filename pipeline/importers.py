@@ -7,7 +7,9 @@
 * **Call Analytics / Contact Lens** (``Transcript`` + ``ConversationCharacteristics``): the
   metrics the service computed are kept as it computed them (talk time, non-talk time,
   interruptions by interrupter, talk speed, overall and quarterly sentiment, loudness); one
-  turn per transcript segment, with the service's sentiment label.
+  turn per transcript segment, with the service's sentiment label. The service's summary of the call
+  (Call Analytics' generative summary, Contact Lens' post-contact summary) is kept as ``calls.summary``,
+  redacted like the turns when redaction is on.
 
 The contact id is ``CustomerMetadata.ContactId``, else the file name's part before the first
 ``_`` (Connect names files ``<contactId>_...``), else the job name. The day is ``--date``, else
@@ -27,14 +29,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from pipeline import __version__
-from pipeline.aws.transcript_format import parse_transcribe, parse_utterances
+from pipeline.aws.transcript_format import call_summary, parse_transcribe, parse_utterances
 from pipeline.days import local_day, zone
 from pipeline.discovery import parse_recording_name
 from pipeline.exceptions import AftercallError, ConfigurationError, InfrastructureError
-from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time, union
+from pipeline.metrics import cut_ins, non_talk_time, overlap_time, speech_tracks, talk_time
 from pipeline.pii import redact
 from pipeline.ports import Transcript, Word
-from pipeline.process import language_rows
+from pipeline.process import language_rows, summary_text
 from pipeline.settings import Settings
 from pipeline.wiring import Components, build_lake, build_sentiment, build_store
 
@@ -115,20 +117,23 @@ def _base(contact_id: str, uri: str, name: str, duration_s: float) -> dict:
 
 
 def conversation_metrics(spans: dict[str, list[tuple[float, float]]], words: dict[str, int],
-                         duration_s: float) -> dict[str, Any]:
+                         duration_s: float,
+                         word_times: dict[str, list[tuple[float, float]]] | None = None) -> dict[str, Any]:
     """Talk time, non-talk time, overlap, interruptions and talk speed from each participant's utterances.
 
     Call Analytics' definitions on a transcript: talk is the utterances' time (pauses inside an
-    utterance count, as they do in Call Analytics, where summing word durations undercounts by 10-20 %),
-    talk speed is words per minute of that talk time, and the interruption rule of
-    :mod:`pipeline.metrics` runs on utterance overlaps.
+    utterance count, as they do in Call Analytics, where summing word durations undercounts by 10-20 %)
+    less what the other said while the participant listened (:func:`speech_tracks`), talk speed is words
+    per minute of that talk time, and the interruption rule of :mod:`pipeline.metrics` runs on the floor.
     """
-    agent, customer = union(spans.get("AGENT", [])), union(spans.get("CUSTOMER", []))
+    tracks = speech_tracks(spans, word_times)
+    agent, customer = tracks["AGENT"][0], tracks["CUSTOMER"][0]
+    cut_in = cut_ins(spans, word_times)
     out: dict[str, Any] = {
         "non_talk_s": round(non_talk_time(agent, customer, duration_s), 3),
         "overlap_s": round(overlap_time(agent, customer), 3),
-        "agent_interruptions": len(interruptions(agent, customer)),
-        "customer_interruptions": len(interruptions(customer, agent)),
+        "agent_interruptions": len(cut_in["AGENT"]),
+        "customer_interruptions": len(cut_in["CUSTOMER"]),
     }
     for p, own in (("agent", agent), ("customer", customer)):
         seconds = talk_time(own)
@@ -147,12 +152,12 @@ def _from_transcribe(doc, uri, name, settings: Settings, components: Components)
     transcript = Transcript(words, settings.language_code, "amazon-transcribe (imported)")
     turns, raw = language_rows(call, transcript, components, duration, None)
     counts = {p: sum(w.participant == p for w in words) for p in ("AGENT", "CUSTOMER")}
-    call.update(conversation_metrics(spans, counts, duration))  # after language_rows: the utterances' definitions win
+    times = {p: [(w.begin_s, w.end_s) for w in words if w.participant == p] for p in ("AGENT", "CUSTOMER")}
+    call.update(conversation_metrics(spans, counts, duration, times))  # after language_rows: the utterances' win
     # One interruption definition for the call and its turns (computed once per participant, not per turn).
-    cut_ins = {p: interruptions(union(spans[p]), union(spans[other]))
-               for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT"))}
+    cut_in = cut_ins(spans, times)
     for t in turns:
-        t["is_interruption"] = any(t["begin_s"] - 0.5 <= c < t["end_s"] for c in cut_ins[t["participant"]])
+        t["is_interruption"] = any(t["begin_s"] - 0.5 <= c < t["end_s"] for c in cut_in[t["participant"]])
     return call, turns, raw
 
 
@@ -231,20 +236,24 @@ def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tup
         customer_sentiment_start=call.get("customer_sentiment_q1"), customer_sentiment_end=call.get("customer_sentiment_q4"),
         language_code=doc.get("LanguageCode"), transcriber=engine, sentiment_engine=engine,
         transcript_word_count=sum(r["word_count"] for r in rows),
+        summary=summary_text(call_summary(doc), components),  # redacted like the turns; NULL when none
     )
     if not all(k in cc for k in ("TalkTime", "NonTalkTime", "Interruptions", "TalkSpeed")):
         # The service computed none (or not all) of them: the same definitions as for plain Transcribe output.
         spans: dict[str, list[tuple[float, float]]] = {"AGENT": [], "CUSTOMER": []}
+        times: dict[str, list[tuple[float, float]]] = {"AGENT": [], "CUSTOMER": []}
         counts = {"AGENT": 0, "CUSTOMER": 0}
-        for r in rows:
+        for r, seg in zip(rows, segments):
             if r["participant"] in spans:
                 spans[r["participant"]].append((r["begin_s"], r["end_s"]))
                 counts[r["participant"]] += r["word_count"]
-        call.update(conversation_metrics(spans, counts, duration))
-        cut_ins = {p: interruptions(union(spans[p]), union(spans["CUSTOMER" if p == "AGENT" else "AGENT"]))
-                   for p in spans}
+                times[r["participant"]] += [(i["BeginOffsetMillis"] / 1000, i["EndOffsetMillis"] / 1000)
+                                            for i in seg.get("Items", []) if i.get("Type", "pronunciation") ==
+                                            "pronunciation" and "BeginOffsetMillis" in i and "EndOffsetMillis" in i]
+        call.update(conversation_metrics(spans, counts, duration, times))
+        cut_in = cut_ins(spans, times)
         for r in rows:
-            r["is_interruption"] = r["begin_s"] in cut_ins.get(r["participant"], [])
+            r["is_interruption"] = r["begin_s"] in cut_in.get(r["participant"], [])
     return call, rows, raw
 
 

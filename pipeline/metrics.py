@@ -9,23 +9,29 @@ Definitions (also in docs/metrics.md):
 - interruption by X: X starts speaking while the other participant has already been
   speaking for at least 0.5 s, and both then keep speaking together for at least 0.5 s.
   ``agent_interruptions`` counts the agent cutting into the customer, and the reverse.
-  Starting together, or a short backchannel ("mm") under the other, is not counted.
-  With a transcript the rule runs on turns: ``turns.is_interruption`` flags the interrupting
-  turns and the call's counts are their number. Without one (acoustic-only runs) it runs on
-  the speech intervals.
+  Starting together, or a short backchannel ("mm") under the other, is not counted. A participant's
+  speech that resumes within 0.3 s of its own last speech continues it (it does not start anew): a
+  transcript's utterances split one stretch of speech into sentences, and the second sentence of
+  someone who was cut into is not a cut-in of its own (as Call Analytics counts on its published call).
+  With a transcript the rule runs on turns (or a transcript's utterances) and their words
+  (:func:`cut_ins`): a pause spent listening to the other is not the speaker's, and speech resumes there
+  without starting anew; ``turns.is_interruption`` flags the interrupting turns and the call's counts
+  are their number. Without one (acoustic-only runs) it runs on the speech intervals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from pipeline.audio import Interval
 
-__all__ = ["NON_TALK_MIN_S", "interruptions", "non_talk_time", "overlap_time", "talk_time", "union"]
+__all__ = ["NON_TALK_MIN_S", "bridged", "cut_ins", "interruptions", "non_talk_time", "overlap_time", "pauses",
+           "speech_tracks", "subtract", "talk_time", "union", "yielded_pauses"]
 
 NON_TALK_MIN_S = 3.0
 INTERRUPT_HELD_S = 0.5  # the interrupted participant was already this far into speaking
 INTERRUPT_OVERLAP_S = 0.5  # ...and both talk together at least this long
+CONTINUES_S = 0.3  # a participant's speech resuming within this gap continues the same stretch
 
 
 def talk_time(intervals: Sequence[Interval]) -> float:
@@ -65,12 +71,112 @@ def overlap_time(a: Sequence[Interval], b: Sequence[Interval]) -> float:
     return total
 
 
-def interruptions(interrupter: Sequence[Interval], other: Sequence[Interval]) -> list[float]:
-    """Start times at which ``interrupter`` cut into ``other`` (see the module docstring for the rule)."""
+def interruptions(interrupter: Sequence[Interval], other: Sequence[Interval],
+                  starts: Collection[float] | None = None) -> list[float]:
+    """Start times at which ``interrupter`` cut into ``other`` (see the module docstring for the rule).
+
+    ``starts``: where the interrupter may start at all (its utterances' or turns' beginnings); speech that
+    resumes after a pause in which it listened (:func:`speech_tracks`' floor) is no new start.
+    """
     cut_ins = []
-    for begin, end in interrupter:
+    other = bridged(other)
+    allowed = None if starts is None else {round(s, 6) for s in starts}
+    for begin, end in bridged(interrupter):
+        if allowed is not None and round(begin, 6) not in allowed:
+            continue
         for o_begin, o_end in other:
             if o_begin + INTERRUPT_HELD_S <= begin < o_end and min(o_end, end) - begin >= INTERRUPT_OVERLAP_S:
                 cut_ins.append(begin)
                 break
     return cut_ins
+
+
+def bridged(intervals: Sequence[Interval]) -> list[Interval]:
+    """``intervals`` with gaps of at most :data:`CONTINUES_S` closed (one stretch of speech)."""
+    merged: list[list[float]] = []
+    for begin, end in sorted(intervals):
+        if merged and begin - merged[-1][1] <= CONTINUES_S:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    return [(b, e) for b, e in merged]
+
+
+def subtract(intervals: Sequence[Interval], remove: Sequence[Interval]) -> list[Interval]:
+    """``intervals`` (merged) without the times of ``remove``."""
+    out: list[Interval] = []
+    cuts = union(remove)
+    for begin, end in union(intervals):
+        cursor = begin
+        for c_begin, c_end in cuts:
+            if c_end <= cursor or c_begin >= end:
+                continue
+            if c_begin > cursor:
+                out.append((cursor, c_begin))
+            cursor = max(cursor, c_end)
+        if cursor < end:
+            out.append((cursor, end))
+    return out
+
+
+def pauses(utterances: Sequence[Interval], words: Sequence[Interval]) -> list[Interval]:
+    """The pauses between the words of each utterance (a word belongs to the utterance its middle falls in)."""
+    gaps: list[Interval] = []
+    for u_begin, u_end in utterances:
+        inside = sorted(w for w in words if u_begin <= (w[0] + w[1]) / 2 <= u_end)
+        spoken_to = inside[0][1] if inside else u_end
+        for begin, end in inside[1:]:
+            if begin > spoken_to:
+                gaps.append((spoken_to, begin))
+            spoken_to = max(spoken_to, end)
+    return gaps
+
+
+def yielded_pauses(utterances: Sequence[Interval], words: Sequence[Interval],
+                   other_words: Sequence[Interval]) -> list[Interval]:
+    """Pauses between the words of one utterance that begin while the other participant is speaking.
+
+    A transcript's utterance runs from its first word to its last, and its pauses count as talk (Call
+    Analytics' talk time). A pause the other participant was already speaking into when it began is not
+    the speaker's, though: they fell silent to listen ("Yeah." ... the other goes on ... "Mhm."). The other's
+    speech is their words, gaps up to :data:`CONTINUES_S` closed; a word belongs to the utterance its middle
+    falls in.
+    """
+    other = bridged(other_words)
+    return [(b, e) for b, e in pauses(utterances, words) if any(o_b <= b < o_e for o_b, o_e in other)]
+
+
+def speech_tracks(spans: dict[str, list[Interval]],
+                  word_times: dict[str, list[Interval]] | None = None
+                  ) -> dict[str, tuple[list[Interval], list[Interval]]]:
+    """Each participant's (talk, floor) intervals from utterances (and their words, when known).
+
+    Talk: the utterances, less the time the other participant speaks during the participant's yielded pauses
+    (:func:`yielded_pauses`: they listened). Floor, where interruptions are looked for: the
+    utterances less those whole pauses (speaking again after listening is a new start).
+    """
+    tracks = {}
+    for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT")):
+        own = union(spans.get(p, []))
+        if not word_times:
+            tracks[p] = (own, own)
+            continue
+        theirs = bridged(word_times.get(other, []))
+        yielded = yielded_pauses(own, word_times.get(p, []), word_times.get(other, []))
+        listened = [(max(b, ob), min(e, oe)) for b, e in yielded for ob, oe in theirs if min(e, oe) > max(b, ob)]
+        # A silence of both over 3 s inside an utterance ("One moment." ... "Alright") is non-talk, not talk.
+        silent = [(b, e) for b, e in subtract(pauses(own, word_times.get(p, [])), theirs) if e - b > NON_TALK_MIN_S]
+        tracks[p] = (subtract(own, listened + silent), subtract(own, yielded + silent))
+    return tracks
+
+
+def cut_ins(spans: dict[str, list[Interval]], word_times: dict[str, list[Interval]] | None = None
+            ) -> dict[str, list[float]]:
+    """Each participant's interruptions of the other, from utterances or turns (and their words, when known).
+
+    The one definition for both engines: :func:`interruptions` on each participant's floor
+    (:func:`speech_tracks`), starting only where an utterance or turn starts.
+    """
+    floor = {p: f for p, (_, f) in speech_tracks(spans, word_times).items()}
+    return {p: interruptions(floor[p], floor[other], [b for b, _ in union(spans.get(p, []))])
+            for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT"))}

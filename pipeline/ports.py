@@ -52,6 +52,7 @@ class Transcript:
     engine: str
     billed_minutes: float = 0.0  # what the engine bills for this call (0 for local engines)
     cost_usd: float = 0.0
+    summary: str | None = None  # the engine's summary of the call (Call Analytics' generative summary), as written
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from pipeline.audio import MAX_CALL_MINUTES, CallAudio, decode_call, loudness_sc
 from pipeline.days import zone
 from pipeline.discovery import Recording
 from pipeline.exceptions import BadRecording, InfrastructureError, SentimentError
-from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time
-from pipeline.pii import redact_turns
+from pipeline.metrics import cut_ins, interruptions, non_talk_time, overlap_time, talk_time
+from pipeline.pii import redact, redact_turns
 from pipeline.ports import Transcript
 from pipeline.sentiment import summarize
 from pipeline.turns import align_to_speech, build_turns, words_per_minute
@@ -156,6 +156,16 @@ def _acoustics(recording: Recording, audio: CallAudio) -> tuple[dict, dict, dict
     return call, levels, intervals
 
 
+def summary_text(summary: str | None, components: Components) -> str | None:
+    """The engine's summary of the call as the lake keeps it: redacted like the turns when redaction is on
+    (the detector runs even where the service redacted already; the unredacted summary is never stored)."""
+    if not summary or not summary.strip():
+        return None
+    if components.pii_mask:
+        return redact(summary.strip(), components.pii_mask, components.pii_detector)[0]
+    return summary.strip()
+
+
 def language_rows(call: dict, transcript: Transcript, components: Components, duration_s: float,
                   levels: dict | None, lap=lambda stage: None) -> tuple[list[dict], list[dict]]:
     """Turns, talk speed and sentiment: fills the call's language columns; returns ``turns`` and ``turns_raw`` rows.
@@ -167,13 +177,14 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
     if levels:
         align_to_speech(turns, {p: speech_intervals(lv, TURN_EDGE_GAP_S) for p, lv in levels.items()})
     spans = {p: [(t.begin_s, t.end_s) for t in turns if t.participant == p] for p in ("AGENT", "CUSTOMER")}
-    cut_ins = {
-        "AGENT": set(interruptions(spans["AGENT"], spans["CUSTOMER"])),
-        "CUSTOMER": set(interruptions(spans["CUSTOMER"], spans["AGENT"])),
-    }
-    # One definition for calls and turns: with a transcript, the call counts its interrupting turns
-    # (the acoustic count, from speech intervals, stands only for acoustic-only runs).
-    call["agent_interruptions"], call["customer_interruptions"] = len(cut_ins["AGENT"]), len(cut_ins["CUSTOMER"])
+    # The floor: each participant's turns less the pauses in which they listened to the other (the definition
+    # imported transcripts get too, pipeline.metrics.speech_tracks).
+    times = {p: [(w.begin_s, w.end_s) for w in transcript.words if w.participant == p] for p in ("AGENT", "CUSTOMER")}
+    cut_in = cut_ins(spans, times)
+    # One definition for calls and turns: the call counts its interrupting turns.
+    interrupting = [any(t.begin_s <= c < t.end_s for c in cut_in[t.participant]) for t in turns]
+    call["agent_interruptions"], call["customer_interruptions"] = (
+        sum(f for f, t in zip(interrupting, turns) if t.participant == p) for p in ("AGENT", "CUSTOMER"))
     lap("turns")
     raw_texts = [t.text for t in turns]
     # Each turn is read with the one before it: "The security code?" / "7, 8, 9." is a CVV.
@@ -189,6 +200,7 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
     units, sentiment_usd = sentiment.cost(texts) if sentiment and turns else (0, 0.0)
     lap("sentiment")
     call.update(
+        summary=summary_text(transcript.summary, components),
         language_code=transcript.language_code,
         transcriber=transcript.engine,
         sentiment_engine=sentiment.name if sentiment else None,
@@ -226,7 +238,7 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
             "sentiment_neutral": result.neutral if result else None,
             "sentiment_mixed": result.mixed if result else None,
             "loudness": loudness_score(levels[turn.participant], [(turn.begin_s, turn.end_s)]) if levels else None,
-            "is_interruption": turn.begin_s in cut_ins[turn.participant],
+            "is_interruption": interrupting[index],
         })
     lap("turns")
     raw = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipeline.table_names import PARTITION, TABLE_NAMES
+from pipeline.table_names import LATER_COLUMNS, PARTITION, TABLE_NAMES
 
 __all__ = ["PARTITION", "TABLES", "athena_type"]
 
@@ -60,6 +60,8 @@ _CALLS = pa.schema(
         ("est_cost_usd", pa.float64()),
         ("processed_at", _TS),
         ("pipeline_version", pa.string()),
+        # Appended last: files written before it read it as NULL (lake._conform; Glue adds the column).
+        ("summary", pa.string()),  # the engine's summary of the call (Call Analytics / Contact Lens), PII redacted
     ]
 )
 
@@ -196,6 +198,9 @@ TABLES: dict[str, pa.Schema] = {
     "evaluations": _EVALUATIONS,
 }
 assert tuple(TABLES) == TABLE_NAMES, "pipeline/table_names.py lists the tables of TABLES, in order"
+_DUCKDB = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us")}
+assert all(TABLES[t].field(c).type == _DUCKDB[kind] for t, cols in LATER_COLUMNS.items() for c, kind in cols.items()), \
+    "LATER_COLUMNS are columns of their tables, with the DuckDB types of their arrow types"
 
 _ATHENA = {
     pa.string(): "string",

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
                                           description="s3:// prefix for transcripts, the cache (default <lake>/_transcripts/)")
     transcribe_mode: Literal["standard", "call-analytics"] = "standard"
     transcribe_role_arn: str | None = Field(default=None, description="DataAccessRoleArn, needed by Call Analytics jobs")
+    call_summary: bool = Field(default=False, description="Call Analytics jobs also generate a summary of the call "
+                                                          "(calls.summary); needs AFTERCALL_TRANSCRIBE_MODE=call-analytics")
     redact_pii: bool = Field(default=False, description="Redact PII in turns.text (and Transcribe ContentRedaction where it exists)")
     pii_mask: Literal["type", "pii"] = Field(default="type", description="[CREDIT_DEBIT_NUMBER]... or [PII]")
     pii_raw: Literal["separate", "drop"] = Field(default="separate",
@@ -126,6 +128,9 @@ class Settings(BaseSettings):
             raise ValueError("everything written to S3 is SSE-KMS encrypted: set AFTERCALL_KMS_KEY_ID")
         if self.transcribe_mode == "call-analytics" and not self.transcribe_role_arn:
             raise ValueError("Call Analytics jobs need AFTERCALL_TRANSCRIBE_ROLE_ARN (their DataAccessRoleArn)")
+        if self.call_summary and (self.engine != "aws" or self.transcribe_mode != "call-analytics"):
+            raise ValueError("AFTERCALL_CALL_SUMMARY asks Transcribe Call Analytics for the summary: it needs "
+                             "AFTERCALL_ENGINE=aws and AFTERCALL_TRANSCRIBE_MODE=call-analytics")
         quota = self.call_analytics_quota_jobs if self.transcribe_mode == "call-analytics" else self.transcribe_quota_jobs
         if self.transcribe_max_concurrent and self.transcribe_max_concurrent * self.aws_tasks > quota:
             raise ValueError(f"AFTERCALL_TRANSCRIBE_MAX_CONCURRENT={self.transcribe_max_concurrent} jobs per task × "

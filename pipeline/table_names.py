@@ -7,8 +7,15 @@ small memory budget (pyarrow alone adds ~40 MB resident).
 
 from __future__ import annotations
 
-__all__ = ["PARTITION", "TABLE_NAMES"]
+__all__ = ["LATER_COLUMNS", "PARTITION", "TABLE_NAMES"]
 
 PARTITION = "dt"
 TABLE_NAMES: tuple[str, ...] = ("calls", "turns", "failures", "call_categories", "turns_raw", "contacts",
                                 "contact_attributes", "runs", "evaluations")
+
+# Columns added to a table after files without them were written, with their DuckDB types: the local views
+# read them as NULL in older files even when no file has them yet (Athena does so through the Glue table).
+# pipeline.schema checks that they are its columns, of these types.
+LATER_COLUMNS: dict[str, dict[str, str]] = {
+    "calls": {"call_started_local": "TIMESTAMP", "timezone": "VARCHAR", "summary": "VARCHAR"},
+}

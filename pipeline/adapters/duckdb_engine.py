@@ -9,7 +9,7 @@ import duckdb
 
 from pipeline.lake import LocalLake
 from pipeline.sql import athena_to_duckdb, view_definitions
-from pipeline.table_names import PARTITION, TABLE_NAMES
+from pipeline.table_names import LATER_COLUMNS, PARTITION, TABLE_NAMES
 
 __all__ = ["connect", "query"]
 
@@ -35,9 +35,13 @@ def connect(lake_root: str | Path, attributes: str | None = None) -> duckdb.Duck
         files = snapshot[table]  # only what the day pointers name: never a stray copy or an empty file
         if files:
             listed = ", ".join(_quote(str(f)) for f in files)
+            # Columns added after older files were written (calls.summary) read as NULL in those files, even
+            # when no file has them yet, as Athena reads them through the Glue table's columns.
+            later = ", ".join(f"cast(null as {kind}) as {name}" for name, kind in LATER_COLUMNS.get(table, {}).items())
             con.execute(
                 f"create view {table} as select * from read_parquet([{listed}], "
                 f"hive_partitioning = true, hive_types = {{'{PARTITION}': 'VARCHAR'}}, union_by_name = true)"
+                + (f" union all by name select {later} where false" if later else "")
             )
         else:  # a lake with no day yet still answers every view, with no rows (only this needs pyarrow)
             import pyarrow as pa

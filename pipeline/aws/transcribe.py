@@ -34,7 +34,7 @@ from typing import Any
 
 from pipeline.audio import CallAudio, check_header
 from pipeline.aws._helpers import split_uri
-from pipeline.aws.transcript_format import parse_call_analytics, parse_transcribe
+from pipeline.aws.transcript_format import call_summary, parse_call_analytics, parse_transcribe
 from pipeline.discovery import Recording
 from pipeline.exceptions import BadRecording, TranscriptionError
 from pipeline.ports import Transcriber, Transcript
@@ -67,6 +67,7 @@ class TranscribeTranscriber(Transcriber):
                      settings.language_code)
         self.client, self.s3, self.settings = transcribe, s3, settings
         self.call_analytics = settings.transcribe_mode == "call-analytics"
+        self.summarize = self.call_analytics and settings.call_summary  # Call Analytics' generative summary
         # PII_RAW=drop: unredacted text must not persist, not even as the cache (a rerun pays again).
         self.drop_raw_output = settings.pii_raw == "drop" and not self.service_redaction
         self.name = "amazon-transcribe-call-analytics" if self.call_analytics else "amazon-transcribe"
@@ -87,6 +88,8 @@ class TranscribeTranscriber(Transcriber):
                                      "redact": self.service_redaction, "mode": self.settings.transcribe_mode}
         if self.call_analytics:  # channel roles are part of the job itself
             signature["agent_channel"] = self.settings.agent_channel
+        if self.summarize:  # a job without the summary is not this job (names without it stay as they were)
+            signature["summary"] = True
         digest = hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:40]
         return f"aftercall-{digest}"
 
@@ -148,6 +151,8 @@ class TranscribeTranscriber(Transcriber):
             settings: dict[str, Any] = {"LanguageOptions": [s.language_code]}
             if redaction:
                 settings["ContentRedaction"] = redaction
+            if self.summarize:
+                settings["Summarization"] = {"GenerateAbstractiveSummary": True}
             self.client.start_call_analytics_job(
                 CallAnalyticsJobName=job_name, Media={"MediaFileUri": recording.uri},
                 OutputLocation=f"s3://{self._out_bucket}/{self.output_key(job_name)}",
@@ -303,9 +308,10 @@ class TranscribeTranscriber(Transcriber):
             reason = self._failed.get(name, "job completed but wrote no transcript")
             raise BadRecording(recording.uri, "transcribe", f"{name}: {reason}")
         words = parse_call_analytics(doc) if self.call_analytics else parse_transcribe(doc, self.settings.agent_channel)
+        summary = call_summary(doc) if self.summarize else None
         if self.drop_raw_output:
             self._drop(name)
         price = self.settings.price_call_analytics_minute if self.call_analytics else self.settings.price_transcribe_minute
         minutes = billed_minutes(audio.duration_s)
         return Transcript(words=words, language_code=self.settings.language_code, engine=self.name,
-                          billed_minutes=minutes, cost_usd=round(minutes * price, 6))
+                          billed_minutes=minutes, cost_usd=round(minutes * price, 6), summary=summary)

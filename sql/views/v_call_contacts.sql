@@ -5,7 +5,8 @@
 -- queue ('(no contact record)' without a contact trace record, has_contact_record false; '(no agent)' /
 -- '(no queue)' when the record names none; Connect usernames hold no spaces or brackets),
 -- the categories it matched (comma-separated, alphabetical; '' when none), and one column per contact
--- attribute named in AFTERCALL_CTR_ATTRIBUTES (attr_<name>, NULL when not set).
+-- attribute named in AFTERCALL_CTR_ATTRIBUTES (attr_<name>, NULL when not set). The call's columns (c.*)
+-- include summary: the engine's summary of the call (AFTERCALL_CALL_SUMMARY, imports), NULL when none.
 with
 
 calls_src as (

@@ -2,7 +2,8 @@
 -- grain: one row per turn (contact_id, dt, turn_index)
 -- The drill-down of one call: every turn of the transcript with the call's who, when and how it
 -- went beside it, so a sheet filtered to one contact_id shows the whole call. PII is already
--- redacted in turns ([PII], [PHONE], ...); the words as spoken stay in turns_raw.
+-- redacted in turns ([PII], [PHONE], ...); the words as spoken stay in turns_raw. summary: the engine's
+-- summary of the call (Call Analytics / Contact Lens), redacted the same way; NULL when it wrote none.
 with
 
 turns_src as (
@@ -32,6 +33,7 @@ final as (
         c.customer_ended_happier,
         c.has_contact_record,
         c.recording_uri,
+        c.summary,
         t.turn_index,
         t.participant,
         t.begin_s,

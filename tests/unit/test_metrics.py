@@ -52,3 +52,29 @@ def test_vad_finds_a_tone_in_noise_and_ignores_a_silent_side():
     silent = rng.normal(0, 0.002, rate * 6).astype("float32")
     assert speech_intervals(frame_levels_db(silent, rate)) == []
     assert speech_intervals(frame_levels_db(np.zeros(rate * 3, "float32"), rate)) == []
+
+
+def test_a_pause_spent_listening_is_not_talk_and_resuming_after_it_is_no_cut_in():
+    from pipeline.metrics import cut_ins, speech_tracks, yielded_pauses
+
+    # The customer tells a story 0-10 s; the agent's utterance 2-12 s is "Yeah." (2.0-2.3), silence while the
+    # customer goes on, then "Mhm, I see." (10.5-12.0) once they stopped.
+    customer_words = [(0.0 + i, 0.8 + i) for i in range(10)]
+    agent_words = [(2.0, 2.3), (10.5, 11.0), (11.1, 12.0)]
+    spans = {"CUSTOMER": [(0.0, 9.8)], "AGENT": [(2.0, 12.0)]}
+    times = {"CUSTOMER": customer_words, "AGENT": agent_words}
+    assert yielded_pauses(spans["AGENT"], agent_words, customer_words) == [(2.3, 10.5)]
+    tracks = speech_tracks(spans, times)
+    talk, floor = tracks["AGENT"]
+    assert talk == [(2.0, 2.3), (9.8, 12.0)]  # what the customer said while the agent listened is not the agent's
+    assert floor == [(2.0, 2.3), (10.5, 12.0)]
+    assert tracks["CUSTOMER"] == ([(0.0, 9.8)], [(0.0, 9.8)])
+    assert cut_ins(spans, times) == {"AGENT": [], "CUSTOMER": []}  # a backchannel, then an answer: no cut-in
+    # Without word times the utterance is all talk, and it overlaps the story by 7.8 s: counted as a cut-in.
+    assert cut_ins(spans) == {"AGENT": [2.0], "CUSTOMER": []}
+
+    # A pause the other only starts speaking into is still the speaker's: cut into mid-sentence.
+    customer_words = [(0.0, 3.0), (5.0, 6.0)]
+    agent_words = [(3.6, 4.8)]
+    spans = {"CUSTOMER": [(0.0, 6.0)], "AGENT": [(3.6, 4.8)]}
+    assert cut_ins(spans, {"CUSTOMER": customer_words, "AGENT": agent_words}) == {"AGENT": [3.6], "CUSTOMER": []}

@@ -19,6 +19,7 @@ import pytest
 from pipeline.settings import SAMPLES_DIR, Settings
 
 DAY = date(2026, 11, 22)
+SUMMARY = "The customer asked about a parcel that never arrived and the agent promised a refund by Friday."
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +67,14 @@ def test_processing_the_sample_calls_logs_no_turn_text(scripts, caplog, mask):
                 step = (turn["end_s"] - turn["begin_s"]) / len(tokens)
                 words += [Word(turn["participant"], turn["begin_s"] + i * step, turn["begin_s"] + (i + 1) * step,
                                token, 0.9) for i, token in enumerate(tokens)]
-            return Transcript(words, "en-US", "scripted")
+            return Transcript(words, "en-US", "scripted", summary=SUMMARY)  # as Call Analytics writes one
 
     components = Components(LocalSource(SAMPLES_DIR), Scripted(), VaderSentiment(), mask, True)
     with caplog.at_level(logging.DEBUG):
         outcomes = [process_recording(rec, components, 1) for rec in discover_local(SAMPLES_DIR, DAY)]
     assert sum(len(o.turns) for o in outcomes) >= 20  # the scripts went through
-    assert leaks(caplog.records, spoken(scripts)) == []
+    assert all(o.call["summary"] == SUMMARY for o in outcomes)  # stored, in the lake only
+    assert leaks(caplog.records, spoken(scripts) + [SUMMARY]) == []
 
 
 def test_whisper_logs_what_it_drops_without_the_words(scripts, caplog):
