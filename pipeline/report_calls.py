@@ -327,6 +327,15 @@ def _fact(label: str, value: str) -> str:
     return f"<div><dt>{esc(label)}</dt><dd>{value}</dd></div>"
 
 
+def _started(call: dict) -> str:
+    """When the call started: in the centre's zone when the lake knows it (AFTERCALL_TIMEZONE), else UTC."""
+    local, zone = call.get("call_started_local"), call.get("timezone")
+    if local is not None and zone and zone != "UTC":
+        return _fact(f"Started ({zone})", esc(local.strftime("%H:%M:%S")))
+    started = call["call_started_at"]
+    return _fact("Started (UTC)", esc(started.strftime("%H:%M:%S") if started else "–"))
+
+
 def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
     from pipeline.report_quality import call_form_cards
 
@@ -336,7 +345,7 @@ def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
     started = call["call_started_at"]
     facts = [
         _fact("Day", esc(day_label(call["dt"], with_year=True))),
-        _fact("Started (UTC)", esc(started.strftime("%H:%M:%S") if started else "–")),
+        _started(call),
         _fact("Duration", esc(fmt(call["duration_s"], "seconds"))),
         _fact("Agent", _who_link("agent", call["agent_username"])),
         _fact("Queue", _who_link("queue", call["queue_name"])),
@@ -359,9 +368,11 @@ def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
     ]
     kpis = "".join(f'<div class="kpi {cls}"><div class="kpi-value">{esc(v)}</div><div class="kpi-title">{esc(t)}</div>'
                    f'</div>' for t, v, cls in figures)
+    summary = (f'<div class="card wide summary"><h3>Summary ({esc(call.get("transcriber") or "the engine")})</h3>'
+               f'<p>{_text(call["summary"])}</p></div>') if call.get("summary") else ""
     return (f'<section class="call" id="call-{esc(cid)}" data-call="{esc(cid)}">'
             f'<p class="back"><a href="#calls">← All calls</a></p>'
-            f'<h2>Call {esc(cid)}</h2><dl class="facts">{"".join(facts)}</dl><div class="kpis">{kpis}</div>'
+            f'<h2>Call {esc(cid)}</h2><dl class="facts">{"".join(facts)}</dl><div class="kpis">{kpis}</div>{summary}'
             f'{call_form_cards(cid, data.scores.get(cid, []), data.answers.get(cid, []), data.forms, turns)}'
             f'<div class="card wide recording"><h3>Recording</h3>{_recording(call, data.links)}</div>'
             f'<div class="grid"><div class="card wide"><h3>Timeline</h3>{_timeline(cid, call, turns, matches)}</div>'

@@ -25,7 +25,9 @@ def payload(column: str) -> str:
 PAYLOADS = {c: payload(c) for c in ("contact_id", "agent_username", "queue_name", "attribute_name", "attribute_value",
                                      "category", "turn_text", "participant", "language_code", "transcriber",
                                      # evaluations: a form's text (a team's YAML) and what the lake holds
-                                     "form_title", "question_text", "option_text", "form", "answer", "evidence")}
+                                     "form_title", "question_text", "option_text", "form", "answer", "evidence",
+                                     # the engine's summary of the call (Call Analytics), shown on its page
+                                     "summary")}
 GOOD_ID = "plain-1"
 
 
@@ -76,7 +78,8 @@ def write_hostile_lake(root: Path) -> Path:
     p = PAYLOADS
     bad = p["contact_id"]
     LocalLake(root).write_partitions(DAY, {
-        "calls": [_call(bad, language_code=p["language_code"], transcriber=p["transcriber"]), _call(GOOD_ID)],
+        "calls": [_call(bad, language_code=p["language_code"], transcriber=p["transcriber"], summary=p["summary"]),
+                  _call(GOOD_ID)],
         "turns": [
             _turn(bad, 0, "AGENT", 1.0, 5.0, "Hello, how can I help?"),
             _turn(bad, 1, p["participant"], 4.5, 12.0, p["turn_text"]),

@@ -510,3 +510,19 @@ def test_each_call_page_shows_its_form_with_answers_linked_to_their_evidence_tur
     assert "failed: automatic fail" in card and "automatic fail</span>" in card
     _, card = form_on("b1", "handcount")
     assert re.search(r'<tr data-question="pace">.*?not applicable.*?<td class="num">–</td>', card)
+
+
+def test_a_calls_summary_and_its_local_start_show_on_its_page(tmp_path):
+    """The engine's summary (Call Analytics) is a card on the call's page; a lake in a zone shows the local start."""
+    lake = LocalLake(tmp_path / "lake")
+    lake.write_partitions("2026-11-22", {
+        "calls": [_call("sum", "2026-11-22", summary="The customer asked to cancel [PII]'s contract & left.",
+                        call_started_local=datetime(2026, 11, 22, 18, 30), timezone="Asia/Seoul"),
+                  _call("plain", "2026-11-22")],
+        "turns": [], "failures": [], "turns_raw": [], "call_categories": [], "contact_attributes": [], "contacts": []})
+    page = write_report(str(tmp_path / "lake"), tmp_path / "r.html").path.read_text()
+    card = page.split('id="call-sum"', 1)[1].split('</section>', 1)[0]
+    assert "<h3>Summary (" in card and "cancel <span class=\"pii\"" in card and "contract &amp; left." in card
+    assert "<dt>Started (Asia/Seoul)</dt><dd>18:30:00</dd>" in card
+    plain = page.split('id="call-plain"', 1)[1].split('</section>', 1)[0]
+    assert "<h3>Summary" not in plain and "Started (UTC)" in plain
