@@ -35,8 +35,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.discovery import discover_local  # noqa: E402
-from pipeline.run import process_recordings  # noqa: E402
+from pipeline.steps.discovery import discover_local  # noqa: E402
+from pipeline.steps.run import process_recordings  # noqa: E402
 from pipeline.settings import SAMPLES_DIR, Settings  # noqa: E402
 from tests.wer import normalise, wer  # noqa: E402
 

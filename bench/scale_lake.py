@@ -2,7 +2,7 @@
 
 1. Builds a synthetic lake of ``--days`` x ``--calls`` (or reuses the one already at ``--lake`` with the
    same parameters: each finished day is recorded in ``<lake>/_bench_scale.json``, so an interrupted build
-   resumes). Every table of ``pipeline/schema.py`` gets rows shaped like the pipeline's (agents, queues,
+   resumes). Every table of ``pipeline/lake/schema.py`` gets rows shaped like the pipeline's (agents, queues,
    durations, sentiments, turns from a small vocabulary, categories, contact attributes, failures, a runs
    row), generated column-wise with numpy/pyarrow and written through ``LocalLake.write_partitions``, so
    the day pointers, file names and modes are the lake's own.
@@ -40,8 +40,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.lake import LocalLake, commit_id  # noqa: E402
-from pipeline.schema import TABLES  # noqa: E402
+from pipeline.lake.tables import LocalLake, commit_id  # noqa: E402
+from pipeline.lake.schema import TABLES  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +337,7 @@ def _scan_stats(profile: dict) -> dict:
 def view_child(lake: str, view: str, scope: str, day: str) -> None:
     """In the child: connect as the report does, run one view's query, print its numbers as one JSON line."""
     from pipeline.adapters.duckdb_engine import connect
-    from pipeline.sql import athena_to_duckdb
+    from pipeline.analytics.sql import athena_to_duckdb
 
     t0 = time.perf_counter()
     con = connect(lake)
@@ -364,7 +364,7 @@ def view_query(view: str, scope: str, day: str) -> str:
 
 
 def _views() -> list[str]:
-    from pipeline.sql import VIEWS_DIR
+    from pipeline.analytics.sql import VIEWS_DIR
 
     return sorted(p.stem for p in VIEWS_DIR.glob("*.sql"))
 

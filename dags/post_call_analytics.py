@@ -54,7 +54,7 @@ def _day_and_settings():
     """The run's day (see the DAG's doc), logged first in every task, and the workers' settings."""
     import logging
 
-    from pipeline.orchestration import check_schedule_zone, day_of_run
+    from pipeline.steps.orchestration import check_schedule_zone, day_of_run
     from pipeline.settings import load_settings
 
     context = get_current_context()
@@ -91,7 +91,7 @@ def post_call_analytics():
     @task.sensor(poke_interval=300, timeout=timedelta(hours=26).total_seconds(), mode="reschedule")
     def wait_for_day_end() -> bool:
         """Wait until the day has ended and its last uploads have landed (at once for past days)."""
-        from pipeline.orchestration import day_has_landed
+        from pipeline.steps.orchestration import day_has_landed
 
         day, _, settings = _day_and_settings()
         return day_has_landed(day, LANDING_DELAY_MIN, tz=settings.timezone)
@@ -99,7 +99,7 @@ def post_call_analytics():
     @task
     def discover() -> list[dict]:
         """Find the day's recordings; one small descriptor (manifest path, index range) per batch."""
-        from pipeline.orchestration import plan_day
+        from pipeline.steps.orchestration import plan_day
 
         day, run_id, settings = _day_and_settings()
         return plan_day(settings, day, run_id, batch_size=int(os.environ.get("AFTERCALL_BATCH_SIZE", "50")))
@@ -107,7 +107,7 @@ def post_call_analytics():
     @task(map_index_template="{{ batch_label }}", execution_timeout=timedelta(hours=6), pool=AWS_POOL)
     def process_calls(batch: dict) -> str:
         """Split, measure, transcribe and score one batch of calls; stage its rows."""
-        from pipeline.orchestration import process_batch
+        from pipeline.steps.orchestration import process_batch
 
         get_current_context()["batch_label"] = batch["label"]
         _, _, settings = _day_and_settings()
@@ -116,7 +116,7 @@ def post_call_analytics():
     @task(trigger_rule="none_failed", outlets=LAKE_TABLES, retries=1)
     def commit_lake() -> dict:
         """Switch the day's partitions to the staged rows (an empty day writes empty partitions)."""
-        from pipeline.orchestration import commit_day_staged
+        from pipeline.steps.orchestration import commit_day_staged
 
         day, run_id, settings = _day_and_settings()
         return commit_day_staged(settings, day, run_id)
@@ -124,7 +124,7 @@ def post_call_analytics():
     @task
     def refresh_views() -> None:
         """On Athena, create or replace every view; then check the day's overview answers."""
-        from pipeline.orchestration import refresh_views as refresh
+        from pipeline.steps.orchestration import refresh_views as refresh
 
         day, _, settings = _day_and_settings()
         refresh(settings, day)
@@ -132,7 +132,7 @@ def post_call_analytics():
     @task
     def spice_ingestions() -> list[dict]:
         """The SPICE refreshes to start: one per dataset, or none when datasets are queried directly."""
-        from pipeline.quicksight import spice_ingestions as plan
+        from pipeline.presentation.quicksight import spice_ingestions as plan
 
         _, run_id, settings = _day_and_settings()
         return plan(settings, run_id)

@@ -169,7 +169,7 @@ def _print_table(columns: list[str], rows: list[tuple], title: str | None = None
 
 
 def _run(day: date, settings) -> None:
-    from pipeline.run import run_day
+    from pipeline.steps.run import run_day
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[last]}"), console=err, transient=False) as bar:
@@ -205,7 +205,7 @@ def _run(day: date, settings) -> None:
 
 def _connect_layout(settings, given: str | None) -> None:
     """A local source must be a folder holding Amazon Connect's layout somewhere below it."""
-    from pipeline.discovery import has_connect_layout
+    from pipeline.steps.discovery import has_connect_layout
 
     root = Path(settings.source).expanduser()
     named = _named("--source", given, "AFTERCALL_SOURCE", settings.source)
@@ -393,7 +393,7 @@ def import_(
     lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
 ) -> None:
     """Import existing Amazon Transcribe / Call Analytics / Contact Lens outputs into the lake (idempotent)."""
-    from pipeline.importers import import_paths
+    from pipeline.analytics.importers import import_paths
 
     try:
         settings = load_settings(lake=lake)
@@ -422,7 +422,7 @@ def search(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
     """Find the calls where a phrase was said: each matching turn, its time and the turns around it."""
-    from pipeline.search import COLUMNS, SearchQuery, search_sql
+    from pipeline.analytics.search import COLUMNS, SearchQuery, search_sql
 
     try:
         if fmt not in ("table", "csv", "json"):
@@ -479,7 +479,7 @@ def recategorize(
     rules: Annotated[str | None, typer.Option(help="Rules YAML [env AFTERCALL_CATEGORIES]")] = None,
 ) -> None:
     """Re-apply the category rules to stored turns (no transcription); rewrites call_categories only."""
-    from pipeline.categories import recategorize as run_recategorize
+    from pipeline.analytics.categories import recategorize as run_recategorize
 
     try:
         settings = load_settings(lake=lake, categories=rules)
@@ -510,15 +510,15 @@ def evaluate(
     lake: Annotated[str | None, typer.Option(help="Lake root [env AFTERCALL_LAKE]")] = None,
 ) -> None:
     """Score stored calls with the evaluation forms (no transcription; rewrites evaluations only), or export a form."""
-    from pipeline.evaluation_export import export_form
-    from pipeline.evaluations import evaluate as run_evaluate, load_form, resolve_form
+    from pipeline.analytics.evaluation_export import export_form
+    from pipeline.analytics.evaluations import evaluate as run_evaluate, load_form, resolve_form
 
     try:
         if export is not None:
             if start or end or form:
                 raise ConfigurationError("--export FORM writes that form's request; give it without --from, --to "
                                          "and --form")
-            from pipeline.categories import effective_rules
+            from pipeline.analytics.categories import effective_rules
 
             settings = load_settings(lake=lake)
             request = export_form(load_form(resolve_form(export), effective_rules(settings)), instance_id)
@@ -558,7 +558,7 @@ def report(
 
     Without --from/--to the report covers the lake's first to last day.
     """
-    from pipeline.report import write_report
+    from pipeline.presentation.report import write_report
 
     try:
         settings = load_settings(lake=lake)
@@ -588,7 +588,7 @@ def quicksight_deploy(
                                        metavar=SWITCH)] = False,
 ) -> None:
     """Create or update the Athena data source, one dataset per view, the analysis and the dashboard (idempotent)."""
-    from pipeline.quicksight import build_assets, deploy
+    from pipeline.presentation.quicksight import build_assets, deploy
     from pipeline.wiring import aws_client
 
     try:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO, Literal
 
-from pipeline.audio import CallAudio, Participant
-from pipeline.discovery import Recording
+from pipeline.steps.audio import CallAudio, Participant
+from pipeline.steps.discovery import Recording
 
 __all__ = [
     "RecordingSource",

@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from pipeline.days import zone
+        from pipeline.steps.days import zone
 
         zone(value)  # ValueError naming the zone when the system's tz database has no such zone
         return value

@@ -10,7 +10,7 @@ from typing import Any, Literal, Protocol
 
 from pipeline.ports import RecordingSource, SentimentAnalyzer, Transcriber
 from pipeline.settings import Settings
-from pipeline.storage import LocalStore, S3Store, Store
+from pipeline.lake.storage import LocalStore, S3Store, Store
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class Components:
     sentiment: SentimentAnalyzer | None
     pii_mask: Literal["type", "pii"] | None = None  # None: no redaction
     keep_raw_text: bool = True
-    pii_detector: Callable[[str], list] | None = None  # a service's detector, on top of pipeline.pii
+    pii_detector: Callable[[str], list] | None = None  # a service's detector, on top of pipeline.analytics.pii
 
 
 class Lake(Protocol):
@@ -70,7 +70,7 @@ def build_lake(settings: Settings) -> Lake:
         from pipeline.aws.lake import S3Lake
 
         return S3Lake(settings, _session(settings), aws_client(settings, "glue"), aws_client(settings, "s3"))
-    from pipeline.lake import LocalLake
+    from pipeline.lake.tables import LocalLake
 
     return LocalLake(settings.lake, lock_wait_s=settings.lock_wait_s)
 
@@ -84,7 +84,7 @@ def build_store(settings: Settings, root: str | None = None) -> Store:
 def build_sentiment(settings: Settings) -> SentimentAnalyzer:
     if settings.engine == "aws":
         from pipeline.aws.comprehend import ComprehendSentiment
-        from pipeline.sentiment_cache import CachedSentiment
+        from pipeline.steps.sentiment_cache import CachedSentiment
 
         comprehend = ComprehendSentiment(aws_client(settings, "comprehend"), price_per_unit=settings.price_comprehend_unit,
                                          max_tps=settings.task_comprehend_tps, throttle_wait_s=settings.throttle_wait_s)

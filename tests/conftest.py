@@ -50,7 +50,7 @@ def make_settings(source: Path, lake: Path, **kw) -> Settings:
 @pytest.fixture(scope="session")
 def transcribed_lake(tmp_path_factory) -> tuple[Path, object]:
     """The sample day run once with the real Whisper model and VADER, two worker processes."""
-    from pipeline.run import run_day
+    from pipeline.steps.run import run_day
 
     lake = tmp_path_factory.mktemp("lake")
     result = run_day(make_settings(SAMPLES_DIR, lake, workers=2), DEMO_DAY)

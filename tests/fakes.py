@@ -15,7 +15,7 @@ def work_but_die_once(recording):
     try:
         marker.touch(exist_ok=False)
     except FileExistsError:
-        from pipeline.run import _work
+        from pipeline.steps.run import _work
 
         return _work(recording)
     os._exit(17)

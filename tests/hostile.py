@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.lake import LocalLake
+from pipeline.lake.tables import LocalLake
 
 DAY = "2026-11-22"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.lake import LocalLake
-from pipeline.sql import athena_to_duckdb, view_definitions
-from pipeline.table_names import LATER_COLUMNS, PARTITION, TABLE_NAMES
+from pipeline.lake.tables import LocalLake
+from pipeline.analytics.sql import athena_to_duckdb, view_definitions
+from pipeline.lake.table_names import LATER_COLUMNS, PARTITION, TABLE_NAMES
 
 __all__ = ["connect", "query"]
 
@@ -46,7 +46,7 @@ def connect(lake_root: str | Path, attributes: str | None = None) -> duckdb.Duck
         else:  # a lake with no day yet still answers every view, with no rows (only this needs pyarrow)
             import pyarrow as pa
 
-            from pipeline.schema import TABLES
+            from pipeline.lake.schema import TABLES
 
             empty = TABLES[table].empty_table().append_column(PARTITION, pa.array([], pa.string()))
             con.from_arrow(empty).create(table)

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
-from pipeline.discovery import Recording, discover_local
+from pipeline.steps.discovery import Recording, discover_local
 from pipeline.exceptions import BadRecording
 from pipeline.ports import RecordingSource
 

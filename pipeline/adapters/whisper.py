@@ -31,8 +31,8 @@ import av
 import numpy as np
 
 from pipeline.adapters.whisper_models import is_english_only, model_label, resolve_model
-from pipeline.audio import FRAME_S, CallAudio, LevelMeter, Participant, frame_levels_db, speech_intervals
-from pipeline.discovery import Recording
+from pipeline.steps.audio import FRAME_S, CallAudio, LevelMeter, Participant, frame_levels_db, speech_intervals
+from pipeline.steps.discovery import Recording
 from pipeline.exceptions import ConfigurationError
 from pipeline.ports import Transcriber, Transcript, Word
 

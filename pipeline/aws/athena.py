@@ -8,7 +8,7 @@ from typing import Any
 
 from pipeline.exceptions import AftercallError
 from pipeline.settings import Settings
-from pipeline.sql import view_definitions
+from pipeline.analytics.sql import view_definitions
 
 __all__ = ["AthenaQueryError", "create_views", "run_query"]
 

@@ -161,7 +161,7 @@ class ComprehendSentiment(SentimentAnalyzer):
 
 
 class ComprehendPiiDetector:
-    """``detect_pii_entities`` as a detector for :func:`pipeline.pii.redact` (English and Spanish only)."""
+    """``detect_pii_entities`` as a detector for :func:`pipeline.analytics.pii.redact` (English and Spanish only)."""
 
     def __init__(self, client: Any, language_code: str, min_score: float = 0.5) -> None:
         self.client = client
@@ -171,7 +171,7 @@ class ComprehendPiiDetector:
         self.min_score = min_score
 
     def __call__(self, text: str) -> list:
-        from pipeline.pii import Finding
+        from pipeline.analytics.pii import Finding
 
         if not text.strip():
             return []

@@ -2,7 +2,7 @@
 
 A day is replaced, never appended to, and never half visible, by one writer at a time:
 
-0. the writer takes the day's lock object (:mod:`pipeline.locks`; a conditional put that every
+0. the writer takes the day's lock object (:mod:`pipeline.lake.locks`; a conditional put that every
    machine respects, with an owner and an expiry), and finishes what a dead writer of the day
    left: a pending switch is rolled forward, files of runs that never switched are deleted;
 1. the day's rows are written under a run-scoped prefix ``<table>/dt=DAY/run=<id>/``
@@ -40,9 +40,9 @@ import pyarrow as pa
 
 from pipeline.aws._helpers import join, split_uri, sse_kwargs
 from pipeline.exceptions import DayLocked, LakeError
-from pipeline.lake import COMMITS, REPLACED_GRACE_S, commit_id
-from pipeline.locks import LOCKS, S3DayLock, _reentry
-from pipeline.schema import PARTITION, TABLES, athena_type
+from pipeline.lake.tables import COMMITS, REPLACED_GRACE_S, commit_id
+from pipeline.lake.locks import LOCKS, S3DayLock, _reentry
+from pipeline.lake.schema import PARTITION, TABLES, athena_type
 from pipeline.settings import Settings
 
 __all__ = ["S3Lake"]
@@ -106,7 +106,7 @@ class S3Lake:
     def _write(self, table: str, rows: Iterable[Mapping[str, object]] | pa.Table, path: str) -> int:
         import awswrangler as wr
 
-        from pipeline.lake import _as_table
+        from pipeline.lake.tables import _as_table
 
         schema = TABLES[table]
         data = _as_table(rows, schema)  # rows, or a day's turns already columnar
@@ -209,7 +209,7 @@ class S3Lake:
             log.warning("%s: completing the switch of %s, left unfinished by run %s", dt, journal.get("commit"),
                         journal.get("run_id"))
             self._apply(dt, journal)
-        from pipeline.storage import S3Store
+        from pipeline.lake.storage import S3Store
 
         pointer = self._get_json(f"{PARTITION}={dt}.json") or {}
         graced, kept = set(), []
@@ -265,7 +265,7 @@ class S3Lake:
         return (self._get_json(f"{PARTITION}={dt}.json") or {}).get("attempt_id")
 
     def _delete_locations(self, locations: list[str]) -> None:
-        from pipeline.storage import S3Store
+        from pipeline.lake.storage import S3Store
 
         store = S3Store(self.s3, self.kms_key_id)
         for location in locations:

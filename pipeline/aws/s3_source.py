@@ -3,7 +3,7 @@
 Listing never walks the whole bucket: from ``s3://bucket/prefix`` it descends with ``/`` as
 delimiter (at most :data:`MAX_DEPTH` levels) to every ``CallRecordings/`` folder, then lists
 only the ``CallRecordings/YYYY/MM/DD/`` folders (UTC days) that the local day asked for overlaps
-(``AFTERCALL_TIMEZONE``; :mod:`pipeline.days`), with the ``list_objects_v2`` paginator. Each object is read once, with ``IfMatch`` on the ETag seen at discovery, so the
+(``AFTERCALL_TIMEZONE``; :mod:`pipeline.steps.days`), with the ``list_objects_v2`` paginator. Each object is read once, with ``IfMatch`` on the ETag seen at discovery, so the
 audio measured is the audio whose transcript is cached.
 """
 
@@ -17,8 +17,8 @@ from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from pipeline.aws._helpers import split_uri
-from pipeline.days import utc_folders
-from pipeline.discovery import AUDIO_SUFFIXES, Recording, in_day
+from pipeline.steps.days import utc_folders
+from pipeline.steps.discovery import AUDIO_SUFFIXES, Recording, in_day
 from pipeline.exceptions import BadRecording
 from pipeline.ports import RecordingSource
 

@@ -12,7 +12,7 @@
   language without it: ko-KR, es-MX) is deleted, with its job, as soon as the call's words are read.
   A job whose output is gone (expired or dropped) is deleted and started again under its name.
 * **No job for unusable audio**: before a job starts, a ranged GET of the object's header is
-  checked by the local decoder's rules (``pipeline.audio.check_format``: container, sample rate,
+  checked by the local decoder's rules (``pipeline.steps.audio.check_format``: container, sample rate,
   channels, duration up to ``AFTERCALL_MAX_CALL_MINUTES``): mono, 3-channel, too short, too long,
   a 1 Hz header, empty or non-audio files cost nothing and are quarantined by decoding.
 * **Batched, within the account's quotas**: :meth:`prepare` starts a batch's jobs at this task's
@@ -32,10 +32,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pipeline.audio import CallAudio, check_header
+from pipeline.steps.audio import CallAudio, check_header
 from pipeline.aws._helpers import split_uri
 from pipeline.aws.transcript_format import call_summary, parse_call_analytics, parse_transcribe
-from pipeline.discovery import Recording
+from pipeline.steps.discovery import Recording
 from pipeline.exceptions import BadRecording, TranscriptionError
 from pipeline.ports import Transcriber, Transcript
 from pipeline.settings import Settings
@@ -60,7 +60,7 @@ class TranscribeTranscriber(Transcriber):
 
     def __init__(self, transcribe: Any, s3: Any, settings: Settings, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        # Where Transcribe can't redact (ko-KR), the pipeline's own detector still does (pipeline.pii).
+        # Where Transcribe can't redact (ko-KR), the pipeline's own detector still does (pipeline.analytics.pii).
         self.service_redaction = settings.redact_pii and settings.language_code in REDACTION_LANGUAGES
         if settings.redact_pii and not self.service_redaction:
             log.info("Transcribe has no PII redaction for %s: aftercall's detector redacts alone",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pipeline.audio import Participant
+from pipeline.steps.audio import Participant
 from pipeline.ports import Word
 
 __all__ = ["call_summary", "parse_call_analytics", "parse_transcribe", "parse_utterances", "render_transcribe"]

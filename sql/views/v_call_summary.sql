@@ -1,7 +1,7 @@
 -- v_call_summary
 -- grain: one row per call (contact_id, dt)
 -- Talk, silence and interruption figures of every processed call, with ratios of the call's length, and
--- the customer's sentiment outcome: the one SQL definition (pipeline/sentiment.py: outcome() is the same;
+-- the customer's sentiment outcome: the one SQL definition (pipeline/steps/sentiment.py: outcome() is the same;
 -- docs/metrics.md). customer_ended: NEGATIVE when customer_sentiment_end <= -1.0, POSITIVE when >= +1.0,
 -- else NEUTRAL (NULL without an end score); customer_moved: ROSE when customer_sentiment_shift >= +1.0,
 -- FELL when <= -1.0, else FLAT (NULL without a shift); customer_ended_happier: ended at least neutral and rose.

@@ -106,7 +106,7 @@ def test_an_empty_day_succeeds(env):
 
 def test_a_worker_that_dies_fails_the_batch_and_airflow_retries_it(env, monkeypatch, tmp_path):
     """Infrastructure, not the recording: nothing is quarantined, the retried batch processes every call."""
-    import pipeline.run
+    import pipeline.steps.run
 
     from tests.fakes import work_but_die_once
 
@@ -114,7 +114,7 @@ def test_a_worker_that_dies_fails_the_batch_and_airflow_retries_it(env, monkeypa
     marker = tmp_path / "worker-died"
     monkeypatch.setenv("AFTERCALL_TEST_DIE_MARKER", str(marker))
     monkeypatch.setenv("AFTERCALL_WORKERS", "2")
-    monkeypatch.setattr(pipeline.run, "_work", work_but_die_once)
+    monkeypatch.setattr(pipeline.steps.run, "_work", work_but_die_once)
     run = _run(date(2026, 11, 22))
     assert marker.exists(), "the fake never killed a worker"
     assert run.state == "success"

@@ -15,9 +15,9 @@ from pipeline.adapters.local_source import LocalSource
 from pipeline.adapters.vader import VaderSentiment
 from pipeline.adapters.whisper import WhisperTranscriber
 from pipeline.aws.transcript_format import render_transcribe
-from pipeline.discovery import discover_local
-from pipeline.orchestration import commit_day_staged, plan_day, process_batch, refresh_views
-from pipeline.process import process_recording
+from pipeline.steps.discovery import discover_local
+from pipeline.steps.orchestration import commit_day_staged, plan_day, process_batch, refresh_views
+from pipeline.steps.process import process_recording
 from pipeline.settings import SAMPLES_DIR
 from pipeline.wiring import Components, build_lake
 from tests.aws_support import KMS_KEY, LAKE_BUCKET, all_objects, aws_settings, upload_samples

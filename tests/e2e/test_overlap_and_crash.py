@@ -43,7 +43,7 @@ FIXTURES = Path(__file__).parents[1] / "unit" / "aws" / "fixtures"
 
 
 def _ctr_records() -> list[dict]:
-    from pipeline.ctr import iter_records
+    from pipeline.analytics.ctr import iter_records
 
     return [r for f in sorted((SAMPLES_DIR / "ctr").rglob("*")) if f.is_file()
             for r in iter_records(f.read_text())]

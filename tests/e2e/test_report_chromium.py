@@ -308,7 +308,7 @@ def qa_report(lake_days, tmp_path_factory) -> tuple[Path, Path]:
     trace record but one whose agent name a spreadsheet would run as a formula."""
     from datetime import datetime
 
-    from pipeline.lake import LocalLake
+    from pipeline.lake.tables import LocalLake
 
     lake, report, _ = lake_days
     root = tmp_path_factory.mktemp("qa")

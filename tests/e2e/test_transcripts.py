@@ -101,7 +101,7 @@ def test_customer_sentiment_start_and_end_whenever_the_customer_spoke_then(trans
 
 def test_the_same_day_twice_gives_identical_rows(transcribed_lake, tmp_path):
     """Same recordings, same settings: same transcripts, turns, metrics and categories (a backfill rewrites nothing)."""
-    from pipeline.run import run_day
+    from pipeline.steps.run import run_day
     from pipeline.settings import SAMPLES_DIR
     from tests.conftest import DEMO_DAY, make_settings
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.lake import LocalLake
-from pipeline.run import run_day
+from pipeline.lake.tables import LocalLake
+from pipeline.steps.run import run_day
 from tests.badinput import EXPECTED, fingerprint, write_bad_recordings
 from tests.conftest import DAY_DIR, DEMO_DAY, make_settings
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from pipeline.categories import RuleSet, categorize, load_rules
+from pipeline.analytics.categories import RuleSet, categorize, load_rules
 from pipeline.exceptions import ConfigurationError
 
 
@@ -96,8 +96,8 @@ def test_shipped_rules_load_and_bad_rules_are_refused(tmp_path):
 
 
 def test_recategorize_rewrites_categories_from_stored_turns_only(tmp_path):
-    from pipeline.categories import recategorize
-    from pipeline.lake import LocalLake
+    from pipeline.analytics.categories import recategorize
+    from pipeline.lake.tables import LocalLake
     from pipeline.settings import Settings
 
     lake = LocalLake(tmp_path / "lake")
@@ -121,9 +121,9 @@ def test_recategorize_rewrites_categories_from_stored_turns_only(tmp_path):
 
 def test_rules_applied_with_recategorize_persist_through_the_next_run(tmp_path, caplog):
     """A rerun of the day with the configured (older) rules says so and keeps the applied ones."""
-    from pipeline.categories import effective_rules, recategorize
-    from pipeline.lake import LocalLake
-    from pipeline.run import DayResult, commit_day
+    from pipeline.analytics.categories import effective_rules, recategorize
+    from pipeline.lake.tables import LocalLake
+    from pipeline.steps.run import DayResult, commit_day
     from pipeline.settings import Settings
 
     day = date(2026, 11, 22)

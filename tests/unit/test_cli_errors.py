@@ -148,12 +148,12 @@ def test_setup_policy_only_writes_only_json_to_stdout(tmp_path):
 
 
 def test_an_unexpected_error_is_one_line_and_verbose_adds_the_traceback(places, monkeypatch):
-    import pipeline.report
+    import pipeline.presentation.report
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(pipeline.report, "write_report", broken)
+    monkeypatch.setattr(pipeline.presentation.report, "write_report", broken)
     args = ["report", "--lake", str(places / "lake"), "--out", str(places / "r.html")]
     result = runner.invoke(app, args)
     assert result.exit_code == 1

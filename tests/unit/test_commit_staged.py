@@ -9,10 +9,10 @@ from datetime import date
 
 import pyarrow as pa
 
-from pipeline import orchestration
-from pipeline.categories import categorize_day, load_rules
+from pipeline.steps import orchestration
+from pipeline.analytics.categories import categorize_day, load_rules
 from pipeline.settings import Settings
-from pipeline.storage import LocalStore
+from pipeline.lake.storage import LocalStore
 from pipeline.wiring import build_lake
 
 DAY = date(2026, 11, 22)

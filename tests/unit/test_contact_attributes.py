@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 
 from pipeline.adapters.duckdb_engine import query
-from pipeline.run import commit_day, discover_day, process_recordings
+from pipeline.steps.run import commit_day, discover_day, process_recordings
 from pipeline.settings import SAMPLES_DIR, Settings
-from pipeline.sql import attribute_columns, view_definitions
+from pipeline.analytics.sql import attribute_columns, view_definitions
 
 DAY = date(2026, 11, 22)
 
@@ -51,6 +51,6 @@ def test_attribute_names_are_quoted_never_spliced():
     sql = view_definitions(f"intent,{hostile}")["v_call_contacts"]
     assert "name = 'x'' then value end) as pwned from calls --' then value end" in sql
     assert sql.count("pwned") == 3  # once inside the quoted literal, twice as the sanitised column name
-    from pipeline.sql import athena_to_duckdb
+    from pipeline.analytics.sql import athena_to_duckdb
 
     athena_to_duckdb(f"create or replace view v_call_contacts as {sql}")  # still one valid statement

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from pipeline.adapters.duckdb_engine import query
 from pipeline.cli import app
-from pipeline.ctr import iter_records, read_contacts
-from pipeline.importers import detect_format, import_paths
-from pipeline.lake import LocalLake
+from pipeline.analytics.ctr import iter_records, read_contacts
+from pipeline.analytics.importers import detect_format, import_paths
+from pipeline.lake.tables import LocalLake
 from pipeline.settings import SAMPLES_DIR, Settings
 
 DAY = date(2026, 11, 22)
@@ -30,7 +30,7 @@ def test_firehose_objects_back_to_back_newlines_or_arrays():
 
 def test_sample_ctrs_latest_record_wins_and_a_call_without_ctr_still_appears(tmp_path):
     settings = Settings(lake=str(tmp_path / "lake"), ctr_source=str(SAMPLES_DIR / "ctr"), transcribe=False, workers=1)
-    from pipeline.run import run_day
+    from pipeline.steps.run import run_day
 
     run_day(settings, DAY)
     contacts = {r["contact_id"][:8]: r for r in LocalLake(settings.lake).read_partition("contacts", DAY).to_pylist()}
@@ -95,7 +95,7 @@ def test_transcribe_output_gets_metrics_from_word_timings_and_sentiment_from_the
 
 def test_import_is_idempotent_and_keeps_the_days_other_calls(tmp_path):
     settings = Settings(lake=str(tmp_path / "lake"), transcribe=False, workers=1)
-    from pipeline.run import run_day
+    from pipeline.steps.run import run_day
 
     run_day(settings, DAY)
     src = tmp_path / "imported-1_20261122T18:00_UTC.json"

@@ -10,8 +10,8 @@ from datetime import date
 
 import pytest
 
-from pipeline.ctr import read_contacts, read_contacts_checked
-from pipeline.lake import LocalLake
+from pipeline.analytics.ctr import read_contacts, read_contacts_checked
+from pipeline.lake.tables import LocalLake
 from pipeline.settings import SAMPLES_DIR, Settings
 
 DAY = date(2026, 11, 22)
@@ -128,7 +128,7 @@ def test_a_hostile_ctr_day_still_commits_every_call_and_contact(tmp_path):
     shutil.copytree(SAMPLES_DIR / "ctr", ctr)
     write(ctr, "hostile", "".join(json.dumps(r) for r, _ in HOSTILE.values()) + "{garbage")
     settings = Settings(lake=str(tmp_path / "lake"), ctr_source=str(ctr), transcribe=False, workers=1)
-    from pipeline.run import run_day
+    from pipeline.steps.run import run_day
 
     run_day(settings, DAY)
     lake = LocalLake(settings.lake)

@@ -12,13 +12,13 @@ from datetime import date
 import pytest
 
 from pipeline.exceptions import DayLocked
-from pipeline.lake import LocalLake
-from pipeline.orchestration import _run_key
+from pipeline.lake.tables import LocalLake
+from pipeline.steps.orchestration import _run_key
 
 DAY = date(2026, 11, 22)
 HOLD = """
 import sys, time
-from pipeline.lake import LocalLake
+from pipeline.lake.tables import LocalLake
 with LocalLake(sys.argv[1]).day_lock("2026-11-22", "manual__holder"):
     print("held", flush=True)
     time.sleep(120)

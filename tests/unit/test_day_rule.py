@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from pipeline.orchestration import day_has_landed, day_of_run
+from pipeline.steps.orchestration import day_has_landed, day_of_run
 
 NIGHT = datetime(2026, 11, 23, 0, 0, 5, tzinfo=UTC)  # when the scheduler starts the 22nd's run
 

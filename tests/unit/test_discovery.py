@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from pipeline.discovery import discover_local, parse_recording_name
+from pipeline.steps.discovery import discover_local, parse_recording_name
 
 
 def test_connect_name_gives_contact_and_start_time():

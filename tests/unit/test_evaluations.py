@@ -14,12 +14,12 @@ import yaml
 from typer.testing import CliRunner
 
 from pipeline.adapters.duckdb_engine import query
-from pipeline.categories import load_rules
-from pipeline.evaluation_export import export_form, validation_report
-from pipeline.evaluations import FORMS_DIR, evaluate, evaluate_call, load_form, load_scores
+from pipeline.analytics.categories import load_rules
+from pipeline.analytics.evaluation_export import export_form, validation_report
+from pipeline.analytics.evaluations import FORMS_DIR, evaluate, evaluate_call, load_form, load_scores
 from pipeline.exceptions import ConfigurationError, FormError
-from pipeline.lake import LocalLake
-from pipeline.run import DayResult, commit_day
+from pipeline.lake.tables import LocalLake
+from pipeline.steps.run import DayResult, commit_day
 from pipeline.settings import SAMPLES_DIR, Settings
 from tests.conftest import DEMO_DAY
 
@@ -478,7 +478,7 @@ def test_cli_exports_a_form_and_refuses_a_broken_one(tmp_path):
 def test_a_form_the_rules_in_effect_cannot_answer_is_left_out_of_nightly_scoring(tmp_path, caplog):
     """Rules replaced with recategorize --rules may lack a category the shipped form reads: runs go on
     without that form (and say so) instead of failing every night; naming the form explicitly refuses it."""
-    from pipeline.evaluations import effective_forms
+    from pipeline.analytics.evaluations import effective_forms
 
     rules = load_rules().model_copy(update={"categories": tuple(c for c in load_rules().categories
                                                                 if c.name != "escalation_request")})
@@ -493,8 +493,8 @@ def test_a_staged_day_s_columnar_turns_score_as_rows_do():
     be gigabytes): the answers are the same as from rows, in any order, with turns of no stored call ignored."""
     import pyarrow as pa
 
-    from pipeline.evaluations import evaluate_day
-    from pipeline.schema import TABLES
+    from pipeline.analytics.evaluations import evaluate_day
+    from pipeline.lake.schema import TABLES
 
     day = _scripted_day()
     form = load_form(DEFAULT)
@@ -530,8 +530,9 @@ def test_the_s3_lake_scores_in_its_commit_and_re_scores_with_an_applied_form(aws
 
 
 def test_a_broken_shipped_form_stops_a_run_before_anything_is_transcribed(tmp_path, monkeypatch):
-    from pipeline import evaluations, run
-    from pipeline.orchestration import plan_day
+    from pipeline.analytics import evaluations
+    from pipeline.steps import run
+    from pipeline.steps.orchestration import plan_day
 
     forms = tmp_path / "forms"
     forms.mkdir()
@@ -542,7 +543,7 @@ def test_a_broken_shipped_form_stops_a_run_before_anything_is_transcribed(tmp_pa
         raise AssertionError("discovered recordings despite a broken form")
 
     monkeypatch.setattr(run, "discover_day", never)
-    monkeypatch.setattr("pipeline.orchestration.discover_day", never)
+    monkeypatch.setattr("pipeline.steps.orchestration.discover_day", never)
     settings = Settings(source=str(SAMPLES_DIR), lake=str(tmp_path / "lake"))
     for start in (lambda: run.run_day(settings, DEMO_DAY), lambda: plan_day(settings, DEMO_DAY, "r1")):
         with pytest.raises(FormError, match="question 'talk_speed': unknown metric 'agent_wmp'"):
@@ -551,8 +552,8 @@ def test_a_broken_shipped_form_stops_a_run_before_anything_is_transcribed(tmp_pa
 
 
 def test_two_shipped_forms_of_one_name_are_refused_and_unmeasurable_metrics_are_not_applicable(tmp_path, monkeypatch):
-    from pipeline import evaluations
-    from pipeline.evaluations import effective_forms
+    from pipeline.analytics import evaluations
+    from pipeline.analytics.evaluations import effective_forms
 
     forms = tmp_path / "forms"
     forms.mkdir()

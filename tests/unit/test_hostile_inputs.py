@@ -13,8 +13,8 @@ import pytest
 
 from pipeline.adapters.duckdb_engine import query
 from pipeline.exceptions import ConfigurationError, LakeError
-from pipeline.lake import LocalLake
-from pipeline.run import DayResult, commit_day
+from pipeline.lake.tables import LocalLake
+from pipeline.steps.run import DayResult, commit_day
 from pipeline.settings import Settings, load_settings
 from tests.conftest import DEMO_DAY
 
@@ -23,7 +23,7 @@ SEGMENT = {"BeginOffsetMillis": 0, "EndOffsetMillis": 1000, "ParticipantRole": "
 
 
 def test_ctr_times_out_of_range_huge_numbers_and_a_bom_cost_only_their_record(tmp_path):
-    from pipeline.ctr import read_contacts_checked
+    from pipeline.analytics.ctr import read_contacts_checked
 
     folder = tmp_path / "ctr" / "2026" / "11" / "22" / "23"
     folder.mkdir(parents=True)
@@ -40,7 +40,7 @@ def test_ctr_times_out_of_range_huge_numbers_and_a_bom_cost_only_their_record(tm
 
 
 def test_one_malformed_import_file_costs_only_itself(tmp_path):
-    from pipeline.importers import import_paths
+    from pipeline.analytics.importers import import_paths
 
     cases = {"a": {"Transcript": [SEGMENT], "ConversationCharacteristics": [1, 2]},
              "b": {"Transcript": [{**SEGMENT, "Items": ["x"]}]},
@@ -89,7 +89,7 @@ def test_a_commit_that_fails_deriving_its_tables_is_recorded_failed(tmp_path):
 
 
 def test_broken_rules_stop_a_run_before_it_processes_anything(tmp_path, source):
-    from pipeline.run import run_day
+    from pipeline.steps.run import run_day
 
     rules = tmp_path / "rules.yaml"
     rules.write_text("version: [")
@@ -111,7 +111,7 @@ def test_a_lock_path_that_is_not_a_plain_file_is_one_clear_error(tmp_path, kind)
 
 
 def test_recategorize_over_years_locks_only_days_with_calls(tmp_path):
-    from pipeline.categories import recategorize
+    from pipeline.analytics.categories import recategorize
 
     LocalLake(tmp_path / "lake").write_partition("calls", DEMO_DAY, [{"contact_id": "c1", "duration_s": 10.0}])
     done = recategorize(Settings(lake=str(tmp_path / "lake")), date(2026, 1, 1), date(2028, 12, 31))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.importers import import_document
+from pipeline.analytics.importers import import_document
 from pipeline.settings import Settings
 from pipeline.wiring import Components, build_sentiment
 

@@ -7,8 +7,8 @@ import pytest
 
 from pipeline.adapters.duckdb_engine import query
 from pipeline.exceptions import LakeError
-from pipeline.lake import LocalLake
-from pipeline.run import run_day
+from pipeline.lake.tables import LocalLake
+from pipeline.steps.run import run_day
 from tests.conftest import DEMO_DAY, make_settings
 
 
@@ -98,7 +98,7 @@ def test_crash_before_the_pointer_switch_changes_no_table_and_the_next_run_clean
 
 def test_a_reader_that_listed_the_day_before_a_commit_still_reads_it_whole(source, tmp_path, monkeypatch):
     from pipeline.adapters.duckdb_engine import connect
-    from pipeline import lake as lake_module
+    from pipeline.lake import tables as lake_module
 
     settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
     run_day(settings, DEMO_DAY)
@@ -186,7 +186,7 @@ def test_a_day_written_before_pointers_is_read_and_replaced_whole(tmp_path):
         folder.mkdir(parents=True)
         import pyarrow as pa
 
-        from pipeline.schema import TABLES
+        from pipeline.lake.schema import TABLES
 
         schema = TABLES[table]
         pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema),
@@ -236,7 +236,7 @@ def test_runs_written_by_the_previous_version_are_read_beside_new_attempts(sourc
 
 
 def test_the_pointer_lists_only_replaced_files_still_in_their_grace_period(source, tmp_path, monkeypatch):
-    from pipeline import lake as lake_module
+    from pipeline.lake import tables as lake_module
 
     settings = make_settings(source, tmp_path / "lake", transcribe=False, workers=1)
     monkeypatch.setattr(lake_module, "REPLACED_GRACE_S", 0.0)

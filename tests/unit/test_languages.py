@@ -9,7 +9,7 @@ from pipeline.adapters.vader import VaderSentiment
 from pipeline.adapters.whisper import WhisperTranscriber
 from pipeline.exceptions import ConfigurationError
 from pipeline.ports import Transcript, Word
-from pipeline.process import language_rows
+from pipeline.steps.process import language_rows
 from pipeline.settings import Settings
 from pipeline.wiring import Components, build_sentiment
 

@@ -19,9 +19,9 @@ import soundfile as sf
 
 from pipeline.adapters.whisper import (WINDOW_S, WhisperTranscriber, pack, pack_streams, piece_audio, resample,
                                        resample_blocks)
-from pipeline.audio import CallAudio, LevelMeter, decode_call, frame_levels_db
-from pipeline.process import _acoustics
-from pipeline.run import discover_day, process_recordings
+from pipeline.steps.audio import CallAudio, LevelMeter, decode_call, frame_levels_db
+from pipeline.steps.process import _acoustics
+from pipeline.steps.run import discover_day, process_recordings
 from tests.conftest import DAY_DIR, DEMO_DAY, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def test_levels_measured_block_by_block_equal_the_whole_channels(sample_files):
 
 @pytest.mark.parametrize("agent_channel", [1, 0])
 def test_block_decoding_gives_the_same_metrics_as_decoding_the_whole_call(sample_files, monkeypatch, agent_channel):
-    import pipeline.audio as audio_module
+    import pipeline.steps.audio as audio_module
 
     monkeypatch.setattr(audio_module, "BLOCK_FRAMES_OF_20MS", 7)  # many small blocks, not one per minute
     for path in sample_files:
@@ -146,7 +146,7 @@ def test_an_hour_long_call_goes_to_whisper_in_bounded_pieces_under_a_memory_cap(
         import resource, sys
         sys.path.insert(0, {str(ROOT)!r})
         from pipeline.adapters.whisper import GROUP_WINDOWS, WINDOW_S, WHISPER_RATE, WhisperTranscriber
-        from pipeline.audio import decode_call
+        from pipeline.steps.audio import decode_call
 
         class Whisper:  # faster-whisper's batched pipeline, answering nothing
             longest = 0

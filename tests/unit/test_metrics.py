@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.audio import frame_levels_db, loudness_score, speech_intervals
-from pipeline.metrics import interruptions, non_talk_time, overlap_time, talk_time, union
+from pipeline.steps.audio import frame_levels_db, loudness_score, speech_intervals
+from pipeline.steps.metrics import interruptions, non_talk_time, overlap_time, talk_time, union
 
 
 def test_non_talk_counts_only_silences_over_three_seconds_including_edges():
@@ -55,7 +55,7 @@ def test_vad_finds_a_tone_in_noise_and_ignores_a_silent_side():
 
 
 def test_a_pause_spent_listening_is_not_talk_and_resuming_after_it_is_no_cut_in():
-    from pipeline.metrics import cut_ins, speech_tracks, yielded_pauses
+    from pipeline.steps.metrics import cut_ins, speech_tracks, yielded_pauses
 
     # The customer tells a story 0-10 s; the agent's utterance 2-12 s is "Yeah." (2.0-2.3), silence while the
     # customer goes on, then "Mhm, I see." (10.5-12.0) once they stopped.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.discovery import parse_recording_name
-from pipeline.metrics import interruptions, non_talk_time, talk_time
-from pipeline.process import process_recording
+from pipeline.steps.discovery import parse_recording_name
+from pipeline.steps.metrics import interruptions, non_talk_time, talk_time
+from pipeline.steps.process import process_recording
 from pipeline.wiring import build_components
 from tests.conftest import DEMO_DAY, make_settings
 from pipeline.settings import SAMPLES_DIR
-from pipeline.discovery import discover_local
+from pipeline.steps.discovery import discover_local
 
 
 def _truth_metrics(call: dict) -> dict:

@@ -50,9 +50,9 @@ def leaks(records: list[logging.LogRecord], texts: list[str]) -> list[str]:
 def test_processing_the_sample_calls_logs_no_turn_text(scripts, caplog, mask):
     from pipeline.adapters.local_source import LocalSource
     from pipeline.adapters.vader import VaderSentiment
-    from pipeline.discovery import discover_local
+    from pipeline.steps.discovery import discover_local
     from pipeline.ports import Transcriber, Transcript, Word
-    from pipeline.process import process_recording
+    from pipeline.steps.process import process_recording
     from pipeline.wiring import Components
 
     by_id = {c["contact_id"]: c for c in scripts}
@@ -113,7 +113,7 @@ def test_whisper_logs_what_it_drops_without_the_words(scripts, caplog):
 
 
 def test_importing_transcribe_outputs_of_the_sample_calls_logs_no_turn_text(scripts, caplog, tmp_path):
-    from pipeline.importers import import_paths
+    from pipeline.analytics.importers import import_paths
 
     for call in scripts:
         channels = {"AGENT": [], "CUSTOMER": []}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.pii import luhn_ok, mask_for, redact, redact_attribute, redact_turns
+from pipeline.analytics.pii import luhn_ok, mask_for, redact, redact_attribute, redact_turns
 
 CASES = [
     ("My card is 4111 1111 1111 1111, expiry next May.", "My card is [CREDIT_DEBIT_NUMBER], expiry next May."),
@@ -144,9 +144,9 @@ def test_pipeline_turns_hold_no_pii_and_raw_text_goes_apart_or_nowhere(tmp_path,
     """A whole call through process_recording with redaction on: turns.text clean, turns_raw separate."""
     from pipeline.adapters.local_source import LocalSource
     from pipeline.adapters.vader import VaderSentiment
-    from pipeline.discovery import discover_local
+    from pipeline.steps.discovery import discover_local
     from pipeline.ports import Transcriber, Transcript, Word
-    from pipeline.process import process_recording
+    from pipeline.steps.process import process_recording
     from pipeline.settings import SAMPLES_DIR
     from pipeline.wiring import Components
 
@@ -214,7 +214,7 @@ def test_attribute_values_are_redacted_with_their_name_as_context(name, value, e
 
 
 def test_contact_attribute_rows_are_redacted_only_when_redaction_is_on():
-    from pipeline.ctr import attribute_rows
+    from pipeline.analytics.ctr import attribute_rows
     from pipeline.settings import Settings
 
     contacts = [{"contact_id": "c1", "_attributes": {"cardNumber": "4111111111111111", "cvv": 123, "intent": "pay",

@@ -9,10 +9,10 @@ from urllib.parse import quote
 
 import pytest
 
-from pipeline.lake import LocalLake
-from pipeline.report import write_report
-from pipeline.report_calls import _quote
-from pipeline.report_charts import fmt, nice_ticks
+from pipeline.lake.tables import LocalLake
+from pipeline.presentation.report import write_report
+from pipeline.presentation.report.calls import _quote
+from pipeline.presentation.report.charts import fmt, nice_ticks
 
 
 def _call(cid, day, **kw):
@@ -211,7 +211,7 @@ def test_hostile_values_are_escaped_and_a_turn_without_participant_or_text_rende
 def _qa_lake(root):
     """The QA lead's calls: two that improve but end negative, one that ended happier, one without a contact
     record; the agent cuts in at 0:09 (inside the customer's turn) and twice more."""
-    from pipeline.categories import recategorize
+    from pipeline.analytics.categories import recategorize
     from pipeline.settings import Settings
 
     lake = LocalLake(root)
@@ -329,7 +329,7 @@ def test_a_recording_on_s3_plays_through_a_presigned_url_that_says_when_it_expir
 
     import requests
 
-    from pipeline.report_links import RecordingLinks, presigning_client
+    from pipeline.presentation.report.links import RecordingLinks, presigning_client
     from tests.aws_support import SOURCE_BUCKET
 
     key = "connect/acme/CallRecordings/2026/11/22/c1_20261122T09:12_UTC.wav"
@@ -408,7 +408,7 @@ def test_a_hostile_recording_file_name_is_a_plain_link(tmp_path):
 def evaluated(tmp_path):
     """tests.unit.test_evaluations' hand-counted calls, scored with the default form in their commits and with the
     hand-count form applied by `aftercall evaluate --form` (kept in the lake's _forms/)."""
-    from pipeline.evaluations import evaluate
+    from pipeline.analytics.evaluations import evaluate
     from tests.unit.test_evaluations import HAND_FORM, _hand_lake
 
     settings, lake_dir = _hand_lake(tmp_path)
@@ -420,7 +420,7 @@ def evaluated(tmp_path):
 
 def _quality_query(lake_dir):
     from pipeline.adapters.duckdb_engine import connect
-    from pipeline.sql import athena_to_duckdb
+    from pipeline.analytics.sql import athena_to_duckdb
 
     con = connect(lake_dir)
 
@@ -433,8 +433,8 @@ def _quality_query(lake_dir):
 @pytest.mark.parametrize("chunk", [1, 7])
 def test_agent_ranking_and_pass_rate_per_question_match_a_hand_count(evaluated, monkeypatch, chunk):
     """Summed a day or a week at a time, the same numbers as counted by hand (test_evaluations.HAND_CALLS)."""
-    from pipeline import report_quality
-    from pipeline.report_quality import load_forms, load_quality
+    from pipeline.presentation.report import quality
+    from pipeline.presentation.report.quality import load_forms, load_quality
 
     monkeypatch.setattr(report_quality, "CHUNK_DAYS", chunk)
     days = ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"]

@@ -14,14 +14,14 @@ from datetime import date, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from pipeline import categories
+from pipeline.analytics import categories
 from pipeline.adapters.duckdb_engine import connect
-from pipeline.categories import categorize_day, categorize_table, load_rules
-from pipeline.dashboard import load_dashboard
-from pipeline.lake import LocalLake, commit_id
-from pipeline.report_calls import call_pages, load_calls
-from pipeline.schema import TABLES
-from pipeline.sql import VIEWS_DIR, athena_to_duckdb
+from pipeline.analytics.categories import categorize_day, categorize_table, load_rules
+from pipeline.presentation.dashboard import load_dashboard
+from pipeline.lake.tables import LocalLake, commit_id
+from pipeline.presentation.report.calls import call_pages, load_calls
+from pipeline.lake.schema import TABLES
+from pipeline.analytics.sql import VIEWS_DIR, athena_to_duckdb
 
 DAYS = ["2026-06-01", "2026-06-02", "2026-06-03"]
 VIEWS = sorted(p.stem for p in VIEWS_DIR.glob("*.sql"))
@@ -172,7 +172,7 @@ def test_call_pages_read_turns_a_batch_at_a_time(lake, tmp_path):
 def test_the_report_never_loads_pyarrow(lake, tmp_path):
     """pyarrow is ~40 MB resident: readers that only take a snapshot and query DuckDB do without it
     (a lake where a table has no file at all still loads it, for that table's empty schema)."""
-    code = ("import sys\nfrom pipeline.report import write_report\n"
+    code = ("import sys\nfrom pipeline.presentation.report import write_report\n"
             f"write_report({str(lake)!r}, {str(tmp_path / 'r.html')!r})\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyarrow', 'numpy', 'pandas')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -223,7 +223,7 @@ def test_recategorize_never_makes_a_days_turns_python_rows_at_once(tmp_path, mon
     the day's turns as one list of dicts, as recategorize made them before."""
     import tracemalloc
 
-    from pipeline.categories import TURN_COLUMNS, recategorize
+    from pipeline.analytics.categories import TURN_COLUMNS, recategorize
     from pipeline.settings import Settings
 
     lake = LocalLake(tmp_path / "lake")
@@ -256,8 +256,8 @@ def test_the_reports_per_day_views_are_computed_a_few_days_at_a_time_with_the_sa
     (DuckDB joins a week of calls, not months); the page is the one the views give directly."""
     import re
 
-    from pipeline import report
-    from pipeline.report import _per_day, render_report, write_report
+    from pipeline.presentation import report
+    from pipeline.presentation.report import _per_day, render_report, write_report
 
     monkeypatch.setattr(report, "PER_DAY_CHUNK", 2)  # 3 days: two chunks
     con = connect(lake)
@@ -281,8 +281,8 @@ def test_the_reports_per_day_views_are_computed_a_few_days_at_a_time_with_the_sa
 def test_the_quality_section_reads_a_few_days_at_a_time_with_the_same_numbers(lake, tmp_path, monkeypatch):
     """Issue 23: the Quality section's sums over the range, a chunk of days per query; each query reads only its
     chunk's files, and the numbers are those of the whole range at once."""
-    from pipeline import report_quality
-    from pipeline.report_quality import load_quality
+    from pipeline.presentation.report import quality
+    from pipeline.presentation.report.quality import load_quality
 
     whole = load_quality(_recording_query(lake, tmp_path)[0], DAYS)
     monkeypatch.setattr(report_quality, "CHUNK_DAYS", 1)

@@ -18,9 +18,9 @@ import sqlglot
 
 from pipeline.adapters.duckdb_engine import query
 from pipeline.exceptions import ConfigurationError
-from pipeline.lake import LocalLake
-from pipeline.run import DayResult, commit_day
-from pipeline.search import SearchQuery, search_sql
+from pipeline.lake.tables import LocalLake
+from pipeline.steps.run import DayResult, commit_day
+from pipeline.analytics.search import SearchQuery, search_sql
 from pipeline.settings import Settings
 
 CLI = Path(sys.executable).parent / "aftercall"

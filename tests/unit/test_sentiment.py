@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.adapters.vader import NEUTRAL_BAND, VaderSentiment
 from pipeline.ports import SentimentResult, Word
-from pipeline.sentiment import summarize
-from pipeline.turns import build_turns
+from pipeline.steps.sentiment import summarize
+from pipeline.steps.turns import build_turns
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_a_long_turn_counts_in_every_quarter_it_overlaps_weighted_by_the_overlap
 
 
 def test_turn_edges_move_onto_measured_speech_but_never_past_their_words_or_neighbours():
-    from pipeline.turns import align_to_speech
+    from pipeline.steps.turns import align_to_speech
 
     words = [_w("AGENT", 1.10, 2.0, "hello"), _w("AGENT", 2.1, 3.6, "there"),  # Whisper: early end, late start
              _w("AGENT", 5.0, 6.0, "again"), _w("CUSTOMER", 10.0, 11.0, "hi")]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pipeline.adapters.vader import VaderSentiment
-from pipeline.sentiment_cache import CachedSentiment
-from pipeline.storage import LocalStore
+from pipeline.steps.sentiment_cache import CachedSentiment
+from pipeline.lake.storage import LocalStore
 
 
 class Counting(VaderSentiment):

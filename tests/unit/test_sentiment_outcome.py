@@ -1,4 +1,4 @@
-"""One definition of how a call ended and moved: Python (pipeline.sentiment.outcome), the views (v_call_summary,
+"""One definition of how a call ended and moved: Python (pipeline.steps.sentiment.outcome), the views (v_call_summary,
 v_sentiment_daily, v_call_contacts), the category customer_ends_negative and recategorize agree on every call,
 the sample day's and calls that improve but end negative (the QA lead's: -4.1 -> -3.2, -3.4 -> -2.3)."""
 
@@ -9,9 +9,9 @@ from datetime import date, datetime
 import pytest
 
 from pipeline.adapters.duckdb_engine import query
-from pipeline.categories import categorize, load_rules
-from pipeline.lake import LocalLake
-from pipeline.sentiment import ENDED_NEGATIVE_AT, ENDED_POSITIVE_AT, MOVED_AT, outcome
+from pipeline.analytics.categories import categorize, load_rules
+from pipeline.lake.tables import LocalLake
+from pipeline.steps.sentiment import ENDED_NEGATIVE_AT, ENDED_POSITIVE_AT, MOVED_AT, outcome
 
 DAY = "2026-11-22"
 
@@ -99,7 +99,7 @@ def test_the_category_matches_at_the_customers_first_turn_of_the_last_quarter():
 
 
 def test_recategorize_applies_the_same_outcome_to_stored_calls(lake):
-    from pipeline.categories import recategorize
+    from pipeline.analytics.categories import recategorize
     from pipeline.settings import Settings
 
     recategorize(Settings(lake=str(lake)), date(2026, 11, 22), date(2026, 11, 22))
@@ -111,7 +111,7 @@ def test_recategorize_applies_the_same_outcome_to_stored_calls(lake):
 def test_a_sentiment_outcome_condition_needs_a_value_and_no_window():
     from pydantic import ValidationError
 
-    from pipeline.categories import Condition
+    from pipeline.analytics.categories import Condition
 
     with pytest.raises(ValidationError):
         Condition(type="sentiment_outcome")

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.days import day_bounds, local_day, recording_day, utc_folders
-from pipeline.discovery import discover_local
+from pipeline.steps.days import day_bounds, local_day, recording_day, utc_folders
+from pipeline.steps.discovery import discover_local
 from pipeline.exceptions import ConfigurationError, LakeZoneMismatch
-from pipeline.orchestration import day_has_landed, day_of_run
+from pipeline.steps.orchestration import day_has_landed, day_of_run
 from pipeline.settings import load_settings
 from tests.conftest import make_settings
 from tests.zones import straddling_source
@@ -161,7 +161,7 @@ def _straddling_source(tmp_path, sample_files):
 
 def test_dt_is_the_local_day_and_the_views_show_the_zone(tmp_path, sample_files):
     from pipeline.adapters.duckdb_engine import query
-    from pipeline.run import run_day
+    from pipeline.steps.run import run_day
 
     source, lake = _straddling_source(tmp_path, sample_files), tmp_path / "lake"
     settings = make_settings(source, lake, transcribe=False, workers=1, timezone=SEOUL)
@@ -180,8 +180,8 @@ def test_dt_is_the_local_day_and_the_views_show_the_zone(tmp_path, sample_files)
 
 
 def test_a_change_of_zone_on_an_existing_lake_is_refused_and_changes_nothing(tmp_path, sample_files):
-    from pipeline.orchestration import plan_day
-    from pipeline.run import commit_day, process_recordings, run_day
+    from pipeline.steps.orchestration import plan_day
+    from pipeline.steps.run import commit_day, process_recordings, run_day
 
     source, lake = _straddling_source(tmp_path, sample_files), tmp_path / "lake"
     seoul = make_settings(source, lake, transcribe=False, workers=1, timezone=SEOUL)
@@ -199,8 +199,8 @@ def test_a_change_of_zone_on_an_existing_lake_is_refused_and_changes_nothing(tmp
 
 
 def test_a_lake_from_before_zones_holds_utc_days(tmp_path, sample_files, source):
-    from pipeline.days import LAKE_META
-    from pipeline.run import run_day
+    from pipeline.steps.days import LAKE_META
+    from pipeline.steps.run import run_day
 
     lake = tmp_path / "lake"
     run_day(make_settings(source, lake, transcribe=False, workers=1), date(2026, 11, 22))
@@ -213,7 +213,7 @@ def test_a_lake_from_before_zones_holds_utc_days(tmp_path, sample_files, source)
 
 # --- contact trace records and imports follow the local day too ---
 def test_contact_trace_records_are_read_for_the_local_day(tmp_path):
-    from pipeline.ctr import read_contacts_checked
+    from pipeline.analytics.ctr import read_contacts_checked
 
     ctr = tmp_path / "ctr"
     records = {  # Firehose folder (UTC hour) -> (contact, InitiationTimestamp)
@@ -235,7 +235,7 @@ def test_contact_trace_records_are_read_for_the_local_day(tmp_path):
 
 
 def test_an_imported_transcript_belongs_to_the_local_day_of_its_start_stamp():
-    from pipeline.importers import _day
+    from pipeline.analytics.importers import _day
 
     assert _day("abc_20261122T16:00_UTC.json", None, SEOUL) == date(2026, 11, 23)
     assert _day("abc_20261122T16:00_UTC.json", None) == date(2026, 11, 22)
@@ -243,7 +243,7 @@ def test_an_imported_transcript_belongs_to_the_local_day_of_its_start_stamp():
 
 
 def test_a_schedule_in_another_zone_than_the_workers_is_refused():
-    from pipeline.orchestration import check_schedule_zone
+    from pipeline.steps.orchestration import check_schedule_zone
 
     seoul_midnight = datetime(2026, 11, 22, 15, tzinfo=UTC)
     check_schedule_zone(date(2026, 11, 23), SEOUL, seoul_midnight)
@@ -255,7 +255,7 @@ def test_a_schedule_in_another_zone_than_the_workers_is_refused():
 
 
 def test_an_s3_lake_records_its_zone_and_refuses_another(aws):
-    from pipeline.days import check_lake_zone, lake_zone, record_lake_zone
+    from pipeline.steps.days import check_lake_zone, lake_zone, record_lake_zone
     from tests.aws_support import LAKE_BUCKET, aws_settings
 
     seoul = aws_settings(timezone=SEOUL)

@@ -8,8 +8,8 @@ import pytest
 import sqlglot
 
 from pipeline.adapters.duckdb_engine import connect, query
-from pipeline.lake import LocalLake
-from pipeline.sql import VIEWS_DIR, athena_to_duckdb, view_definitions
+from pipeline.lake.tables import LocalLake
+from pipeline.analytics.sql import VIEWS_DIR, athena_to_duckdb, view_definitions
 
 VIEWS = sorted(p.stem for p in VIEWS_DIR.glob("*.sql"))
 

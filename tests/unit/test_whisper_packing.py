@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.adapters.whisper import PIECE_GAP_S, WINDOW_S, WhisperTranscriber, drop_loops, pack
-from pipeline.audio import CallAudio
+from pipeline.steps.audio import CallAudio
 
 RATE = 16000
 

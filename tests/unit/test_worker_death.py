@@ -1,6 +1,6 @@
 """A recording that kills its worker costs one retry, not the night.
 
-The fault-injection hook ``AFTERCALL_FAULT_KILL_WORKER_ON`` (pipeline.run, inert unless set) makes a
+The fault-injection hook ``AFTERCALL_FAULT_KILL_WORKER_ON`` (pipeline.steps.run, inert unless set) makes a
 pool worker SIGKILL itself on one contact id, as the kernel's OOM killer would. The first attempt
 fails with WorkerLost and remembers the recordings in flight; the retry processes the others as usual
 and each suspect alone, quarantines the one whose worker dies again and commits every other call.
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.discovery import Recording
+from pipeline.steps.discovery import Recording
 from pipeline.exceptions import WorkerLost
-from pipeline.lake import LocalLake
-from pipeline.run import FAULT_KILL_WORKER_ON, discover_day, process_recordings, run_day
-from pipeline.suspects import REASON
+from pipeline.lake.tables import LocalLake
+from pipeline.steps.run import FAULT_KILL_WORKER_ON, discover_day, process_recordings, run_day
+from pipeline.steps.suspects import REASON
 from tests.conftest import DAY_DIR, DEMO_DAY, make_settings
 
 
@@ -104,7 +104,7 @@ def test_the_fault_hook_is_inert_unless_set(source, tmp_path):
 
 def test_suspect_records_are_per_recording_objects(tmp_path, source):
     """One object per recording: two batches of a day dying at once never overwrite each other's."""
-    from pipeline import suspects
+    from pipeline.steps import suspects
 
     settings = make_settings(source, tmp_path / "lake", transcribe=False)
     recs = discover_day(settings, DEMO_DAY)

@@ -20,7 +20,7 @@ def test_workers_start_when_the_parents_main_cannot_be_imported_again(tmp_path, 
             raise SystemExit("Could not parse SQLAlchemy URL: the parent's main was re-imported")
         sys.path.insert(0, {str(ROOT)!r})
         from datetime import date
-        from pipeline.run import process_recordings, discover_day
+        from pipeline.steps.run import process_recordings, discover_day
         from pipeline.settings import Settings
 
         settings = Settings(source={str(source)!r}, lake={str(tmp_path / "lake")!r}, transcribe=False, workers=2)
@@ -41,7 +41,7 @@ def test_workers_start_inside_a_task_process_of_celerys_prefork_pool(tmp_path, s
 
         def task(queue):
             from datetime import date
-            from pipeline.run import process_recordings, discover_day
+            from pipeline.steps.run import process_recordings, discover_day
             from pipeline.settings import Settings
 
             settings = Settings(source={str(source)!r}, lake={str(tmp_path / "lake")!r}, transcribe=False, workers=2)

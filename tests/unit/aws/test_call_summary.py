@@ -18,13 +18,13 @@ from botocore.stub import Stubber
 
 from pipeline.adapters.duckdb_engine import query
 from pipeline.adapters.vader import VaderSentiment
-from pipeline.audio import decode_call
+from pipeline.steps.audio import decode_call
 from pipeline.aws.transcribe import TranscribeTranscriber
 from pipeline.aws.transcript_format import call_summary
-from pipeline.importers import import_document, import_paths
-from pipeline.lake import LocalLake
+from pipeline.analytics.importers import import_document, import_paths
+from pipeline.lake.tables import LocalLake
 from pipeline.ports import Transcript, Word
-from pipeline.process import language_rows, process_recording
+from pipeline.steps.process import language_rows, process_recording
 from pipeline.settings import Settings
 from pipeline.wiring import Components, aws_client, build_sentiment, build_source
 from tests.aws_support import KMS_KEY, aws_settings, samples_with_transcripts

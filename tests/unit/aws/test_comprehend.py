@@ -170,9 +170,9 @@ def test_throttling_past_every_retry_fails_the_batch_not_the_call(throttling_end
     """The service's fault: the task fails and is retried by the orchestrator; nothing is quarantined."""
     from pipeline.exceptions import InfrastructureError
     from pipeline.adapters.local_source import LocalSource
-    from pipeline.discovery import discover_local
+    from pipeline.steps.discovery import discover_local
     from pipeline.ports import Transcriber, Transcript, Word
-    from pipeline.process import process_recording
+    from pipeline.steps.process import process_recording
     from pipeline.settings import SAMPLES_DIR
     from pipeline.wiring import Components
 
@@ -193,7 +193,7 @@ def test_throttling_past_every_retry_fails_the_batch_not_the_call(throttling_end
 
 def test_pii_entities_from_comprehend_join_the_offline_detector(comprehend):
     from pipeline.aws.comprehend import ComprehendPiiDetector
-    from pipeline.pii import redact
+    from pipeline.analytics.pii import redact
 
     c, stub = comprehend
     text = "Soy Maria Lopez, mi tarjeta es 4111 1111 1111 1111"

@@ -6,9 +6,9 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from pipeline.ctr import read_contacts
-from pipeline.importers import import_paths
-from pipeline.lake import LocalLake
+from pipeline.analytics.ctr import read_contacts
+from pipeline.analytics.importers import import_paths
+from pipeline.lake.tables import LocalLake
 from pipeline.settings import SAMPLES_DIR, Settings
 from tests.aws_support import KMS_KEY, LAKE_BUCKET, SOURCE_BUCKET
 

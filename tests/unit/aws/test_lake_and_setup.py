@@ -12,7 +12,7 @@ import pytest
 from pipeline.aws.athena import create_views, run_query
 from pipeline.aws.setup import LIFECYCLE_RULE_ID, RAW_TRANSCRIPTS_RULE_ID, iam_policy, setup
 from pipeline.exceptions import LakeError
-from pipeline.sql import view_definitions
+from pipeline.analytics.sql import view_definitions
 from pipeline.wiring import aws_client, build_lake, build_source
 from tests.aws_support import KMS_KEY, LAKE_BUCKET, SOURCE_BUCKET, all_objects, aws_settings, upload_samples
 
@@ -84,7 +84,7 @@ def test_every_object_aftercall_writes_is_sse_kms(aws):
     lake = build_lake(settings)
     for table in ("calls", "turns", "failures"):
         lake.write_partition(table, DAY, [call_row("a")] if table == "calls" else [])
-    from pipeline.storage import S3Store
+    from pipeline.lake.storage import S3Store
 
     S3Store(aws.client("s3"), KMS_KEY).write_bytes(f"s3://{LAKE_BUCKET}/aftercall/_staging/x/manifest.json", b"[]")
     s3 = aws.client("s3")

@@ -14,8 +14,8 @@ from botocore.validate import validate_parameters
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.dashboard import load_dashboard
-from pipeline.quicksight import build_assets, dataset_columns, deploy, spice_ingestions
+from pipeline.presentation.dashboard import load_dashboard
+from pipeline.presentation.quicksight import build_assets, dataset_columns, deploy, spice_ingestions
 from pipeline.settings import Settings
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -214,7 +214,7 @@ def test_the_calls_list_opens_the_call_sheet_filtered_to_that_call(assets):
 
 
 def test_templated_from_settings_and_one_dataset_per_view(assets):
-    from pipeline.sql import view_definitions
+    from pipeline.analytics.sql import view_definitions
 
     assert [d["PhysicalTableMap"]["view"]["RelationalTable"]["Name"] for d in assets.data_sets] == list(view_definitions())
     declared = [d["Identifier"] for d in assets.dashboard["Definition"]["DataSetIdentifierDeclarations"]]
@@ -235,7 +235,7 @@ def test_templated_from_settings_and_one_dataset_per_view(assets):
 
 
 def test_a_list_that_opens_a_sheet_carries_its_key():
-    from pipeline.dashboard import Dashboard
+    from pipeline.presentation.dashboard import Dashboard
 
     spec = {"name": "x", "sheets": [
         {"id": "calls", "name": "Calls", "visuals": [
@@ -319,7 +319,7 @@ def test_moto_accepts_the_data_source_and_the_dashboard(aws, assets):
 
 
 def assets_views():
-    from pipeline.sql import view_definitions
+    from pipeline.analytics.sql import view_definitions
 
     return list(view_definitions())
 

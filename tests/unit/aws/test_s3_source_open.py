@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from pipeline.audio import decode_call
+from pipeline.steps.audio import decode_call
 from pipeline.aws.s3_source import S3Source
 from pipeline.exceptions import BadRecording
 from tests.aws_support import SOURCE_BUCKET, upload_samples

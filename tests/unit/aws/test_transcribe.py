@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from botocore.stub import Stubber
 
-from pipeline.audio import decode_call
+from pipeline.steps.audio import decode_call
 from pipeline.aws.transcribe import TranscribeTranscriber, billed_minutes
 from pipeline.exceptions import BadRecording
 from pipeline.wiring import aws_client, build_source
@@ -192,7 +192,7 @@ def test_call_analytics_mode_defines_channels_and_imports_its_output(day):
 
 def test_no_job_for_a_recording_whose_header_shows_unusable_audio(day, tmp_path, aws):
     """Jobs = usable stereo calls: mono, 4-channel, 0.3 s, empty, corrupt and text files cost nothing."""
-    from pipeline.run import process_recordings
+    from pipeline.steps.run import process_recordings
     from tests.aws_support import SOURCE_BUCKET
     from tests.aws_fakes import ComprehendByVader
     from tests.badinput import EXPECTED, write_bad_recordings
@@ -220,7 +220,7 @@ def test_throttling_past_the_retries_fails_the_batch_instead_of_quarantining_cal
     from botocore.awsrequest import AWSResponse
     from botocore.exceptions import ClientError
 
-    from pipeline.run import process_recordings
+    from pipeline.steps.run import process_recordings
 
     settings, recordings, _ = day
     client = aws_client(settings, "transcribe")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.audio import decode_call
+from pipeline.steps.audio import decode_call
 from pipeline.aws.transcribe import TranscribeTranscriber
 from pipeline.wiring import aws_client, build_source
 from tests.aws_support import LAKE_BUCKET, all_objects, aws_settings, samples_with_transcripts

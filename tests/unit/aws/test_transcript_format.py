@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.aws.transcript_format import parse_call_analytics, parse_transcribe, render_transcribe
 from pipeline.ports import Word
-from pipeline.turns import build_turns
+from pipeline.steps.turns import build_turns
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

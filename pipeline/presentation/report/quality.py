@@ -24,8 +24,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline.report_calls import NO_CONTACT_RECORD
-from pipeline.report_charts import day_label, esc, filter_href, fmt, line_chart
+from pipeline.presentation.report.calls import NO_CONTACT_RECORD
+from pipeline.presentation.report.charts import day_label, esc, filter_href, fmt, line_chart
 
 __all__ = ["QualityData", "call_forms", "form_card", "load_forms", "load_quality", "quality_section"]
 
@@ -41,7 +41,7 @@ def _literal(value: object) -> str:
 def load_forms(lake: str | Path | None) -> dict[str, Any]:
     """The forms whose text the report shows: the shipped ones and those applied to the lake (``<lake>/_forms``),
     the higher version of two of one name. A form that no longer loads is left out (its questions show by id)."""
-    from pipeline.evaluations import FORMS_DIR, FORMS_FOLDER, _load_unchecked
+    from pipeline.analytics.evaluations import FORMS_DIR, FORMS_FOLDER, _load_unchecked
     from pipeline.exceptions import ConfigurationError, FormError
 
     paths = sorted(FORMS_DIR.glob("*.yaml"))

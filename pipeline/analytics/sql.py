@@ -16,7 +16,7 @@ __all__ = ["VIEWS_DIR", "athena_to_duckdb", "attribute_columns", "view_definitio
 
 
 def _views_dir() -> Path:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # pipeline/: the wheel puts the data folders there
     installed = here / "_sql" / "views"  # a wheel carries sql/ inside the package
     return installed if installed.is_dir() else here.parent / "sql" / "views"
 

@@ -2,7 +2,7 @@
 
 A call's page (``#call-<contact_id>``) has what an analyst opens a call for: who, when, how it
 went (sentiment start → end and the outcome: where it ended and how it moved, one definition with
-the views: :func:`pipeline.sentiment.outcome`), a link to play the recording, a timeline of both
+the views: :func:`pipeline.steps.sentiment.outcome`), a link to play the recording, a timeline of both
 channels (talk, overlap, silences over 3 s, interruptions), the customer's and the agent's sentiment
 by quarter, the customer's sentiment and both sides' loudness turn by turn, the categories with the
 turn of each one's first evidence, and the transcript (speaker, times, sentiment colour, loudness,
@@ -18,10 +18,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from pipeline.dashboard import Dashboard
-from pipeline.report_charts import MINUS, PALETTE, _legend, _marker, day_label, esc, filter_href, fmt, nice_ticks
-from pipeline.report_links import RecordingLink
-from pipeline.sentiment import ENDED_NEGATIVE_AT, ENDED_POSITIVE_AT, Outcome
+from pipeline.presentation.dashboard import Dashboard
+from pipeline.presentation.report.charts import MINUS, PALETTE, _legend, _marker, day_label, esc, filter_href, fmt, nice_ticks
+from pipeline.presentation.report.links import RecordingLink
+from pipeline.steps.sentiment import ENDED_NEGATIVE_AT, ENDED_POSITIVE_AT, Outcome
 
 __all__ = ["CallData", "calls_section", "call_pages", "load_calls", "load_turns"]
 
@@ -314,7 +314,7 @@ def call_pages(dashboard: Dashboard, data: CallData, query: Query | None = None,
     for i in range(0, len(data.rows), batch):
         calls = data.rows[i:i + batch]
         if query is not None:
-            from pipeline.report_quality import call_forms
+            from pipeline.presentation.report.quality import call_forms
 
             data.turns = load_turns(query, calls)
             data.scores, data.answers = call_forms(query, calls)
@@ -337,7 +337,7 @@ def _started(call: dict) -> str:
 
 
 def _call_page(dashboard: Dashboard, call: dict, data: CallData) -> str:
-    from pipeline.report_quality import call_form_cards
+    from pipeline.presentation.report.quality import call_form_cards
 
     cid = call["contact_id"]
     turns = data.turns.get(cid, [])

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.evaluations import METRICS, Form, Question, _window_text
+from pipeline.analytics.evaluations import METRICS, Form, Question, _window_text
 from pipeline.exceptions import FormError
 
 __all__ = ["export_form", "validation_report"]

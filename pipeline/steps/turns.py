@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pipeline.audio import Participant
+from pipeline.steps.audio import Participant
 from pipeline.ports import Word
 
 __all__ = ["ALIGN_MAX_S", "TURN_PAUSE_S", "Turn", "align_to_speech", "build_turns", "words_per_minute"]

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
-from pipeline.dashboard import Unit
+from pipeline.presentation.dashboard import Unit
 
 __all__ = ["LINKS", "bar_chart", "day_label", "esc", "filter_href", "fmt", "kpi", "line_chart", "nice_ticks", "strip_chart",
            "table"]
@@ -22,7 +22,7 @@ PALETTE = ["#2563eb", "#ea580c", "#059669", "#9333ea", "#dc2626", "#0891b2"]
 DASHES = ["", "7 4", "2 3", "10 3 2 3"]
 W, H = 560, 250
 PAD_L, PAD_R, PAD_T, PAD_B = 64, 30, 14, 34
-# the calls table filters a category of these columns links to (see pipeline.report_calls)
+# the calls table filters a category of these columns links to (see pipeline.presentation.report.calls)
 LINKS = {"agent_username": "agent", "queue_name": "queue", "category": "category"}
 MINUS = "\u2212"
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: the views' and the report's readers of outcome() load no audio stack
-    from pipeline.audio import Participant
+    from pipeline.steps.audio import Participant
     from pipeline.ports import SentimentResult
-    from pipeline.turns import Turn
+    from pipeline.steps.turns import Turn
 
 __all__ = ["ENDED_NEGATIVE_AT", "ENDED_POSITIVE_AT", "MOVED_AT", "Outcome", "SentimentSummary", "outcome",
            "summarize"]

@@ -12,7 +12,7 @@ re-categorised without transcribing again:
   (Contact Lens' rule), and there is at least one such turn.
 * ``interruptions``: the participant (``by``) cut in at least ``at_least`` times in the window.
 * ``non_talk``: a period of at least ``min_s`` seconds in the window in which nobody speaks.
-* ``sentiment_outcome``: the customer's outcome (:func:`pipeline.sentiment.outcome`, the one definition the
+* ``sentiment_outcome``: the customer's outcome (:func:`pipeline.steps.sentiment.outcome`, the one definition the
   views, the KPI and the report use) is ``ended`` (NEGATIVE / NEUTRAL / POSITIVE) and/or ``moved``
   (ROSE / FELL / FLAT), from the call's ``customer_sentiment_end`` and ``customer_sentiment_shift``. It
   matches at the customer's first turn in the last quarter (where the end score is measured).
@@ -40,7 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.exceptions import ConfigurationError
-from pipeline.sentiment import outcome
+from pipeline.steps.sentiment import outcome
 
 __all__ = ["RULES_FILE", "Category", "Condition", "RuleSet", "Window", "applied_rules", "categorize", "categorize_day",
            "categorize_table", "effective_rules", "load_rules", "phrase_turns", "recategorize"]
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 
 def _rules_file() -> Path:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # pipeline/: the wheel puts the data folders there
     installed = here / "_categories" / "rules.yaml"  # a wheel carries categories/ inside the package
     return installed if installed.exists() else here.parent / "categories" / "rules.yaml"
 
@@ -326,7 +326,7 @@ def effective_rules(settings: Any, lake: Any = None, day: Any = None) -> RuleSet
 
 def _read(lake: Any, table: str, day: Any, columns: list[str]) -> Any:
     """Only the columns the rules read, where the lake can (the local one); the S3 lake reads whole days."""
-    from pipeline.lake import LocalLake
+    from pipeline.lake.tables import LocalLake
 
     if isinstance(lake, LocalLake):
         return lake.read_partition(table, day, columns=columns)

@@ -2,11 +2,11 @@
 
 A form (``evaluations/*.yaml``) has the shape of an Amazon Connect evaluation form: sections of
 questions, answer options with scores, weights, automatic fail, not applicable and performance
-thresholds, so it can be exported as a ``CreateEvaluationForm`` request (:mod:`pipeline.evaluation_export`).
+thresholds, so it can be exported as a ``CreateEvaluationForm`` request (:mod:`pipeline.analytics.evaluation_export`).
 Every question is answered from the stored ``calls``, ``turns`` and ``call_categories`` rows:
 
 * ``phrase``: a turn of the participant in the window says one of the phrases (the category
-  rules' matching, :func:`pipeline.categories.phrase_turns`); the evidence is that turn;
+  rules' matching, :func:`pipeline.analytics.categories.phrase_turns`); the evidence is that turn;
 * ``category``: a category of the rules is present or absent; the evidence is its first match;
 * ``metric``: a number of the call (:data:`METRICS`), matched to the option whose integer range
   holds it (rounded half away from zero, Connect's ranges are integers); the evidence is its value.
@@ -31,7 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.categories import Condition, RuleSet, Window, phrase_turns
+from pipeline.analytics.categories import Condition, RuleSet, Window, phrase_turns
 from pipeline.exceptions import ConfigurationError, FormError
 
 __all__ = ["FORMS_DIR", "METRICS", "Form", "applied_forms", "effective_forms", "evaluate", "evaluate_call",
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 def _forms_dir() -> Path:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # pipeline/: the wheel puts the data folders there
     installed = here / "_evaluations"  # a wheel carries evaluations/ inside the package
     return installed if installed.is_dir() else here.parent / "evaluations"
 
@@ -313,7 +313,7 @@ def _parse(text: str, where: object, rules: RuleSet | None) -> Form:
 
 def load_form(path: str | Path, rules: RuleSet | None = None, *, check_categories: bool = True) -> Form:
     """The form in the YAML file ``path``, checked against ``rules`` (default: the shipped category rules)."""
-    from pipeline.categories import load_rules
+    from pipeline.analytics.categories import load_rules
 
     file = Path(path)
     try:
@@ -370,7 +370,7 @@ def effective_forms(settings: Any, rules: RuleSet | None = None) -> list[Form]:
     Checked against ``rules`` (default: the category rules in effect), so a broken form stops a run
     before it pays for any transcription.
     """
-    from pipeline.categories import effective_rules
+    from pipeline.analytics.categories import effective_rules
 
     rules = rules or effective_rules(settings)
     # Categories are checked apart: a form written for other rules is left out with a warning rather than
@@ -512,8 +512,8 @@ def evaluate_call(form: Form, call: Mapping[str, Any], turns: Sequence[Mapping[s
 
 def _calls_with_turns(calls: Any, turns: Any) -> Iterator[tuple[dict, list[dict]]]:
     """(call, its turns) in contact_id order, from rows or arrow tables (a busy day's turns stay columnar:
-    only one batch of them is ever Python rows, as in :func:`pipeline.categories.categorize_table`)."""
-    from pipeline.categories import TURN_COLUMNS, _turns_by_call
+    only one batch of them is ever Python rows, as in :func:`pipeline.analytics.categories.categorize_table`)."""
+    from pipeline.analytics.categories import TURN_COLUMNS, _turns_by_call
 
     if hasattr(calls, "to_pylist"):
         calls = calls.select([c for c in CALL_COLUMNS if c in calls.column_names]).to_pylist()
@@ -556,7 +556,7 @@ def evaluate(settings: Any, start: date, end: date, form: str | None = None) -> 
     so that later runs of any day score it too. Without, every effective form re-scores the days.
     Each day is changed under its lock; days with no calls are left alone. Returns rows per day.
     """
-    from pipeline.categories import TURN_COLUMNS, _read, effective_rules
+    from pipeline.analytics.categories import TURN_COLUMNS, _read, effective_rules
     from pipeline.wiring import build_lake, build_store
 
     rules = effective_rules(settings)

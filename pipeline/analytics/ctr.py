@@ -24,8 +24,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from pipeline.days import local_day, utc_folders
-from pipeline.pii import redact_attribute
+from pipeline.steps.days import local_day, utc_folders
+from pipeline.analytics.pii import redact_attribute
 from pipeline.settings import Settings
 
 __all__ = ["BadRecord", "attribute_rows", "iter_records", "read_contacts", "read_contacts_checked", "valid_contact_id"]
@@ -223,7 +223,7 @@ def attribute_rows(contacts: Iterable[Mapping[str, Any]], *,
 
     Contact flows set these (``$.Attributes``, a Lambda's return): intent, customer tier, IVR choice.
     Values are kept as text, as Connect stores them. With ``pii_mask`` (redaction on:
-    :func:`pipeline.pii.mask_for`), values go through :func:`pipeline.pii.redact_attribute` —
+    :func:`pipeline.analytics.pii.mask_for`), values go through :func:`pipeline.analytics.pii.redact_attribute` —
     the name is context there (``cvv`` = ``123``) and stays as it is.
     """
     rows = []

@@ -1,6 +1,6 @@
 """Find a day's recordings in Amazon Connect's layout: ``*/CallRecordings/YYYY/MM/DD/<contactId>_<YYYYMMDDTHH:MM>_UTC.wav``.
 
-The folders are UTC days; the day asked for is a day in ``AFTERCALL_TIMEZONE`` (:mod:`pipeline.days`):
+The folders are UTC days; the day asked for is a day in ``AFTERCALL_TIMEZONE`` (:mod:`pipeline.steps.days`):
 every UTC folder it overlaps is listed, and a recording is kept when it belongs to that local day.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pipeline.days import recording_day, utc_folders
+from pipeline.steps.days import recording_day, utc_folders
 
 __all__ = ["AUDIO_SUFFIXES", "Recording", "discover_local", "has_connect_layout", "in_day", "parse_recording_name"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipeline.table_names import LATER_COLUMNS, PARTITION, TABLE_NAMES
+from pipeline.lake.table_names import LATER_COLUMNS, PARTITION, TABLE_NAMES
 
 __all__ = ["PARTITION", "TABLES", "athena_type"]
 
@@ -197,7 +197,7 @@ TABLES: dict[str, pa.Schema] = {
     "runs": _RUNS,
     "evaluations": _EVALUATIONS,
 }
-assert tuple(TABLES) == TABLE_NAMES, "pipeline/table_names.py lists the tables of TABLES, in order"
+assert tuple(TABLES) == TABLE_NAMES, "pipeline/lake/table_names.py lists the tables of TABLES, in order"
 _DUCKDB = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us")}
 assert all(TABLES[t].field(c).type == _DUCKDB[kind] for t, cols in LATER_COLUMNS.items() for c, kind in cols.items()), \
     "LATER_COLUMNS are columns of their tables, with the DuckDB types of their arrow types"

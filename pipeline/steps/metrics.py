@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from pipeline.audio import Interval
+from pipeline.steps.audio import Interval
 
 __all__ = ["NON_TALK_MIN_S", "bridged", "cut_ins", "interruptions", "non_talk_time", "overlap_time", "pauses",
            "speech_tracks", "subtract", "talk_time", "union", "yielded_pauses"]

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pipeline import __version__
-from pipeline.audio import MAX_CALL_MINUTES, CallAudio, decode_call, loudness_score, speech_intervals
-from pipeline.days import zone
-from pipeline.discovery import Recording
+from pipeline.steps.audio import MAX_CALL_MINUTES, CallAudio, decode_call, loudness_score, speech_intervals
+from pipeline.steps.days import zone
+from pipeline.steps.discovery import Recording
 from pipeline.exceptions import BadRecording, InfrastructureError, SentimentError
-from pipeline.metrics import cut_ins, interruptions, non_talk_time, overlap_time, talk_time
-from pipeline.pii import redact, redact_turns
+from pipeline.steps.metrics import cut_ins, interruptions, non_talk_time, overlap_time, talk_time
+from pipeline.analytics.pii import redact, redact_turns
 from pipeline.ports import Transcript
-from pipeline.sentiment import summarize
-from pipeline.turns import align_to_speech, build_turns, words_per_minute
+from pipeline.steps.sentiment import summarize
+from pipeline.steps.turns import align_to_speech, build_turns, words_per_minute
 from pipeline.wiring import Components
 
 __all__ = ["CallOutcome", "failure_row", "language_rows", "process_recording", "utc_now"]
@@ -178,7 +178,7 @@ def language_rows(call: dict, transcript: Transcript, components: Components, du
         align_to_speech(turns, {p: speech_intervals(lv, TURN_EDGE_GAP_S) for p, lv in levels.items()})
     spans = {p: [(t.begin_s, t.end_s) for t in turns if t.participant == p] for p in ("AGENT", "CUSTOMER")}
     # The floor: each participant's turns less the pauses in which they listened to the other (the definition
-    # imported transcripts get too, pipeline.metrics.speech_tracks).
+    # imported transcripts get too, pipeline.steps.metrics.speech_tracks).
     times = {p: [(w.begin_s, w.end_s) for w in transcript.words if w.participant == p] for p in ("AGENT", "CUSTOMER")}
     cut_in = cut_ins(spans, times)
     # One definition for calls and turns: the call counts its interrupting turns.

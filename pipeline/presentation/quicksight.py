@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from pipeline.dashboard import Dashboard, Sheet, Visual, load_dashboard
+from pipeline.presentation.dashboard import Dashboard, Sheet, Visual, load_dashboard
 from pipeline.settings import Settings
 
 __all__ = ["Assets", "build_assets", "dataset_columns", "deploy", "spice_ingestions"]
@@ -235,7 +235,7 @@ def build_assets(settings: Settings, account_id: str, region: str, dashboard: Da
                    "Type": "ATHENA", "DataSourceParameters": {"AthenaParameters": {"WorkGroup": settings.athena_workgroup}},
                    "Permissions": _permissions("data_source", principal)}
     data_sets, arns = [], {}
-    from pipeline.sql import view_definitions
+    from pipeline.analytics.sql import view_definitions
 
     for view in view_definitions():  # every view, for analysts' own analyses; the dashboard uses some
         set_id = _dataset_id(prefix, view)
@@ -334,7 +334,7 @@ def spice_ingestions(settings: Settings, run_id: str, dashboard: Dashboard | Non
         return []
     run = re.sub(r"[^a-zA-Z0-9-_]", "-", run_id)
     token = uuid.uuid4().hex[:8]  # a cleared and re-run task must not reuse an ingestion id
-    from pipeline.sql import view_definitions
+    from pipeline.analytics.sql import view_definitions
 
     return [{"data_set_id": _dataset_id(settings.quicksight_prefix, view),
              "ingestion_id": f"{run}-{token}"[-128:]}

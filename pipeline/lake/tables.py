@@ -2,7 +2,7 @@
 
 A day changes all at once, across every table, or not at all:
 
-1. the writer takes the day's lock (:mod:`pipeline.locks`: one writer per day);
+1. the writer takes the day's lock (:mod:`pipeline.lake.locks`: one writer per day);
 2. it writes each changed table's rows to a new file ``part-<commit>.parquet`` (flushed to disk,
    mode 0640: turns hold what customers said), which no reader follows yet;
 3. it replaces the day's **pointer** ``<lake>/_commits/dt=DAY.json`` (one ``os.replace``: atomic),
@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.exceptions import LakeError
-from pipeline.locks import local_day_lock
-from pipeline.storage import write_atomically
-from pipeline.table_names import PARTITION, TABLE_NAMES
+from pipeline.lake.locks import local_day_lock
+from pipeline.lake.storage import write_atomically
+from pipeline.lake.table_names import PARTITION, TABLE_NAMES
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -219,7 +219,7 @@ class LocalLake:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from pipeline.schema import TABLES
+        from pipeline.lake.schema import TABLES
 
         if columns is not None and table != "runs":
             schema = pa.schema([TABLES[table].field(c) for c in columns])
@@ -251,7 +251,7 @@ class LocalLake:
         dt = str(dt)
         if "runs" in tables:
             raise ValueError("runs is append-only: use append_run")
-        from pipeline.schema import TABLES
+        from pipeline.lake.schema import TABLES
 
         with self.day_lock(dt, run_id):
             for table in tables:
@@ -367,7 +367,7 @@ class LocalLake:
         """Write (or rewrite) one attempt's row of the ``runs`` table; needs no lock: the file is the attempt's."""
         import pyarrow as pa
 
-        from pipeline.schema import TABLES
+        from pipeline.lake.schema import TABLES
 
         folder = self.partition_dir("runs", dt)
         folder.mkdir(parents=True, exist_ok=True)
@@ -400,9 +400,9 @@ def _conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def __getattr__(name: str) -> object:
-    """``pipeline.lake.TABLES`` as before, loaded (with pyarrow) only when asked for."""
+    """``pipeline.lake.tables.TABLES`` as before, loaded (with pyarrow) only when asked for."""
     if name == "TABLES":
-        from pipeline.schema import TABLES
+        from pipeline.lake.schema import TABLES
 
         return TABLES
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """The day as steps an orchestrator can map, retry and resume: plan, process a batch, commit, check views.
 
 Airflow-agnostic (the DAG calls these; so could any other scheduler). A day is a day in
-``AFTERCALL_TIMEZONE`` (:mod:`pipeline.days`): staging, manifests, locks and partitions are keyed by it.
+``AFTERCALL_TIMEZONE`` (:mod:`pipeline.steps.days`): staging, manifests, locks and partitions are keyed by it.
 Between steps only paths and ids travel. Batches stage their rows under ``<lake>/_staging/dt=DAY/<run>/`` (a
 folder, or an S3 prefix when the lake is on S3);
 the commit step turns every staged batch into the day's partitions in one switch per table,
@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.adapters.duckdb_engine import query
-from pipeline.discovery import Recording
+from pipeline.steps.discovery import Recording
 from pipeline.exceptions import AftercallError, DayFailed
-from pipeline.run import DayResult, commit_day, discover_day, process_recordings
-from pipeline.schema import TABLES
+from pipeline.steps.run import DayResult, commit_day, discover_day, process_recordings
+from pipeline.lake.schema import TABLES
 from pipeline.settings import Settings
 from pipeline.wiring import aws_client, build_store
 
@@ -49,7 +49,7 @@ def day_of_run(day_param: str | None, logical_date: datetime | None, run_after: 
     --to-date D2``, a UI trigger with a logical date. A trigger without a logical date: yesterday
     (in ``tz``) relative to when it runs, the last day that has ended.
     """
-    from pipeline.days import local_day
+    from pipeline.steps.days import local_day
 
     if day_param:
         return date.fromisoformat(day_param)
@@ -61,7 +61,7 @@ def day_of_run(day_param: str | None, logical_date: datetime | None, run_after: 
 def day_has_landed(day: date, delay_minutes: float, now: datetime | None = None, tz: str = "UTC") -> bool:
     """Whether ``day`` (a day in ``tz``) ended at least ``delay_minutes`` ago: its last recordings have been
     uploaded."""
-    from pipeline.days import day_bounds
+    from pipeline.steps.days import day_bounds
 
     landed = day_bounds(day, tz)[1] + timedelta(minutes=delay_minutes)
     return (now or datetime.now(UTC)) >= landed
@@ -74,7 +74,7 @@ def check_schedule_zone(day: date, tz: str, logical_date: datetime | None) -> No
 
     The logical date is compared, not the data interval: a manual run (which a backfill may re-run) carries the
     interval Airflow infers for it, the one that ended before its logical date."""
-    from pipeline.days import day_bounds
+    from pipeline.steps.days import day_bounds
     from pipeline.exceptions import ConfigurationError
 
     if logical_date is None:
@@ -107,9 +107,9 @@ def _parquet_bytes(table: str, rows: list[dict]) -> bytes:
 
 def plan_day(settings: Settings, day: date, run_id: str, batch_size: int = 50) -> list[dict]:
     """Discover the day, write its manifest, return one small descriptor per batch (ids and paths only)."""
-    from pipeline.categories import effective_rules
-    from pipeline.days import check_lake_zone
-    from pipeline.evaluations import effective_forms
+    from pipeline.analytics.categories import effective_rules
+    from pipeline.steps.days import check_lake_zone
+    from pipeline.analytics.evaluations import effective_forms
 
     # broken category rules or evaluation forms stop the run before it pays for any transcription
     effective_forms(settings, effective_rules(settings))

@@ -14,7 +14,7 @@ import json
 import logging
 
 from pipeline.ports import SentimentAnalyzer, SentimentResult
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 __all__ = ["CachedSentiment"]
 

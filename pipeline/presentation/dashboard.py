@@ -1,7 +1,7 @@
 """The dashboard spec (``quicksight/dashboard.yaml``) and the queries behind each visual.
 
-One spec, two renderers: :mod:`pipeline.quicksight` turns it into a QuickSight analysis and
-dashboard over the Athena views; :mod:`pipeline.report` into a self-contained HTML page over
+One spec, two renderers: :mod:`pipeline.presentation.quicksight` turns it into a QuickSight analysis and
+dashboard over the Athena views; :mod:`pipeline.presentation.report` into a self-contained HTML page over
 the same views on the local engine.
 
 A ``list`` visual shows rows as they are (no aggregation); ``opens`` names a sheet with a
@@ -28,7 +28,7 @@ _SQL_AGG = {"SUM": "sum", "AVERAGE": "avg", "MAX": "max"}
 
 
 def _spec_file() -> Path:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # pipeline/: the wheel puts the data folders there
     installed = here / "_quicksight" / "dashboard.yaml"
     return installed if installed.exists() else here.parent / "quicksight" / "dashboard.yaml"
 

@@ -30,13 +30,13 @@ from typing import Any, Literal
 
 from pipeline import __version__
 from pipeline.aws.transcript_format import call_summary, parse_transcribe, parse_utterances
-from pipeline.days import local_day, zone
-from pipeline.discovery import parse_recording_name
+from pipeline.steps.days import local_day, zone
+from pipeline.steps.discovery import parse_recording_name
 from pipeline.exceptions import AftercallError, ConfigurationError, InfrastructureError
-from pipeline.metrics import cut_ins, non_talk_time, overlap_time, speech_tracks, talk_time
-from pipeline.pii import redact
+from pipeline.steps.metrics import cut_ins, non_talk_time, overlap_time, speech_tracks, talk_time
+from pipeline.analytics.pii import redact
 from pipeline.ports import Transcript, Word
-from pipeline.process import language_rows, summary_text
+from pipeline.steps.process import language_rows, summary_text
 from pipeline.settings import Settings
 from pipeline.wiring import Components, build_lake, build_sentiment, build_store
 
@@ -69,7 +69,7 @@ def detect_format(doc: Mapping[str, Any]) -> Format:
 
 def _contact_id(doc: Mapping[str, Any], name: str) -> str:
     """The contact id a file names, held to the rules contact trace records are held to."""
-    from pipeline.ctr import valid_contact_id
+    from pipeline.analytics.ctr import valid_contact_id
 
     metadata = doc.get("CustomerMetadata") or {}
     if not isinstance(metadata, dict):
@@ -124,7 +124,7 @@ def conversation_metrics(spans: dict[str, list[tuple[float, float]]], words: dic
     Call Analytics' definitions on a transcript: talk is the utterances' time (pauses inside an
     utterance count, as they do in Call Analytics, where summing word durations undercounts by 10-20 %)
     less what the other said while the participant listened (:func:`speech_tracks`), talk speed is words
-    per minute of that talk time, and the interruption rule of :mod:`pipeline.metrics` runs on the floor.
+    per minute of that talk time, and the interruption rule of :mod:`pipeline.steps.metrics` runs on the floor.
     """
     tracks = speech_tracks(spans, word_times)
     agent, customer = tracks["AGENT"][0], tracks["CUSTOMER"][0]
@@ -296,8 +296,8 @@ def _files(settings: Settings, targets: Iterable[str]) -> list[str]:
 def import_paths(settings: Settings, targets: Iterable[str], day: date | None = None) -> ImportSummary:
     """Import every output file under ``targets`` (files, folders, s3:// objects or prefixes)."""
     targets = list(targets)
-    from pipeline.days import check_lake_zone, record_lake_zone
-    from pipeline.run import DayResult, day_tables, new_run_id
+    from pipeline.steps.days import check_lake_zone, record_lake_zone
+    from pipeline.steps.run import DayResult, day_tables, new_run_id
 
     check_lake_zone(settings)  # a lake of another zone's days is refused before anything is read
 

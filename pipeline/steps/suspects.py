@@ -6,7 +6,7 @@ of them caused it is unknown. Those recordings become *suspects*, one small JSON
 recording, so batches of one day running at once never overwrite each other's).
 
 The next attempt (the orchestrator's retry, or a rerun of the day) processes the other recordings
-in the pool as usual, then each suspect alone in a single-worker pool (:func:`pipeline.run._in_pool`):
+in the pool as usual, then each suspect alone in a single-worker pool (:func:`pipeline.steps.run._in_pool`):
 
 * the worker dies again on it → it is quarantined (``failures`` stage ``worker``, :data:`REASON`)
   and the rest of the batch completes;
@@ -24,10 +24,10 @@ import logging
 from datetime import date
 from pathlib import Path
 
-from pipeline.discovery import Recording
-from pipeline.process import utc_now
+from pipeline.steps.discovery import Recording
+from pipeline.steps.process import utc_now
 from pipeline.settings import Settings
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 from pipeline.wiring import build_store
 
 __all__ = ["FOLDER", "REASON", "clear", "load", "note_death", "remember"]

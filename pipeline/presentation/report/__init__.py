@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipeline import __version__
-from pipeline.dashboard import Dashboard, Sheet, Visual, load_dashboard, visual_sql
-from pipeline.report_assets import CSS, JS
-from pipeline.report_calls import MAX_CALLS, CallData, call_pages, calls_section, load_calls
-from pipeline.report_links import RecordingLink
-from pipeline.report_quality import load_forms, load_quality, quality_section
-from pipeline.report_charts import LINKS, bar_chart, day_label, esc, kpi, line_chart, strip_chart, table
-from pipeline.storage import write_atomically
+from pipeline.presentation.dashboard import Dashboard, Sheet, Visual, load_dashboard, visual_sql
+from pipeline.presentation.report.assets import CSS, JS
+from pipeline.presentation.report.calls import MAX_CALLS, CallData, call_pages, calls_section, load_calls
+from pipeline.presentation.report.links import RecordingLink
+from pipeline.presentation.report.quality import load_forms, load_quality, quality_section
+from pipeline.presentation.report.charts import LINKS, bar_chart, day_label, esc, kpi, line_chart, strip_chart, table
+from pipeline.lake.storage import write_atomically
 
 __all__ = ["ReportFile", "render_report", "write_report"]
 
@@ -110,7 +110,7 @@ class _Page:
         return strip_chart(visual.title, series, unit, caption)
 
     def sheet(self, sheet: Sheet) -> str:
-        if sheet.id == QUALITY_SHEET:  # the report's own tables over the evaluation views (pipeline.report_quality)
+        if sheet.id == QUALITY_SHEET:  # the report's own tables over the evaluation views (pipeline.presentation.report.quality)
             return quality_section(load_quality(self.query, self.days, self.forms), sheet.id, sheet.name)
         lists = [v for v in sheet.visuals if v.type == "list"]
         if lists:
@@ -126,7 +126,7 @@ class _Page:
 
 def _category_descriptions(rules: str | None) -> dict[str, str]:
     """What each category means, from the rules file, for tooltips (none when the file is unreadable)."""
-    from pipeline.categories import load_rules
+    from pipeline.analytics.categories import load_rules
     from pipeline.exceptions import ConfigurationError
 
     try:
@@ -209,10 +209,10 @@ def write_report(lake: str, out: str | Path, start: date | None = None, end: dat
     recording is on S3).
     """
     from pipeline.adapters.duckdb_engine import connect
-    from pipeline.sql import athena_to_duckdb
+    from pipeline.analytics.sql import athena_to_duckdb
 
     if links is None:
-        from pipeline.report_links import RecordingLinks, presigning_client
+        from pipeline.presentation.report.links import RecordingLinks, presigning_client
         from pipeline.settings import Settings
 
         settings = Settings()
@@ -247,7 +247,7 @@ PER_DAY_CHUNK = 7  # days of a per-day view computed at once for the charts
 
 def _per_day_views() -> set[str]:
     """The views whose grain is one row per day (and more): each row comes from its own day's rows alone."""
-    from pipeline.sql import VIEWS_DIR
+    from pipeline.analytics.sql import VIEWS_DIR
 
     return {p.stem for p in VIEWS_DIR.glob("*.sql") if "-- grain: one row per day (dt)" in p.read_text()}
 
@@ -259,7 +259,7 @@ def _per_day(con, views: list[str], days: list[str]) -> dict[str, str]:
     at a time DuckDB joins and counts a week of calls, not months of them at once: over 90 days x 10,000
     calls, the agent and queue views' joins grew the report by ~200 MB. The tables hold a few rows a day.
     """
-    from pipeline.sql import athena_to_duckdb
+    from pipeline.analytics.sql import athena_to_duckdb
 
     relations = {}
     for view in sorted(set(views) & _per_day_views()):

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from pipeline import __version__
-from pipeline.discovery import Recording
+from pipeline.steps.discovery import Recording
 from pipeline.exceptions import DayFailed, DayLocked, WorkerLost
-from pipeline.process import CallOutcome, failure_row, process_recording, utc_now
+from pipeline.steps.process import CallOutcome, failure_row, process_recording, utc_now
 from pipeline.settings import Settings
 from pipeline.wiring import Components, Lake, build_components, build_lake, build_source
 
@@ -143,11 +143,11 @@ def _in_pool(settings: Settings, recordings: list[Recording]) -> Iterator[CallOu
     """Outcomes as they complete; at most two calls per worker in flight so memory stays bounded.
 
     A worker that dies (native crash, OOM killer, a model that cannot load) takes the recordings in
-    flight with it: they are remembered as suspects (:mod:`pipeline.suspects`) and :class:`WorkerLost`
+    flight with it: they are remembered as suspects (:mod:`pipeline.steps.suspects`) and :class:`WorkerLost`
     is raised, so the orchestrator retries the batch. On that retry the suspects are processed last,
     each alone: one whose worker dies again is quarantined, and the rest of the batch completes.
     """
-    from pipeline import suspects
+    from pipeline.steps import suspects
 
     known = suspects.load(settings, recordings)
     ordinary = [r for r in recordings if r.uri not in known]
@@ -182,7 +182,7 @@ def _submit(pool: ProcessPoolExecutor, fn: Callable, *args: object) -> Future:
 
 
 def _shared_pool(settings: Settings, recordings: list[Recording], known: dict[str, dict]) -> Iterator[CallOutcome]:
-    from pipeline import suspects
+    from pipeline.steps import suspects
 
     workers = min(settings.workers, len(recordings))
     pending = list(reversed(recordings))
@@ -225,7 +225,7 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 
 def _isolated(settings: Settings, recordings: list[Recording], known: dict[str, dict]) -> Iterator[CallOutcome]:
     """Each suspect alone in a one-worker pool (a new pool after a death): a death now is the recording's."""
-    from pipeline import suspects
+    from pipeline.steps import suspects
 
     queue = list(recordings)
     while queue:
@@ -273,7 +273,7 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
         unique.append(rec)
     # In-process when the speech work is remote (AWS: a batch's jobs are started and awaited together in
     # prepare(), a no-op for local engines) or there is nothing to spread over a pool.
-    # Suspects of a worker's death (pipeline.suspects) are processed alone in their own pool, whatever the size.
+    # Suspects of a worker's death (pipeline.steps.suspects) are processed alone in their own pool, whatever the size.
     in_process = settings.engine == "aws" or (
         (settings.workers <= 1 or len(unique) <= 1) and not (unique and _has_suspects(settings, unique)))
     if unique and in_process:
@@ -300,7 +300,7 @@ def process_recordings(settings: Settings, recordings: Iterable[Recording],
 
 
 def _has_suspects(settings: Settings, recordings: list[Recording]) -> bool:
-    from pipeline import suspects
+    from pipeline.steps import suspects
 
     try:
         return bool(suspects.load(settings, recordings))
@@ -316,9 +316,9 @@ def day_tables(settings: Settings, result: DayResult, lake: Lake | None = None) 
     account: without ``AFTERCALL_CTR_SOURCE`` its contacts are kept rather than erased, and
     category rules newer than the configured ones (applied with ``recategorize --rules``) stay.
     """
-    from pipeline.categories import effective_rules
-    from pipeline.ctr import attribute_rows, read_contacts_checked
-    from pipeline.pii import mask_for
+    from pipeline.analytics.categories import effective_rules
+    from pipeline.analytics.ctr import attribute_rows, read_contacts_checked
+    from pipeline.analytics.pii import mask_for
 
     if settings.ctr_source or lake is None:
         contacts, result.ctr_skipped = read_contacts_checked(settings, result.day, result.calls)
@@ -346,20 +346,20 @@ def day_tables(settings: Settings, result: DayResult, lake: Lake | None = None) 
 
 def _evaluations(settings: Settings, rules, result: DayResult, categories: list[dict]) -> list[dict]:
     """The day's automated evaluations, in the same commit as its categories (whose matches they read)."""
-    from pipeline.evaluations import effective_forms, evaluate_day
+    from pipeline.analytics.evaluations import effective_forms, evaluate_day
 
     return evaluate_day(effective_forms(settings, rules), result.calls, result.turns, categories)
 
 
 def _categories(rules, result: DayResult) -> list[dict]:
     """The day's categories, from its turns as rows or, staged by the orchestrator, as one arrow table."""
-    from pipeline.categories import categorize_day, categorize_table
+    from pipeline.analytics.categories import categorize_day, categorize_table
 
     if isinstance(result.turns, list):
         return categorize_day(rules, result.calls, result.turns)
     import pyarrow as pa
 
-    from pipeline.schema import TABLES
+    from pipeline.lake.schema import TABLES
 
     calls = pa.Table.from_pylist([{k: c.get(k) for k in TABLES["calls"].names} for c in result.calls],
                                  schema=TABLES["calls"])
@@ -383,7 +383,7 @@ def commit_day(settings: Settings, result: DayResult, *, recordings: int | None 
     it ``interrupted``), then ``committed``, ``failed`` or ``refused``.
     ``recordings`` is how many were found (default: outcomes seen).
     """
-    from pipeline.days import check_lake_zone, record_lake_zone
+    from pipeline.steps.days import check_lake_zone, record_lake_zone
 
     check_lake_zone(settings)  # a lake of another zone's days is refused before anything is written to it
     lake = build_lake(settings)
@@ -424,7 +424,7 @@ class _RunLog:
     """This attempt's row of ``runs`` (its own file or object: attempts never overwrite each other)."""
 
     def __init__(self, lake: Lake, result: DayResult, run_id: str, recordings: int) -> None:
-        from pipeline.lake import commit_id
+        from pipeline.lake.tables import commit_id
 
         self.lake, self.result, self.run_id, self.recordings = lake, result, run_id, recordings
         self.attempt = commit_id()
@@ -464,10 +464,10 @@ class _RunLog:
 
 def run_day(settings: Settings, day: date, progress: Progress | None = None,
             on_discovered: Callable[[int], None] | None = None) -> DayResult:
-    from pipeline.categories import effective_rules
+    from pipeline.analytics.categories import effective_rules
 
-    from pipeline.days import check_lake_zone
-    from pipeline.evaluations import effective_forms
+    from pipeline.steps.days import check_lake_zone
+    from pipeline.analytics.evaluations import effective_forms
 
     # broken category rules or evaluation forms stop the run before it pays for any transcription
     effective_forms(settings, effective_rules(settings))
