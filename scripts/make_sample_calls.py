@@ -1,15 +1,22 @@
 """Generate the bundled sample calls with real speech synthesis.
 
-Run at development time only (needs Debian's ``espeak-ng`` and ``sox``)::
+Run at development time only (needs Debian's ``festival``, ``festvox-us-slt-hts``, ``flite``
+and ``sox``; ``--espeak`` needs ``espeak-ng`` instead)::
 
-    python scripts/make_sample_calls.py
+    python scripts/make_sample_calls.py [--espeak] [--out DIR]
 
-Each call is a script of turns. Every utterance is spoken by espeak-ng, trimmed of
-leading and trailing silence with sox, resampled to 8 kHz and placed on its
-participant's channel: Amazon Connect's layout, customer on the left (channel 0),
-agent on the right (channel 1). The exact placement of every turn is written to
-``pipeline/samples/truth.json`` so tests can check metrics and transcripts
-against what was really said.
+Each call is a script of turns. Every utterance is spoken (agent: Festival's HTS voice
+``cmu_us_slt_arctic_hts``; customer: Flite's ``rms``), trimmed of leading and trailing silence
+with sox, resampled to 8 kHz and placed on its participant's channel: Amazon Connect's layout,
+customer on the left (channel 0), agent on the right (channel 1). Each channel then goes through
+a telephone band-pass (sox ``sinc 300-3400``) and gets a faint noise floor. The exact placement of
+every turn is written to ``pipeline/samples/truth.json`` so tests can check metrics and
+transcripts against what was really said. sox runs without dither: two runs give byte-identical
+files. Voices and licences: ``pipeline/samples/README.md``.
+
+``--espeak`` voices the day as it was until 2026-12 (espeak-ng, no band-pass), for comparison
+(``scripts/measure_sample_wer.py``); ``speak`` keeps espeak-ng for the fixture scripts
+(``make_holdout_calls.py``, ``make_korean_call.py``).
 
 Timing of a turn is either ``gap`` seconds after the previous turn ended, or
 ``cut_in`` seconds after the previous turn *started* (an interruption: the

@@ -74,7 +74,8 @@ def human_day(out: Path) -> tuple[Path, date]:
                       "lead_in": 0.5, "tail": 1.0,
                       "turns": [("AGENT" if j % 2 == 0 else "CUSTOMER", t, 0.6) for j, t in enumerate(chunk)]})
     day_dir = out / "connect" / "human" / "CallRecordings" / "2026" / "11" / "21"
-    msc.write_all(calls, lambda c, t: msc.build(c, t, {"AGENT": ("asterisk", 0), "CUSTOMER": ("asterisk", 0)}, day_dir), day_dir, out)
+    recorded = {"AGENT": ("asterisk", 0), "CUSTOMER": ("asterisk", 0)}  # read by the speak() above
+    msc.write_all(calls, lambda c, t: msc.build(c, t, recorded, day_dir), day_dir, out)
     return out, HUMAN_DAY
 
 
@@ -91,7 +92,8 @@ def score(source: Path, day: date) -> dict:
         errors = words = 0.0
         for call in truth:
             ref = " ".join(t["text"] for t in call["turns"] if t["participant"] == side)
-            hyp = " ".join(t["text"] for t in turns if t["contact_id"] == call["contact_id"] and t["participant"] == side)
+            hyp = " ".join(t["text"] for t in turns
+                           if t["contact_id"] == call["contact_id"] and t["participant"] == side)
             n = len(normalise(ref))
             errors += wer(ref, hyp) * n
             words += n
