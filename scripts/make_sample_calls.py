@@ -1,15 +1,22 @@
 """Generate the bundled sample calls with real speech synthesis.
 
-Run at development time only (needs Debian's ``espeak-ng`` and ``sox``)::
+Run at development time only (needs Debian's ``festival``, ``festvox-us-slt-hts``, ``flite``
+and ``sox``; ``--espeak`` needs ``espeak-ng`` instead)::
 
-    python scripts/make_sample_calls.py
+    python scripts/make_sample_calls.py [--espeak] [--out DIR]
 
-Each call is a script of turns. Every utterance is spoken by espeak-ng, trimmed of
-leading and trailing silence with sox, resampled to 8 kHz and placed on its
-participant's channel: Amazon Connect's layout, customer on the left (channel 0),
-agent on the right (channel 1). The exact placement of every turn is written to
-``pipeline/samples/truth.json`` so tests can check metrics and transcripts
-against what was really said.
+Each call is a script of turns. Every utterance is spoken (agent: Festival's HTS voice
+``cmu_us_slt_arctic_hts``; customer: Flite's ``rms``), trimmed of leading and trailing silence
+with sox, resampled to 8 kHz and placed on its participant's channel: Amazon Connect's layout,
+customer on the left (channel 0), agent on the right (channel 1). Each channel then goes through
+a telephone band-pass (sox ``sinc 300-3400``) and gets a faint noise floor. The exact placement of
+every turn is written to ``pipeline/samples/truth.json`` so tests can check metrics and
+transcripts against what was really said. sox runs without dither: two runs give byte-identical
+files. Voices and licences: ``pipeline/samples/README.md``.
+
+``--espeak`` voices the day as it was until 2026-12 (espeak-ng, no band-pass), for comparison
+(``scripts/measure_sample_wer.py``); ``speak`` keeps espeak-ng for the fixture scripts
+(``make_holdout_calls.py``, ``make_korean_call.py``).
 
 Timing of a turn is either ``gap`` seconds after the previous turn ended, or
 ``cut_in`` seconds after the previous turn *started* (an interruption: the
@@ -19,6 +26,8 @@ previous speaker keeps talking underneath).
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -30,7 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "pipeline" / "samples"
 DAY_DIR = OUT / "connect" / "acme-demo" / "CallRecordings" / "2026" / "11" / "22"
 RATE = 8000
-VOICES = {"AGENT": ("en-us+f3", 165), "CUSTOMER": ("en-gb-x-rp+m3", 155)}
+# The bundled day: Festival's HTS voice for the agent (Sarah), Flite's rms for the customer.
+VOICES = {"AGENT": ("festival:cmu_us_slt_arctic_hts", 1.0), "CUSTOMER": ("flite:rms", 1.0)}
+# What the day was voiced with until 2026-12 (``--espeak``): espeak-ng, kept for comparison.
+ESPEAK_VOICES = {"AGENT": ("en-us+f3", 165), "CUSTOMER": ("en-gb-x-rp+m3", 155)}
+SENTENCE_PAUSE_S = 0.3  # between the sentences of one festival turn
+BAND = "300-3400"  # telephone pass band, Hz
+NOISE_STD = 0.0015  # line noise floor (full scale = 1.0)
 CHANNEL = {"CUSTOMER": 0, "AGENT": 1}
 
 A, C = "AGENT", "CUSTOMER"
@@ -110,10 +125,7 @@ CALLS: list[dict] = [
 ]
 
 
-def speak(text: str, voice: str, speed: int, tmp: Path) -> np.ndarray:
-    """Synthesise ``text`` and return it trimmed of silence, mono float at 8 kHz."""
-    raw, trimmed = tmp / "raw.wav", tmp / "trim.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True)
+def _trim_to_8k(raw: Path, trimmed: Path) -> np.ndarray:
     subprocess.run(
         ["sox", str(raw), "-r", str(RATE), "-b", "16", str(trimmed),
          "silence", "1", "0.02", "-50d", "reverse", "silence", "1", "0.02", "-50d", "reverse"],
@@ -122,6 +134,36 @@ def speak(text: str, voice: str, speed: int, tmp: Path) -> np.ndarray:
     audio, rate = sf.read(trimmed, dtype="float32")
     assert rate == RATE
     return audio
+
+
+def speak(text: str, voice: str, speed: float, tmp: Path) -> np.ndarray:
+    """Synthesise ``text`` and return it trimmed of silence, mono float at 8 kHz.
+
+    ``voice`` names the synthesiser: ``festival:<voice>`` (Festival's ``text2wave``; ``speed`` is a
+    duration stretch, 1.0 = the voice's own pace), ``flite:<voice>`` (Flite; same stretch), or an
+    espeak-ng voice (``speed`` in words per minute), which the robustness fixtures keep.
+    """
+    raw, trimmed = tmp / "raw.wav", tmp / "trim.wav"
+    if voice.startswith("festival:"):
+        # Festival pads every sentence with 0.4-0.6 s of silence, about the 0.5 s pause the talk-time
+        # detector still counts as talk; a sentence at a time, joined SENTENCE_PAUSE_S apart, makes a
+        # turn's span its talk (and sounds like a person reading on, not a list of announcements).
+        pause = np.zeros(round(SENTENCE_PAUSE_S * RATE), dtype="float32")
+        pieces = []
+        for i, sentence in enumerate(re.split(r"(?<=[.?!])\s+", text.strip())):
+            script = tmp / "say.txt"
+            script.write_text(sentence + "\n")
+            subprocess.run(["text2wave", "-eval", f"(voice_{voice.split(':', 1)[1]})",
+                            "-eval", f"(Parameter.set 'Duration_Stretch {speed})", str(script), "-o", str(raw)],
+                           check=True, capture_output=True)
+            pieces += ([pause] if i else []) + [_trim_to_8k(raw, trimmed)]
+        return np.concatenate(pieces)
+    if voice.startswith("flite:"):
+        subprocess.run(["flite", "-voice", voice.split(":", 1)[1], "--setf", f"duration_stretch={speed}",
+                        "-t", text, "-o", str(raw)], check=True)
+    else:
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True)
+    return _trim_to_8k(raw, trimmed)
 
 
 def place(call: dict, tmp: Path, voices: dict = VOICES) -> tuple[list[dict], np.ndarray]:
@@ -171,16 +213,38 @@ def write_all(calls: list[dict], build, day_dir: Path = DAY_DIR, out: Path = OUT
         print(f"{t['file']}: {t['duration_s']:.1f} s, {len(t['turns'])} turns")
 
 
-def build(call: dict, tmp: Path) -> dict:
-    placed, stereo = place(call, tmp)
+def phone_line(mono: np.ndarray) -> np.ndarray:
+    """Band-limit one channel to the telephone band with sox (raw float in and out: no dither)."""
+    raw = ["-t", "f32", "-L", "-r", str(RATE), "-c", "1"]
+    done = subprocess.run(["sox", "-D", *raw, "-", *raw, "-", "sinc", BAND],
+                          input=mono.astype("<f4").tobytes(), capture_output=True, check=True)
+    out = np.frombuffer(done.stdout, dtype="<f4")
+    assert len(out) == len(mono)
+    return out
+
+
+def build(call: dict, tmp: Path, voices: dict = VOICES, day_dir: Path = DAY_DIR, band: bool = True) -> dict:
+    placed, stereo = place(call, tmp, voices)
+    if band:  # a phone line carries 300-3400 Hz; HTS and Flite voices have energy well outside it
+        for ch in range(stereo.shape[1]):
+            stereo[:, ch] = phone_line(stereo[:, ch])
     # a faint noise floor, as on a real line, so voice activity is not trivially "non-zero"
     rng = np.random.default_rng(int(call["contact_id"][:8], 16))
-    stereo += rng.normal(0, 0.0015, stereo.shape).astype("float32")
-    return save(call, stereo, placed)
+    stereo += rng.normal(0, NOISE_STD, stereo.shape).astype("float32")
+    return save(call, stereo, placed, day_dir)
 
 
 def main() -> None:
-    write_all(CALLS, build)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--espeak", action="store_true", help="voice with espeak-ng as before 2026-12 (no band-pass)")
+    parser.add_argument("--out", type=Path, default=OUT, help="samples folder to write (default: pipeline/samples)")
+    args = parser.parse_args()
+    os.environ["SOX_OPTS"] = "-D"  # no dither: the files are the same run after run
+    day_dir = args.out / DAY_DIR.relative_to(OUT)
+    voices = ESPEAK_VOICES if args.espeak else VOICES
+    write_all(CALLS, lambda call, tmp: build(call, tmp, voices, day_dir, band=not args.espeak), day_dir, args.out)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ from tests.wer import wer
 pytestmark = pytest.mark.slow
 
 ANGRY_THEN_SATISFIED = "8b2d4e61-1a3f-4c7d-b5e9-6f0a2c3d4e02"
-WER_MEAN_MAX = 0.32  # base, beam 1 on these espeak-ng voices at 8 kHz measures ~0.21 (bench/results.md)
-WER_CHANNEL_MAX = 0.45
+# base, beam 1 on the Festival/Flite voices measures a mean of 0.048 over the 8 channels, worst channel 0.12-0.14
+# (docs/speech.md). The bars leave room for other CPUs' int8 decoding (a few words per channel) and still fail
+# at the espeak-ng voices' level the samples had before (mean 0.19-0.22, channels up to 0.35).
+WER_MEAN_MAX = 0.12
+WER_CHANNEL_MAX = 0.25
 BOUNDARY_S = 0.3  # every scripted turn edge, as the turn rule promises
 
 
@@ -68,13 +71,19 @@ def test_turns_follow_the_script_within_tolerances(transcribed_lake, truth):
 
 
 def test_the_answer_after_an_interjection_is_a_turn_of_its_own(transcribed_lake, truth):
-    """c4e5: the customer talks on under the agent's 7.33-9.88 s interjection, pauses 0.5 s, then answers it."""
+    """c4e5: the customer talks on under the agent's interjection, pauses 0.5 s, then answers it."""
     lake, _ = transcribed_lake
     cid = next(c for c in truth if c.startswith("c4e5"))
+    scripted = truth[cid]["turns"]
+    cut_in = next(i for i, t in enumerate(scripted) if t["interrupts"])
+    talked_on, answer = scripted[cut_in - 1], scripted[cut_in + 1]
+    assert talked_on["participant"] == answer["participant"] == "CUSTOMER"
+    assert talked_on["end_s"] > scripted[cut_in]["end_s"] and answer["begin_s"] - talked_on["end_s"] < 1
     customer = _rows(lake, f"select begin_s, end_s from v_turns where contact_id = '{cid}' and participant = 'CUSTOMER' "
-                           "and begin_s < 16 order by begin_s")
+                           f"and begin_s < {answer['end_s']} order by begin_s")
     assert len(customer) == 2, customer
-    assert abs(customer[0]["end_s"] - 11.70) <= BOUNDARY_S and abs(customer[1]["begin_s"] - 12.20) <= BOUNDARY_S
+    assert abs(customer[0]["end_s"] - talked_on["end_s"]) <= BOUNDARY_S
+    assert abs(customer[1]["begin_s"] - answer["begin_s"]) <= BOUNDARY_S
 
 
 def test_one_interruption_definition_for_turns_and_calls(transcribed_lake, truth):

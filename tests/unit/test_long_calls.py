@@ -98,7 +98,9 @@ def tiny():
 
 
 def test_a_call_transcribed_a_window_at_a_time_has_the_same_words(tiny, sample_files):
-    audio = decode_call(str(sample_files[1]), str(sample_files[1]), 1)
+    # c4e5 (110 words with tiny.en here). On 8b2d tiny.en writes nothing at all for the first
+    # 30 s window of the Festival/Flite voices, leaving 30 words: too few to compare groupings on.
+    audio = decode_call(str(sample_files[2]), str(sample_files[2]), 1)
     one = tiny.transcribe(None, audio).words
     tiny.group_windows = 1
     try:
