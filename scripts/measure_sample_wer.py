@@ -38,7 +38,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 import make_sample_calls as msc  # noqa: E402
 
 from pipeline.adapters.duckdb_engine import query  # noqa: E402
-from pipeline.run import run_day  # noqa: E402
+from pipeline.steps.run import run_day  # noqa: E402
 from pipeline.settings import SAMPLES_DIR, Settings  # noqa: E402
 from tests.wer import normalise, wer  # noqa: E402
 
