@@ -252,9 +252,10 @@ class WhisperTranscriber(Transcriber):
 
     name = "faster-whisper"
     group_windows = GROUP_WINDOWS  # windows per Whisper call (memory), see GROUP_WINDOWS
+    hotwords: str | None = None  # the custom vocabulary as Whisper's prompt (AFTERCALL_VOCABULARY)
 
     def __init__(self, model: str = "tiny.en", *, language_code: str = "en-US", beam_size: int = 1,
-                 cpu_threads: int = 1) -> None:
+                 cpu_threads: int = 1, hotwords: str | None = None) -> None:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.language = language_code.split("-")[0].lower()
@@ -266,6 +267,15 @@ class WhisperTranscriber(Transcriber):
         self.model = WhisperModel(resolve_model(model), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
         self.pipeline = BatchedInferencePipeline(self.model)
         self.name = f"faster-whisper:{model_label(model)}"
+        # The custom vocabulary (AFTERCALL_VOCABULARY), read by Whisper before every window of every decode:
+        # packed groups and the piece-by-piece re-decode of looping windows alike (both go through _segments).
+        self.hotwords = hotwords or None
+        if self.hotwords:
+            budget = self.model.max_length // 2 - 1  # faster-whisper keeps this many tokens of hotwords
+            used = len(self.model.hf_tokenizer.encode(" " + self.hotwords, add_special_tokens=False).ids)
+            if used > budget:
+                log.warning("the custom vocabulary is %d tokens long; Whisper reads its first %d only: the phrases "
+                            "at the end of the file are not used locally", used, budget)
 
     @staticmethod
     def speech(samples: np.ndarray, rate: int = WHISPER_RATE) -> list[tuple[int, int]]:
@@ -331,6 +341,7 @@ class WhisperTranscriber(Transcriber):
             vad_filter=False,  # speech was found already, per channel
             word_timestamps=True,
             batch_size=BATCH_SIZE,
+            hotwords=self.hotwords,
             # Greedy/beam decoding only: sampling would make a backfill differ from the night it replaces.
             temperature=0.0,
         )
