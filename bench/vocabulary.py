@@ -1,8 +1,8 @@
 """The custom vocabulary's effect (docs/speech.md, "Custom vocabulary"): with and without, on the sample calls
-and on the held-out calls. Part of ``make bench``; alone: ``python bench/vocabulary.py [hotwords|prompt ...]``.
+and on the held-out calls. Part of ``make bench``; alone: ``python bench/vocabulary.py [none|prompt|hotwords ...]``.
 
-For each mode (no vocabulary; the sample vocabulary as faster-whisper ``hotwords``; the same phrases as
-``initial_prompt``, kept here only to compare) the pipeline runs over both sets in one process (one worker,
+For each mode (no vocabulary; the sample vocabulary as faster-whisper ``initial_prompt``, as the pipeline
+sends it; the same phrases as ``hotwords``, kept here only to compare) the pipeline runs over both sets in one process (one worker,
 one CPU thread, so decode times compare): word error rate per side against the scripts, the vocabulary
 phrases' occurrences in the scripts and how many the transcript has, and the speech-to-text time.
 """
@@ -27,17 +27,17 @@ from tests.wer import normalise, phrase_hits, wer  # noqa: E402
 SAMPLE_VOCABULARY = ROOT / "vocabulary" / "sample.txt"
 SETS = {"sample calls": (SAMPLES_DIR, date(2026, 11, 22)),
         "held-out calls": (ROOT / "tests" / "fixtures" / "holdout", date(2026, 11, 19))}
-MODES = ("none", "hotwords", "prompt")
+MODES = ("none", "prompt", "hotwords")
 
 
-def _as_initial_prompt() -> None:
-    """Send the vocabulary as ``initial_prompt`` instead of ``hotwords`` (this process only: one worker)."""
+def _as_hotwords() -> None:
+    """Send the vocabulary as ``hotwords`` instead of ``initial_prompt`` (this process only: one worker)."""
     from faster_whisper import BatchedInferencePipeline
 
     original = BatchedInferencePipeline.transcribe
 
-    def transcribe(self, audio, *args, hotwords=None, **kwargs):
-        return original(self, audio, *args, initial_prompt=hotwords, **kwargs)
+    def transcribe(self, audio, *args, initial_prompt=None, **kwargs):
+        return original(self, audio, *args, hotwords=initial_prompt, **kwargs)
 
     BatchedInferencePipeline.transcribe = transcribe
 
@@ -45,8 +45,8 @@ def _as_initial_prompt() -> None:
 def measure(mode: str, model: str = "base", beam: int = 1, vocabulary: Path = SAMPLE_VOCABULARY,
             counted: Path = SAMPLE_VOCABULARY) -> dict:
     """One mode over both sets: ``vocabulary`` is sent to Whisper, the phrases of ``counted`` are counted."""
-    if mode == "prompt":
-        _as_initial_prompt()
+    if mode == "hotwords":
+        _as_hotwords()
     phrases = load_vocabulary(counted).phrases
     out = {"mode": mode, "model": model, "beam": beam, "sets": {}}
     for name, (source, day) in SETS.items():
@@ -79,8 +79,8 @@ def measure(mode: str, model: str = "base", beam: int = 1, vocabulary: Path = SA
 def table(runs: list[dict]) -> str:
     lines = ["| set | vocabulary | WER agent | WER customer | vocabulary phrases heard | their error rate | "
              "speech-to-text time |", "|---|---|---|---|---|---|---|"]
-    label = {"none": "none", "hotwords": "sample, as `hotwords` ← used",
-             "prompt": "sample, as `initial_prompt` (compared, not used)"}
+    label = {"none": "none", "prompt": "sample, as `initial_prompt` ← used",
+             "hotwords": "sample, as `hotwords` (compared, not used)"}
     for name in SETS:
         for run in runs:
             r = run["sets"][name]

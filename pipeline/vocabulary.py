@@ -7,8 +7,8 @@ serves both engines, so it is held to Amazon Transcribe's rules for custom vocab
 (numbers are spelled out: "four-by-four"). A file that breaks a rule is refused with its path and
 line, before any call is processed.
 
-* locally, the phrases go to faster-whisper as ``hotwords`` (:attr:`Vocabulary.prompt`), a prompt
-  Whisper reads before every window (docs/speech.md: why hotwords and not ``initial_prompt``);
+* locally, the phrases go to faster-whisper as ``initial_prompt`` (:attr:`Vocabulary.prompt`), read
+  before every window (docs/speech.md: why ``initial_prompt`` and not ``hotwords``);
 * on AWS, ``aftercall setup`` makes them a Transcribe custom vocabulary in list format
   (:meth:`Vocabulary.transcribe_phrases`: spaces become hyphens) and every job names it.
 """
@@ -48,7 +48,7 @@ class Vocabulary:
 
     @property
     def prompt(self) -> str:
-        """Whisper's ``hotwords``: the phrases comma-separated. Whisper reads at most 223 prompt tokens of it."""
+        """Whisper's ``initial_prompt``: the phrases comma-separated. Whisper reads at most its last 223 tokens."""
         return ", ".join(self.phrases)
 
     def transcribe_phrases(self, language_code: str) -> list[str]:

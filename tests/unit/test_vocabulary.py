@@ -100,10 +100,10 @@ def test_workers_get_the_vocabulary_through_the_settings_json(tmp_path, monkeypa
 
     monkeypatch.setattr(whisper, "WhisperTranscriber", Recorder)
     wiring.build_components(again)
-    assert built["hotwords"] == "Acme Telecom, Sarah"
+    assert built["prompt"] == "Acme Telecom, Sarah"
     built.clear()
     wiring.build_components(Settings())
-    assert built["hotwords"] is None
+    assert built["prompt"] is None
 
 
 class _Pipeline:
@@ -115,20 +115,20 @@ class _Pipeline:
         return iter(()), None
 
 
-def test_every_decode_path_sends_the_hotwords():
+def test_every_decode_path_sends_the_vocabulary_as_the_initial_prompt():
     """Packed groups and the piece-by-piece re-decode both go through one call to faster-whisper."""
     rate = 16000
     speech = {"AGENT": [(0, 5 * rate), (8 * rate, 12 * rate)], "CUSTOMER": [(20 * rate, 24 * rate)]}
     channels = {p: np.full(30 * rate, 0.1, np.float32) for p in ("AGENT", "CUSTOMER")}
     stream = pack(speech, channels)
     t = WhisperTranscriber.__new__(WhisperTranscriber)
-    t.language, t.beam_size, t.pipeline, t.hotwords = "en", 1, _Pipeline(), "Acme Telecom, Sarah"
+    t.language, t.beam_size, t.pipeline, t.prompt = "en", 1, _Pipeline(), "Acme Telecom, Sarah"
     list(t._segments(stream.samples, stream.windows))
     list(t._segments(stream.samples, [(p.stream_s, p.stream_end_s) for p in stream.pieces]))
-    assert [o["hotwords"] for o in t.pipeline.options] == ["Acme Telecom, Sarah"] * 2
-    assert all("initial_prompt" not in o for o in t.pipeline.options)
+    assert [o["initial_prompt"] for o in t.pipeline.options] == ["Acme Telecom, Sarah"] * 2
+    assert all(o.get("hotwords") is None for o in t.pipeline.options)
     plain = WhisperTranscriber.__new__(WhisperTranscriber)
     plain.language, plain.beam_size, plain.pipeline = "en", 1, _Pipeline()
     list(plain._segments(stream.samples, stream.windows))
-    assert plain.pipeline.options[0]["hotwords"] is None
+    assert plain.pipeline.options[0]["initial_prompt"] is None
     json.dumps(t.pipeline.options[0])  # plain values only
