@@ -182,3 +182,21 @@ def test_the_policy_lets_the_role_use_the_vocabulary_exactly_when_jobs_name_it(v
     ca = iam_policy(aws_settings(vocabulary=vocab, transcribe_mode="call-analytics", transcribe_role_arn=ROLE))
     assert "transcribe:StartCallAnalyticsJob" in _vocabulary_statement(ca)[0]["Action"]
     json.dumps(filled)
+
+
+def test_the_installed_cli_prints_the_vocabulary_statement_and_refuses_a_bad_file_in_one_line(tmp_path, vocab):
+    from tests.unit.test_cli_errors import _cli, _error_lines, _no_aws_env
+
+    env = _no_aws_env(tmp_path, AFTERCALL_ENGINE="aws", AFTERCALL_SOURCE="s3://acme-rec/connect",
+                      AFTERCALL_LAKE="s3://acme-lake/aftercall", AFTERCALL_VOCABULARY=vocab)
+    done = _cli(env, "setup", "--policy-only")
+    assert done.returncode == 0, done.stderr
+    name = aws_settings(vocabulary=vocab).transcribe_vocabulary
+    [statement] = _vocabulary_statement(json.loads(done.stdout))
+    assert statement["Resource"].endswith(f":vocabulary/{name}")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Acme Telecom\nPlan 5G\n")
+    done = _cli({**env, "AFTERCALL_VOCABULARY": str(bad)}, "setup", "--policy-only")
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    assert _error_lines(done.stderr) == [f"error: AFTERCALL_VOCABULARY: {bad} line 2: 'Plan 5G': digits are refused "
+                                         "(Amazon Transcribe's rule): spell numbers out, e.g. 'five G'"], done.stderr
