@@ -132,3 +132,11 @@ def test_every_decode_path_sends_the_vocabulary_as_the_initial_prompt():
     list(plain._segments(stream.samples, stream.windows))
     assert plain.pipeline.options[0]["initial_prompt"] is None
     json.dumps(t.pipeline.options[0])  # plain values only
+
+
+def test_a_vocabulary_longer_than_whispers_prompt_says_which_phrases_are_not_used(caplog):
+    short = WhisperTranscriber("tiny.en", prompt="Acme Telecom, Sarah")
+    assert short.prompt == "Acme Telecom, Sarah" and "not used" not in caplog.text
+    long = ", ".join(f"Product {chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(300))
+    WhisperTranscriber("tiny.en", prompt=long)
+    assert "Whisper reads its last 223 only: the phrases at the start of the file are not used locally" in caplog.text
