@@ -243,10 +243,8 @@ def setup(settings: Settings, *, glue: Any, athena: Any, s3: Any, transcribe: An
     """Create or check the Glue database, Athena workgroup, bucket encryption, lifecycle rules and, with
     AFTERCALL_VOCABULARY on the AWS engine, the Transcribe custom vocabulary (``transcribe``: its client)."""
     report = SetupReport()
-    if settings.engine == "aws" and settings.vocabulary:
-        if transcribe is None:
-            raise ConfigurationError("AFTERCALL_VOCABULARY on the AWS engine: setup needs a Transcribe client")
-        _vocabulary(transcribe, settings, report, sleep, clock)
+    if settings.engine == "aws" and settings.vocabulary and transcribe is None:
+        raise ConfigurationError("AFTERCALL_VOCABULARY on the AWS engine: setup needs a Transcribe client")
     _database(glue, settings, report)
     _workgroup(athena, settings, report)
     buckets = {split_uri(settings.lake)[0], split_uri(settings.athena_results)[0],
@@ -254,6 +252,8 @@ def setup(settings: Settings, *, glue: Any, athena: Any, s3: Any, transcribe: An
     for bucket in sorted(buckets):
         _bucket_encryption(s3, bucket, settings, report)
     _lifecycle(s3, settings, report)
+    if settings.engine == "aws" and settings.vocabulary:  # last: it may wait minutes for READY
+        _vocabulary(transcribe, settings, report, sleep, clock)
     return report
 
 
