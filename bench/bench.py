@@ -151,12 +151,6 @@ def non_speech() -> dict:
     return {"wall_s": result.wall_s}
 
 
-def _vocabulary_child(mode: str) -> dict:
-    out = subprocess.run([sys.executable, str(HERE / "vocabulary.py"), "one", mode], check=True, capture_output=True,
-                         text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def _in_child(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -179,7 +173,7 @@ def main() -> None:
     acoustic = _in_child("non-speech")
     shutil.rmtree(HERE / "corpus-lake", ignore_errors=True)
     print("  custom vocabulary: none, initial_prompt, hotwords ...", file=sys.stderr, flush=True)
-    vocabulary_runs = [_vocabulary_child(mode) for mode in vocabulary.MODES]
+    vocabulary_text = vocabulary.run_all()
     shutil.rmtree(HERE / "vocabulary-lake", ignore_errors=True)
 
     fast_enough = [r for r in runs if r["x_rt"] >= TARGET_X_RT]
@@ -208,7 +202,7 @@ def main() -> None:
             + "\n\n### The default setting in detail\n\n| measure | value |\n|---|---|\n"
             + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n"
             + "\n### Custom vocabulary (`vocabulary/sample.txt`), base, beam 1, one worker\n\n"
-            + vocabulary.table(vocabulary_runs) + "\n")
+            + vocabulary_text + "\n")
     (HERE / "results.md").write_text(text)
     print(text)
 
