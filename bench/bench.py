@@ -9,7 +9,10 @@ scripts), then, each in a fresh process so peak memory is its own:
    rate per side against the scripts, x real time (corpus audio / wall time), peak RSS of a worker;
 2. bare faster-whisper, a hand-written loop (each channel through ``model.transcribe`` with
    VAD and word timestamps) with the default model and beam in as many worker processes;
-3. the pipeline without speech-to-text, for the non-speech stages alone.
+3. the pipeline without speech-to-text, for the non-speech stages alone;
+4. the custom vocabulary (``bench/vocabulary.py``): the sample calls and the held-out calls without one,
+   with ``vocabulary/sample.txt`` as ``initial_prompt`` (as the pipeline sends it) and as ``hotwords``:
+   word error rates, the vocabulary phrases heard, speech-to-text time.
 
 Prints markdown tables (docs/development.md shows them) and writes them to bench/results.md.
 """
@@ -39,6 +42,9 @@ from pipeline.steps.discovery import discover_local  # noqa: E402
 from pipeline.steps.run import process_recordings  # noqa: E402
 from pipeline.settings import SAMPLES_DIR, Settings  # noqa: E402
 from tests.wer import normalise, wer  # noqa: E402
+
+sys.path.insert(0, str(HERE))
+import vocabulary  # noqa: E402  (bench/vocabulary.py)
 
 CORPUS = HERE / "corpus"
 DAY = date(2026, 11, 20)
@@ -166,6 +172,9 @@ def main() -> None:
     bare_run = _in_child("bare", default.whisper_model, str(default.whisper_beam_size))
     acoustic = _in_child("non-speech")
     shutil.rmtree(HERE / "corpus-lake", ignore_errors=True)
+    print("  custom vocabulary: none, initial_prompt, hotwords ...", file=sys.stderr, flush=True)
+    vocabulary_text = vocabulary.run_all()
+    shutil.rmtree(HERE / "vocabulary-lake", ignore_errors=True)
 
     fast_enough = [r for r in runs if r["x_rt"] >= TARGET_X_RT]
     best = min(fast_enough, key=lambda r: r["wer_agent"] + r["wer_customer"]) if fast_enough else None
@@ -191,7 +200,9 @@ def main() -> None:
     ]
     text = ("### Accuracy and speed of each setting\n\n" + "\n".join(table)
             + "\n\n### The default setting in detail\n\n| measure | value |\n|---|---|\n"
-            + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n")
+            + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n"
+            + "\n### Custom vocabulary (`vocabulary/sample.txt`), base, beam 1, one worker\n\n"
+            + vocabulary_text + "\n")
     (HERE / "results.md").write_text(text)
     print(text)
 

@@ -355,7 +355,8 @@ def setup(
     source: Annotated[str | None, typer.Option(help="Recordings, s3://bucket/prefix [env AFTERCALL_SOURCE]")] = None,
     policy_only: Annotated[bool, typer.Option("--policy-only", help="Only print the IAM policy; touch nothing", metavar=SWITCH)] = False,
 ) -> None:
-    """Create or check the AWS side (Glue database, Athena workgroup, SSE-KMS, lifecycle); print the IAM policy."""
+    """Create or check the AWS side (Glue database, Athena workgroup, SSE-KMS, lifecycle, Transcribe custom
+    vocabulary); print the IAM policy."""
     from pipeline.aws.setup import iam_policy, setup as run_setup
     from pipeline.wiring import aws_client
 
@@ -365,7 +366,8 @@ def setup(
             if not settings.lake_is_s3:
                 raise ConfigurationError("aftercall setup prepares AWS: AFTERCALL_LAKE must be s3://bucket/prefix")
             report = run_setup(settings, glue=aws_client(settings, "glue"), athena=aws_client(settings, "athena"),
-                               s3=aws_client(settings, "s3"))
+                               s3=aws_client(settings, "s3"),
+                               transcribe=aws_client(settings, "transcribe") if settings.vocabulary else None)
             # Human text on stderr: stdout carries the policy alone (`aftercall setup > policy.json`).
             for line in report.done:
                 err.print(f"[green]done[/]      {escape(line)}", highlight=False, soft_wrap=True)

@@ -11,9 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.exceptions import ConfigurationError
 
-__all__ = ["Settings", "load_settings", "SAMPLES_DIR"]
+__all__ = ["Settings", "load_settings", "SAMPLES_DIR", "ROOT_VOCABULARY_EXAMPLE"]
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+ROOT_VOCABULARY_EXAMPLE = Path(__file__).resolve().parent.parent / "vocabulary" / "sample.txt"  # for the samples
 
 
 class Settings(BaseSettings):
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     whisper_model: str = Field(default="base", description="base (multilingual), tiny.en or a CTranslate2 model folder")
     whisper_beam_size: int = Field(default=1, ge=1, le=10)
     language_code: str = "en-US"
+    vocabulary: str | None = Field(default=None, description="Custom vocabulary file: brand, product, plan and agent "
+                                   "names, one a line (pipeline/steps/vocabulary.py); off by default")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
     max_call_minutes: float = Field(default=240.0, gt=0, le=24 * 60, description="Longer recordings (by their "
                                     "header) are quarantined before decoding or a Transcribe job")
@@ -55,6 +58,9 @@ class Settings(BaseSettings):
     transcribe_role_arn: str | None = Field(default=None, description="DataAccessRoleArn, needed by Call Analytics jobs")
     call_summary: bool = Field(default=False, description="Call Analytics jobs also generate a summary of the call "
                                                           "(calls.summary); needs AFTERCALL_TRANSCRIBE_MODE=call-analytics")
+    transcribe_vocabulary_name: str | None = Field(default=None, pattern=r"^[0-9a-zA-Z._-]{1,200}$", description=(
+        "Name of the Transcribe custom vocabulary made from AFTERCALL_VOCABULARY (default: aftercall-vocab-<hash of "
+        "language and phrases>, a new name whenever the phrases change)"))
     redact_pii: bool = Field(default=False, description="Redact PII in turns.text (and Transcribe ContentRedaction where it exists)")
     pii_mask: Literal["type", "pii"] = Field(default="type", description="[CREDIT_DEBIT_NUMBER]... or [PII]")
     pii_raw: Literal["separate", "drop"] = Field(default="separate",
@@ -117,6 +123,19 @@ class Settings(BaseSettings):
         zone(value)  # ValueError naming the zone when the system's tz database has no such zone
         return value
 
+    @field_validator("vocabulary")
+    @classmethod
+    def _vocabulary_file(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from pipeline.steps.vocabulary import load_vocabulary
+
+        try:
+            load_vocabulary(value.strip())  # a bad file stops the run here, naming the file and the line
+        except ConfigurationError as exc:
+            raise ValueError(str(exc).removeprefix("AFTERCALL_VOCABULARY ")) from None
+        return value.strip()
+
     @model_validator(mode="after")
     def _aws_needs(self) -> Settings:
         writes_s3 = self.lake_is_s3 or self.engine == "aws"
@@ -160,6 +179,28 @@ class Settings(BaseSettings):
     def task_comprehend_tps(self) -> float:
         """BatchDetectSentiment calls per second for one task."""
         return self.comprehend_quota_tps / self.aws_tasks
+
+    @property
+    def vocabulary_phrases(self):
+        """The checked :class:`pipeline.steps.vocabulary.Vocabulary` of AFTERCALL_VOCABULARY, or None (read once)."""
+        if not self.vocabulary:
+            return None
+        from pipeline.steps.vocabulary import load_vocabulary
+
+        return load_vocabulary(self.vocabulary)
+
+    @property
+    def transcribe_vocabulary(self) -> str | None:
+        """The Transcribe custom vocabulary's name, or None without AFTERCALL_VOCABULARY."""
+        vocabulary = self.vocabulary_phrases
+        if vocabulary is None:
+            return None
+        if self.transcribe_vocabulary_name:
+            return self.transcribe_vocabulary_name
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.language_code}\n{vocabulary.digest}".encode()).hexdigest()[:16]
+        return f"aftercall-vocab-{digest}"
 
     @property
     def source_is_s3(self) -> bool:

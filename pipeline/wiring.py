@@ -129,5 +129,6 @@ def build_components(settings: Settings, *, cpu_threads: int = 1) -> Components:
         language_code=settings.language_code,
         beam_size=settings.whisper_beam_size,
         cpu_threads=cpu_threads,
+        prompt=settings.vocabulary_phrases.prompt if settings.vocabulary_phrases else None,
     )
     return Components(source, transcriber, build_sentiment(settings), **pii)

@@ -83,3 +83,24 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
         previous = current
     return previous[-1]
+
+
+def phrase_hits(reference: str, hypothesis: str, phrases: list[str] | tuple[str, ...]) -> tuple[int, int]:
+    """(occurrences of the phrases in the reference, how many of them the hypothesis has), normalised as :func:`wer`.
+
+    Counted per phrase: a phrase said twice and heard once is one of two. Where a phrase lies
+    inside another (``plan`` in ``international plan``) each counts on its own. This is the
+    vocabulary words' recognition; 1 minus its ratio is their error rate.
+    """
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    said = heard = 0
+    for phrase in phrases:
+        words = normalise(phrase)
+        if not words:
+            continue
+        n = len(words)
+        in_ref = sum(ref[i:i + n] == words for i in range(len(ref) - n + 1))
+        in_hyp = sum(hyp[i:i + n] == words for i in range(len(hyp) - n + 1))
+        said += in_ref
+        heard += min(in_ref, in_hyp)
+    return said, heard

@@ -252,9 +252,10 @@ class WhisperTranscriber(Transcriber):
 
     name = "faster-whisper"
     group_windows = GROUP_WINDOWS  # windows per Whisper call (memory), see GROUP_WINDOWS
+    prompt: str | None = None  # the custom vocabulary as Whisper's initial prompt (AFTERCALL_VOCABULARY)
 
     def __init__(self, model: str = "tiny.en", *, language_code: str = "en-US", beam_size: int = 1,
-                 cpu_threads: int = 1) -> None:
+                 cpu_threads: int = 1, prompt: str | None = None) -> None:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.language = language_code.split("-")[0].lower()
@@ -266,6 +267,17 @@ class WhisperTranscriber(Transcriber):
         self.model = WhisperModel(resolve_model(model), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
         self.pipeline = BatchedInferencePipeline(self.model)
         self.name = f"faster-whisper:{model_label(model)}"
+        # The custom vocabulary (AFTERCALL_VOCABULARY) as Whisper's initial prompt, read before every window of every
+        # decode: packed groups and the piece-by-piece re-decode of looping windows alike (both go through
+        # _segments). The batched pipeline never conditions on earlier text, so every window gets exactly this.
+        # initial_prompt rather than hotwords: measured better on the sample and held-out calls (docs/speech.md).
+        self.prompt = prompt or None
+        if self.prompt:
+            budget = self.model.max_length // 2 - 1  # faster-whisper keeps the last this many tokens of a prompt
+            used = len(self.model.hf_tokenizer.encode(self.prompt, add_special_tokens=False).ids)
+            if used > budget:
+                log.warning("the custom vocabulary is %d tokens long; Whisper reads its last %d only: the phrases "
+                            "at the start of the file are not used locally", used, budget)
 
     @staticmethod
     def speech(samples: np.ndarray, rate: int = WHISPER_RATE) -> list[tuple[int, int]]:
@@ -331,6 +343,7 @@ class WhisperTranscriber(Transcriber):
             vad_filter=False,  # speech was found already, per channel
             word_timestamps=True,
             batch_size=BATCH_SIZE,
+            initial_prompt=self.prompt,
             # Greedy/beam decoding only: sampling would make a backfill differ from the night it replaces.
             temperature=0.0,
         )

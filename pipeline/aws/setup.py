@@ -9,6 +9,9 @@
   ``<transcripts prefix>/aftercall-*``; the ``_sentiment/`` cache beside them holds no text and stays).
   Lifecycle configuration is one document per bucket: rules of others are kept, ours are replaced by id.
 
+* with ``AFTERCALL_VOCABULARY`` on the AWS engine, the Transcribe custom vocabulary every job names
+  (:func:`_vocabulary`): created, or updated, then waited for until READY.
+
 It never changes a bucket that already encrypts with another KMS key; it reports it.
 """
 
@@ -16,19 +19,24 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from pipeline.aws._helpers import split_uri
+from pipeline.exceptions import ConfigurationError
 from pipeline.settings import Settings
 
-__all__ = ["LIFECYCLE_RULE_ID", "RAW_TRANSCRIPTS_RULE_ID", "SetupReport", "iam_policy", "setup"]
+__all__ = ["LIFECYCLE_RULE_ID", "RAW_TRANSCRIPTS_RULE_ID", "VOCABULARY_WAIT_S", "SetupReport", "iam_policy", "setup"]
 
 log = logging.getLogger(__name__)
 
 LIFECYCLE_RULE_ID = "aftercall-recordings-to-glacier"
 RAW_TRANSCRIPTS_RULE_ID = "aftercall-raw-transcripts-expire"
+VOCABULARY_WAIT_S = 1800.0  # a custom vocabulary is usually READY within minutes
+VOCABULARY_POLL_S = 10.0
 
 
 @dataclass
@@ -176,9 +184,67 @@ def _lifecycle(s3: Any, settings: Settings, report: SetupReport) -> None:
         report.done.extend(changes)
 
 
-def setup(settings: Settings, *, glue: Any, athena: Any, s3: Any) -> SetupReport:
-    """Create or check the Glue database, Athena workgroup, bucket encryption and lifecycle rule."""
+def _missing(transcribe: Any, exc: Exception) -> bool:
+    """Transcribe answers an unknown vocabulary with NotFoundException, or BadRequestException "couldn't be found"."""
+    if isinstance(exc, transcribe.exceptions.NotFoundException):
+        return True
+    return "couldn't be found" in str(exc) or "not found" in str(exc).lower()
+
+
+def _vocabulary(transcribe: Any, settings: Settings, report: SetupReport, sleep: Callable[[float], None],
+                clock: Callable[[], float]) -> None:
+    """Create or update the Transcribe custom vocabulary of AFTERCALL_VOCABULARY, then wait until it is READY.
+
+    Phrases in Transcribe's list format (``Phrases``: words joined by hyphens). The default name carries a
+    hash of the language and the phrases, so a vocabulary of that name already holds these phrases: it is
+    created once and left alone after. A name given by AFTERCALL_TRANSCRIBE_VOCABULARY_NAME may hold older
+    phrases: it is updated on every run (Transcribe shows its content only through a download link).
+    """
+    name, vocabulary = settings.transcribe_vocabulary, settings.vocabulary_phrases
+    if not name or vocabulary is None:
+        return
+    phrases = vocabulary.transcribe_phrases(settings.language_code)  # refused characters stop here, naming the line
+    request = {"VocabularyName": name, "LanguageCode": settings.language_code, "Phrases": phrases}
+    try:
+        current = transcribe.get_vocabulary(VocabularyName=name)
+    except (transcribe.exceptions.NotFoundException, transcribe.exceptions.BadRequestException) as exc:
+        if not _missing(transcribe, exc):
+            raise
+        current = None
+    if current is None:
+        transcribe.create_vocabulary(**request)
+        action = f"created Transcribe custom vocabulary {name} ({len(phrases)} phrases, {settings.language_code})"
+    elif (not settings.transcribe_vocabulary_name and current.get("LanguageCode") == settings.language_code
+          and current.get("VocabularyState") in ("READY", "PENDING")):
+        action = None  # the name is the content's hash: nothing to change (PENDING: an earlier setup's, waited for)
+    else:
+        transcribe.update_vocabulary(**request)
+        action = f"updated Transcribe custom vocabulary {name} ({len(phrases)} phrases, {settings.language_code})"
+    deadline = clock() + VOCABULARY_WAIT_S
+    while True:
+        state = transcribe.get_vocabulary(VocabularyName=name)
+        if state.get("VocabularyState") == "READY":
+            break
+        if state.get("VocabularyState") == "FAILED":
+            raise ConfigurationError(f"Amazon Transcribe refused the custom vocabulary {name} made from "
+                                     f"{vocabulary.path}: {state.get('FailureReason') or 'no reason given'}")
+        if clock() > deadline:
+            raise ConfigurationError(f"the Transcribe custom vocabulary {name} is not READY after "
+                                     f"{VOCABULARY_WAIT_S:.0f} s: run aftercall setup again later")
+        sleep(VOCABULARY_POLL_S)
+    if action:
+        report.done.append(action + ", READY")
+    else:
+        report.unchanged.append(f"Transcribe custom vocabulary {name}")
+
+
+def setup(settings: Settings, *, glue: Any, athena: Any, s3: Any, transcribe: Any = None,
+          sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> SetupReport:
+    """Create or check the Glue database, Athena workgroup, bucket encryption, lifecycle rules and, with
+    AFTERCALL_VOCABULARY on the AWS engine, the Transcribe custom vocabulary (``transcribe``: its client)."""
     report = SetupReport()
+    if settings.engine == "aws" and settings.vocabulary and transcribe is None:
+        raise ConfigurationError("AFTERCALL_VOCABULARY on the AWS engine: setup needs a Transcribe client")
     _database(glue, settings, report)
     _workgroup(athena, settings, report)
     buckets = {split_uri(settings.lake)[0], split_uri(settings.athena_results)[0],
@@ -186,6 +252,8 @@ def setup(settings: Settings, *, glue: Any, athena: Any, s3: Any) -> SetupReport
     for bucket in sorted(buckets):
         _bucket_encryption(s3, bucket, settings, report)
     _lifecycle(s3, settings, report)
+    if settings.engine == "aws" and settings.vocabulary:  # last: it may wait minutes for READY
+        _vocabulary(transcribe, settings, report, sleep, clock)
     return report
 
 
@@ -226,6 +294,8 @@ def _statements(settings: Settings) -> set[str]:
     if aws:
         needed |= {"TranscribeCallAnalyticsOwnJobsOnly", "PassTheDataAccessRoleToTranscribeOnly"} if call_analytics \
             else {"TranscribeOwnJobsOnly"}
+        if settings.vocabulary:
+            needed.add("UseTheCustomVocabulary")
         needed.add("Sentiment")
         if _pii_detector_used(settings):
             needed.add("PiiDetection")
@@ -240,7 +310,7 @@ def iam_policy(settings: Settings, account_id: str = "<account-id>", region: str
     Only what the settings use: the recordings, the contact trace records (AFTERCALL_CTR_SOURCE on S3),
     the lake, transcripts and Athena results (also where they live outside the lake), the KMS key,
     Transcribe's standard or Call Analytics jobs (with ``iam:PassRole`` of AFTERCALL_TRANSCRIBE_ROLE_ARN
-    to Transcribe only), Comprehend sentiment and, where Transcribe can't redact, DetectPiiEntities.
+    to Transcribe only), the custom vocabulary they name (AFTERCALL_VOCABULARY: read its state, use it), Comprehend sentiment and, where Transcribe can't redact, DetectPiiEntities.
     With nothing on S3 (the defaults) it is the template with every statement and placeholders
     (docs/iam-policy.json). ``aftercall setup`` itself needs more (creating the database, workgroup,
     encryption and lifecycle rules): it is run by an administrator, not by this role.
@@ -267,6 +337,7 @@ def iam_policy(settings: Settings, account_id: str = "<account-id>", region: str
         "KMS_KEY": settings.kms_key_id or "<kms-key-arn>",
         "TRANSCRIBE_ROLE": settings.transcribe_role_arn or "<transcribe-data-access-role-arn>",
         "DATABASE": settings.glue_database, "WORKGROUP": settings.athena_workgroup,
+        "VOCABULARY": settings.transcribe_vocabulary or "<vocabulary-name>",
         "ACCOUNT": account_id, "REGION": region,
     }
     for key, value in values.items():

@@ -36,7 +36,7 @@ from pipeline.steps.audio import CallAudio, check_header
 from pipeline.aws._helpers import split_uri
 from pipeline.aws.transcript_format import call_summary, parse_call_analytics, parse_transcribe
 from pipeline.steps.discovery import Recording
-from pipeline.exceptions import BadRecording, TranscriptionError
+from pipeline.exceptions import BadRecording, ConfigurationError, TranscriptionError
 from pipeline.ports import Transcriber, Transcript
 from pipeline.settings import Settings
 
@@ -73,6 +73,8 @@ class TranscribeTranscriber(Transcriber):
         self.name = "amazon-transcribe-call-analytics" if self.call_analytics else "amazon-transcribe"
         self._out_bucket, self._out_prefix = split_uri(settings.transcripts_prefix)
         self._sleep, self._clock = sleep, clock
+        self.vocabulary = settings.transcribe_vocabulary  # AFTERCALL_VOCABULARY's custom vocabulary, made by setup
+        self._vocabulary_ready = False
         self._failed: dict[str, str] = {}
         self._current: dict[str, str] = {}  # recording URI -> the job name of this run's attempt
         self.jobs_started = 0
@@ -90,6 +92,8 @@ class TranscribeTranscriber(Transcriber):
             signature["agent_channel"] = self.settings.agent_channel
         if self.summarize:  # a job without the summary is not this job (names without it stay as they were)
             signature["summary"] = True
+        if self.vocabulary:  # a changed vocabulary changes the transcript (no key at all without one: names kept)
+            signature["vocabulary"] = [self.vocabulary, self.settings.vocabulary_phrases.digest]
         digest = hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:40]
         return f"aftercall-{digest}"
 
@@ -149,6 +153,8 @@ class TranscribeTranscriber(Transcriber):
         redaction = {"RedactionType": "PII", "RedactionOutput": "redacted"} if self.service_redaction else None
         if self.call_analytics:
             settings: dict[str, Any] = {"LanguageOptions": [s.language_code]}
+            if self.vocabulary:
+                settings["VocabularyName"] = self.vocabulary
             if redaction:
                 settings["ContentRedaction"] = redaction
             if self.summarize:
@@ -162,10 +168,13 @@ class TranscribeTranscriber(Transcriber):
                 Settings=settings)
         else:
             kwargs: dict[str, Any] = {"ContentRedaction": redaction} if redaction else {}
+            job_settings: dict[str, Any] = {"ChannelIdentification": True}
+            if self.vocabulary:
+                job_settings["VocabularyName"] = self.vocabulary
             self.client.start_transcription_job(
                 TranscriptionJobName=job_name, LanguageCode=s.language_code, Media={"MediaFileUri": recording.uri},
                 OutputBucketName=self._out_bucket, OutputKey=self.output_key(job_name),
-                OutputEncryptionKMSKeyId=s.kms_key_id, Settings={"ChannelIdentification": True},
+                OutputEncryptionKMSKeyId=s.kms_key_id, Settings=job_settings,
                 Tags=[{"Key": "aftercall:recording", "Value": recording.uri[-256:]}], **kwargs)
         self.jobs_started += 1
         log.info("started %s for %s", job_name, recording.uri)
@@ -181,6 +190,8 @@ class TranscribeTranscriber(Transcriber):
         pending: dict[str, Recording] = {}
         for rec in recordings:
             name, state = self._locate(rec)
+            if state == "start":
+                self.check_vocabulary()  # before the first job: a missing vocabulary fails the task, not the calls
             self._current[rec.uri] = name
             if state == "start" and not self._refused(rec, name):
                 to_start.append((name, rec))
@@ -218,6 +229,28 @@ class TranscribeTranscriber(Transcriber):
                     break
                 pause = self.settings.transcribe_poll_s if pending else max(0.0, throttled_until - self._clock())
                 self._sleep(pause)
+
+    def check_vocabulary(self) -> None:
+        """The custom vocabulary the jobs name exists and is READY; else a ConfigurationError (run ``aftercall setup``).
+
+        Without it every job would be refused and every call quarantined; this fails the task instead.
+        """
+        if not self.vocabulary or self._vocabulary_ready:
+            return
+        try:
+            state = self.client.get_vocabulary(VocabularyName=self.vocabulary)
+        except (self.client.exceptions.NotFoundException, self.client.exceptions.BadRequestException) as exc:
+            raise ConfigurationError(f"the Transcribe custom vocabulary {self.vocabulary} (AFTERCALL_VOCABULARY="
+                                     f"{self.settings.vocabulary}) does not exist in this region: run aftercall "
+                                     f"setup ({exc})") from None
+        if state.get("LanguageCode") and state["LanguageCode"] != self.settings.language_code:
+            raise ConfigurationError(f"the Transcribe custom vocabulary {self.vocabulary} is {state['LanguageCode']}; "
+                                     f"the calls are {self.settings.language_code}: run aftercall setup")
+        if state.get("VocabularyState") != "READY":
+            raise ConfigurationError(f"the Transcribe custom vocabulary {self.vocabulary} is "
+                                     f"{state.get('VocabularyState')} ({state.get('FailureReason') or 'not ready'}): "
+                                     "run aftercall setup, which waits until it is READY")
+        self._vocabulary_ready = True
 
     def _throttled(self, name: str) -> float:
         """Back off after a LimitExceededException (1 s doubling to 60 s); past ``throttle_wait_s`` in a row, raise."""

@@ -14,3 +14,13 @@ def test_spelling_variants_and_real_errors():
     assert wer("I recognise the harbour colour.", "I recognize the Harbor color") == 0
     assert wer("your four hours", "for your hours") > 0
     assert wer("one two three four", "one two three") == 0.25
+
+
+def test_vocabulary_phrases_are_counted_per_occurrence_normalised():
+    from tests.wer import phrase_hits
+
+    reference = "Good afternoon, Acme Telecom, Sarah speaking. Yes, Sarah here at Acme Telecom."
+    assert phrase_hits(reference, "Don't have to noon, act me telecom, share with speaking.", ["Acme Telecom", "Sarah"]) \
+        == (4, 0)
+    assert phrase_hits(reference, "acme telecom sarah speaking, acme-telecom!", ["Acme Telecom", "Sarah"]) == (4, 3)
+    assert phrase_hits(reference, "Sarah Sarah Sarah", ["Sarah", "Router"]) == (2, 2)  # never more than was said
