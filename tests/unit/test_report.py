@@ -433,7 +433,7 @@ def _quality_query(lake_dir):
 @pytest.mark.parametrize("chunk", [1, 7])
 def test_agent_ranking_and_pass_rate_per_question_match_a_hand_count(evaluated, monkeypatch, chunk):
     """Summed a day or a week at a time, the same numbers as counted by hand (test_evaluations.HAND_CALLS)."""
-    from pipeline.presentation.report import quality
+    from pipeline.presentation.report import quality as report_quality
     from pipeline.presentation.report.quality import load_forms, load_quality
 
     monkeypatch.setattr(report_quality, "CHUNK_DAYS", chunk)

@@ -281,7 +281,7 @@ def test_the_reports_per_day_views_are_computed_a_few_days_at_a_time_with_the_sa
 def test_the_quality_section_reads_a_few_days_at_a_time_with_the_same_numbers(lake, tmp_path, monkeypatch):
     """Issue 23: the Quality section's sums over the range, a chunk of days per query; each query reads only its
     chunk's files, and the numbers are those of the whole range at once."""
-    from pipeline.presentation.report import quality
+    from pipeline.presentation.report import quality as report_quality
     from pipeline.presentation.report.quality import load_quality
 
     whole = load_quality(_recording_query(lake, tmp_path)[0], DAYS)
