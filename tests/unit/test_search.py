@@ -144,6 +144,10 @@ def test_a_limit_says_what_it_left_out(lake):
     (["hello", "--from", "2026-11-23", "--to", "2026-11-20"], "is before --from"),
     (["hello", "--from", "yesterday"], "is not a date"),
     (["hello", "--format", "xml"], "expected table, csv or json"),
+    (["hello", "--limit", "0"], "--limit 0: at least 1"),
+    (["hello", "--limit", "-1"], "--limit -1: at least 1"),
+    (["hello", "--limit", "99999999999999999999"], "at most 1000000"),
+    (["hello", "--limit", "9223372036854775807"], "at most 1000000"),
 ])
 def test_bad_searches_are_one_line_errors(lake, args, message):
     done = _search(lake, *args)
