@@ -8,6 +8,7 @@ Every value the user gives reaches SQL as a quoted string literal, never as SQL.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -45,6 +46,8 @@ class SearchQuery:
     limit: int | None = None
 
     def __post_init__(self) -> None:
+        # composed (NFC), as transcripts are: a decomposed "cafe\u0301" or Hangul typed as jamo finds "café", "안녕"
+        object.__setattr__(self, "phrase", unicodedata.normalize("NFC", self.phrase))
         if len(self.phrase) > MAX_PHRASE_CHARS:
             raise ConfigurationError(f"the phrase is {len(self.phrase)} characters; at most {MAX_PHRASE_CHARS}")
         if not any(c.isalnum() for c in self.phrase):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -98,6 +99,13 @@ def test_search_finds_what_like_finds(lake, phrase, typed):
     expected = _like(lake, phrase)
     assert expected  # every phrase here is said somewhere
     assert _found(lake, typed) == expected
+
+
+def test_a_decomposed_phrase_finds_the_composed_words(lake):
+    """Hangul typed as jamo (NFD, as macOS file names and some input methods give it) is the same phrase."""
+    decomposed = unicodedata.normalize("NFD", "안녕하세요")
+    assert decomposed != "안녕하세요"
+    assert _found(lake, decomposed) == _found(lake, "안녕하세요") == {("2026-11-23", "c5", 0)}
 
 
 def test_each_filter_narrows_as_sql_does(lake):
