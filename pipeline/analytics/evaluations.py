@@ -49,6 +49,9 @@ def _forms_dir() -> Path:
 FORMS_DIR = _forms_dir()
 FORMS_FOLDER = "_forms"  # forms applied with `aftercall evaluate --form FILE`, kept in the lake
 MAX_FORM_BYTES = 256 * 1024  # a form is a page of YAML; anything far larger is a mistake or an attack
+# libyaml when present: linear, and refuses nesting deeper than 1000. PyYAML's own scanner is quadratic in
+# nesting depth: 100 KB of "[" (well under MAX_FORM_BYTES) kept it busy for half an hour.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID = r"^[a-z][a-z0-9_]{0,63}$"
 # Printable text only: titles and phrases end up in JSON for Connect, in the lake and in terminals.
 _TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
@@ -293,9 +296,9 @@ def _parse(text: str, where: object, rules: RuleSet | None) -> Form:
         raise FormError(where, None, f"over {MAX_FORM_BYTES // 1024} KiB: not a form")
     try:
         # Anchors and aliases would let a small file expand into a huge one (a "billion laughs"): forms have none.
-        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=yaml.SafeLoader)):
+        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_LOADER)):
             raise FormError(where, None, "YAML aliases (*name) are not allowed in a form")
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C or Python)
     except (yaml.YAMLError, RecursionError) as exc:
         raise FormError(where, None, f"not valid YAML: {' '.join(str(exc).split())[:300]}") from None
     if not isinstance(raw, dict):

@@ -117,3 +117,19 @@ def test_recategorize_over_years_locks_only_days_with_calls(tmp_path):
     done = recategorize(Settings(lake=str(tmp_path / "lake")), date(2026, 1, 1), date(2028, 12, 31))
     assert list(done) == ["2026-11-22"]
     assert [p.name for p in (tmp_path / "lake" / "_locks").iterdir()] == ["dt=2026-11-22.lock"]
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "{a: " * 50_000, "- " * 100_000 + "x"])
+def test_a_deeply_nested_form_is_refused_at_once(tmp_path, text):
+    """100 KB of nesting is under the size limit; PyYAML's pure-Python scanner took minutes over it."""
+    import time
+
+    from pipeline.analytics.evaluations import load_form
+    from pipeline.exceptions import FormError
+
+    form = tmp_path / "deep.yaml"
+    form.write_text(text)
+    began = time.monotonic()
+    with pytest.raises(FormError, match="not valid YAML"):
+        load_form(form, check_categories=False)
+    assert time.monotonic() - began < 5
