@@ -59,7 +59,8 @@ Participant = Literal["AGENT", "CUSTOMER"]
 
 
 class Window(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # finite bounds only: a window of .nan matched nothing and .inf read "the first inf s", both silently
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     first_s: float | None = None
     last_s: float | None = None
     from_s: float | None = None

@@ -133,3 +133,15 @@ def test_a_deeply_nested_form_is_refused_at_once(tmp_path, text):
     with pytest.raises(FormError, match="not valid YAML"):
         load_form(form, check_categories=False)
     assert time.monotonic() - began < 5
+
+
+@pytest.mark.parametrize(("window", "field"), [("{first_s: .nan}", "first_s"), ("{last_s: .inf}", "last_s"),
+                                               ("{from_s: 5, to_s: .inf}", "to_s"), ("{first_pct: .nan}", "first_pct")])
+def test_a_form_window_that_is_not_a_finite_number_is_refused(tmp_path, window, field):
+    from pipeline.analytics.evaluations import FORMS_DIR, load_form
+    from pipeline.exceptions import FormError
+
+    form = tmp_path / "odd.yaml"
+    form.write_text((FORMS_DIR / "default.yaml").read_text().replace("window: {first_s: 15}", f"window: {window}", 1))
+    with pytest.raises(FormError, match=rf"greeting.*window\.{field}: Input should be a finite number"):
+        load_form(form)
