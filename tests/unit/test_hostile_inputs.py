@@ -145,3 +145,16 @@ def test_a_form_window_that_is_not_a_finite_number_is_refused(tmp_path, window, 
     form.write_text((FORMS_DIR / "default.yaml").read_text().replace("window: {first_s: 15}", f"window: {window}", 1))
     with pytest.raises(FormError, match=rf"greeting.*window\.{field}: Input should be a finite number"):
         load_form(form)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "dev-zero", "symlink-loop", "deep-json"])
+def test_a_lake_zone_file_that_is_not_a_json_file_is_one_clear_error(tmp_path, kind):
+    """<lake>/_aftercall.json as a FIFO blocked every run forever; a directory, a loop or deep JSON was an OSError or
+    RecursionError, not the 'damaged' message."""
+    from pipeline.steps.days import lake_zone
+
+    meta = tmp_path / "_aftercall.json"
+    {"directory": meta.mkdir, "fifo": lambda: os.mkfifo(meta), "dev-zero": lambda: meta.symlink_to("/dev/zero"),
+     "symlink-loop": lambda: meta.symlink_to(meta), "deep-json": lambda: meta.write_text("[" * 100_000)}[kind]()
+    with pytest.raises(ConfigurationError, match=r"_aftercall\.json is damaged"):
+        lake_zone(Settings(lake=str(tmp_path)))
