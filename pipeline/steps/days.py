@@ -31,6 +31,10 @@ def zone(name: str) -> ZoneInfo:
     """The IANA zone ``name``; ValueError with a readable message when there is no such zone."""
     if not isinstance(name, str) or not name.strip() or name != name.strip():
         raise ValueError(f"{name!r} is not an IANA time zone name (such as UTC, Asia/Seoul, America/New_York)")
+    if name == "localtime" or name.startswith("right/"):
+        # localtime: tzdata's link to the machine's /etc/localtime, a different zone on each worker; right/: clocks
+        # that count leap seconds, which Connect's timestamps do not
+        raise ValueError(f"{name!r} is not one zone on every machine: name the centre's zone, such as Asia/Seoul")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
