@@ -323,7 +323,11 @@ def load_form(path: str | Path, rules: RuleSet | None = None, *, check_categorie
         if file.stat().st_size > MAX_FORM_BYTES:
             raise FormError(file, None, f"{file.stat().st_size} bytes, over the {MAX_FORM_BYTES // 1024} KiB a form "
                                         "may have")
-        text = file.read_bytes().decode("utf-8")
+        with file.open("rb") as f:  # at most one byte past the limit: /proc files say 0 bytes and may never end
+            data = f.read(MAX_FORM_BYTES + 1)
+        if len(data) > MAX_FORM_BYTES:
+            raise FormError(file, None, f"over the {MAX_FORM_BYTES // 1024} KiB a form may have")
+        text = data.decode("utf-8")
     except OSError as exc:
         raise FormError(file, None, f"cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

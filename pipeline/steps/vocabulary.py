@@ -111,7 +111,11 @@ def _load(path: str) -> Vocabulary:
 
 
 def _parse(path: str) -> Vocabulary:
-    raw = Path(path).read_bytes()
+    try:
+        with open(path, "rb") as f:  # at most one byte past the limit: /proc files say 0 bytes and may never end
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"AFTERCALL_VOCABULARY {path}: cannot read it ({exc.strerror or exc})") from None
     if len(raw) > MAX_BYTES:  # grew since stat()
         raise ConfigurationError(f"AFTERCALL_VOCABULARY {path}: more than {MAX_BYTES} bytes")
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark, as some editors write

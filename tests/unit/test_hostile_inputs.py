@@ -158,3 +158,16 @@ def test_a_lake_zone_file_that_is_not_a_json_file_is_one_clear_error(tmp_path, k
      "symlink-loop": lambda: meta.symlink_to(meta), "deep-json": lambda: meta.write_text("[" * 100_000)}[kind]()
     with pytest.raises(ConfigurationError, match=r"_aftercall\.json is damaged"):
         lake_zone(Settings(lake=str(tmp_path)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/pagemap").exists(), reason="needs Linux /proc")
+def test_a_vocabulary_or_form_that_says_0_bytes_but_has_no_end_is_refused():
+    """/proc files stat as 0 bytes: the vocabulary was read whole (an OSError on pagemap), now at most the limit."""
+    from pipeline.analytics.evaluations import load_form
+    from pipeline.exceptions import FormError
+    from pipeline.steps.vocabulary import load_vocabulary
+
+    with pytest.raises(ConfigurationError, match=r"AFTERCALL_VOCABULARY /proc/self/pagemap: more than 51200 bytes"):
+        load_vocabulary("/proc/self/pagemap")
+    with pytest.raises(FormError, match=r"over the 256 KiB"):
+        load_form("/proc/self/pagemap", check_categories=False)
