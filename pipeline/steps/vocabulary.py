@@ -122,13 +122,13 @@ def _parse(path: str) -> Vocabulary:
     phrases: list[str] = []
     lines: list[int] = []
     seen: set[str] = set()
-    for number, line in enumerate(raw.split(b"\n"), start=1):
+    for number, line in enumerate(raw.splitlines(), start=1):
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigurationError(f"AFTERCALL_VOCABULARY {path} line {number}: not UTF-8 (byte "
                                      f"{exc.start + 1} of the line)") from None
-        text = unicodedata.normalize("NFC", text.rstrip("\r")).strip()
+        text = unicodedata.normalize("NFC", text).strip()
         if not text or text.startswith("#"):
             continue
         text = " ".join(text.split())
