@@ -171,3 +171,21 @@ def test_a_vocabulary_or_form_that_says_0_bytes_but_has_no_end_is_refused():
         load_vocabulary("/proc/self/pagemap")
     with pytest.raises(FormError, match=r"over the 256 KiB"):
         load_form("/proc/self/pagemap", check_categories=False)
+
+
+def test_an_answer_without_points_reads_as_a_dash_and_a_missing_evidence_turn_links_nowhere(tmp_path):
+    """NULL points printed as "None / 10"; an evidence_turn the call does not have (999, -5) must not become a link."""
+    from pipeline.presentation.report import write_report
+    from tests.hostile import _call, _evaluation, _turn
+
+    lake = LocalLake(tmp_path / "lake")
+    lake.write_partitions("2026-11-22", {
+        "calls": [_call("c1"), _call("c2")],
+        "turns": [_turn("c1", 0, "AGENT", 1.0, 2.0, "hello"), _turn("c2", 0, "AGENT", 1.0, 2.0, "hello")],
+        "evaluations": [_evaluation("c1", "default", "greeting", "yes", None, "said hello", 999),
+                        {**_evaluation("c2", "default", "greeting", "yes", 10, "said hello", -5), "max_points": None}]})
+    html = write_report(str(tmp_path / "lake"), tmp_path / "r.html").path.read_text()
+    pages = {cid: html.split(f'id="call-{cid}"', 1)[1].split("</section>", 1)[0] for cid in ("c1", "c2")}
+    assert '<td class="num">– / 10</td>' in pages["c1"] and '<td class="num">10 / –</td>' in pages["c2"]
+    assert "None" not in pages["c1"] + pages["c2"]
+    assert 'class="evidence"' not in pages["c1"] + pages["c2"]
