@@ -52,6 +52,23 @@ MAX_FORM_BYTES = 256 * 1024  # a form is a page of YAML; anything far larger is 
 # libyaml when present: linear, and refuses nesting deeper than 1000. PyYAML's own scanner is quadratic in
 # nesting depth: 100 KB of "[" (well under MAX_FORM_BYTES) kept it busy for half an hour.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _FormLoader(_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader, refusing a key given twice in one mapping (YAML's rule; PyYAML keeps the last silently,
+    so a second ``weight:`` or ``when:`` would quietly replace the first)."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201 - PyYAML's signature
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                            f"found the key {key!r} twice", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
 _ID = r"^[a-z][a-z0-9_]{0,63}$"
 # Printable text only: titles and phrases end up in JSON for Connect, in the lake and in terminals.
 _TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
@@ -298,7 +315,7 @@ def _parse(text: str, where: object, rules: RuleSet | None) -> Form:
         # Anchors and aliases would let a small file expand into a huge one (a "billion laughs"): forms have none.
         if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_LOADER)):
             raise FormError(where, None, "YAML aliases (*name) are not allowed in a form")
-        raw = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C or Python)
+        raw = yaml.load(text, Loader=_FormLoader)  # noqa: S506 - a safe loader (C or Python)
     except (yaml.YAMLError, RecursionError) as exc:
         raise FormError(where, None, f"not valid YAML: {' '.join(str(exc).split())[:300]}") from None
     if not isinstance(raw, dict):

@@ -189,3 +189,22 @@ def test_an_answer_without_points_reads_as_a_dash_and_a_missing_evidence_turn_li
     assert '<td class="num">– / 10</td>' in pages["c1"] and '<td class="num">10 / –</td>' in pages["c2"]
     assert "None" not in pages["c1"] + pages["c2"]
     assert 'class="evidence"' not in pages["c1"] + pages["c2"]
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ("version: 1\n", "version: 1\nversion: 2\n", "version"),
+    ("        weight: 20\n", "        weight: 20\n        weight: 80\n", "weight"),
+    ('{id: "no", text: "No", score: 0, when: absent}', '{id: "no", text: "No", score: 0, when: absent, when: present}',
+     "when"),
+])
+def test_a_key_given_twice_in_a_form_is_refused(tmp_path, old, new, key):
+    """PyYAML keeps the last of two equal keys without a word: a second weight silently replaced the first."""
+    from pipeline.analytics.evaluations import FORMS_DIR, load_form
+    from pipeline.exceptions import FormError
+
+    text = (FORMS_DIR / "default.yaml").read_text()
+    assert old in text
+    form = tmp_path / "twice.yaml"
+    form.write_text(text.replace(old, new, 1))
+    with pytest.raises(FormError, match=f"found the key '{key}' twice"):
+        load_form(form)
