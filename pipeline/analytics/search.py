@@ -30,6 +30,10 @@ def _literal(value: str) -> str:
     """A SQL string literal (Trino and DuckDB: quotes doubled, no backslash escapes)."""
     if "\x00" in value:
         raise ConfigurationError("a search value contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 in argv arrive as lone surrogates; DuckDB: std::bad_cast
+        raise ConfigurationError(f"a search value is not UTF-8 text: {value!r}") from None
     return "'" + value.replace("'", "''") + "'"
 
 

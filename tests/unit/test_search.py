@@ -156,6 +156,9 @@ def test_a_limit_says_what_it_left_out(lake):
     (["hello", "--limit", "-1"], "--limit -1: at least 1"),
     (["hello", "--limit", "99999999999999999999"], "at most 1000000"),
     (["hello", "--limit", "9223372036854775807"], "at most 1000000"),
+    (["hel\udcfflo"], "not UTF-8 text"),  # the byte 0xff in argv: DuckDB said std::bad_cast
+    (["hello", "--agent", "\udcff"], "not UTF-8 text"),
+    (["hello", "--category", "x\udcfe"], "not UTF-8 text"),
 ])
 def test_bad_searches_are_one_line_errors(lake, args, message):
     done = _search(lake, *args)
