@@ -208,3 +208,15 @@ def test_a_key_given_twice_in_a_form_is_refused(tmp_path, old, new, key):
     form.write_text(text.replace(old, new, 1))
     with pytest.raises(FormError, match=f"found the key '{key}' twice"):
         load_form(form)
+
+
+def test_evaluate_over_all_of_time_reads_only_the_lakes_days(tmp_path):
+    """--from 0001-01-01 --to 9999-12-31 looked at 3.65 million empty days one by one (over a minute of CPU)."""
+    import time
+
+    from pipeline.analytics.evaluations import evaluate
+
+    LocalLake(tmp_path / "lake").write_partition("calls", DEMO_DAY, [{"contact_id": "c1", "duration_s": 10.0}])
+    began = time.monotonic()
+    done = evaluate(Settings(lake=str(tmp_path / "lake")), date(1, 1, 1), date(9999, 12, 31))
+    assert list(done) == ["2026-11-22"] and time.monotonic() - began < 20
