@@ -220,3 +220,15 @@ def test_evaluate_over_all_of_time_reads_only_the_lakes_days(tmp_path):
     began = time.monotonic()
     done = evaluate(Settings(lake=str(tmp_path / "lake")), date(1, 1, 1), date(9999, 12, 31))
     assert list(done) == ["2026-11-22"] and time.monotonic() - began < 20
+
+
+def test_a_report_of_year_one_or_of_all_time_is_a_page_or_one_clear_error(tmp_path):
+    """--from 0001-01-01 was 'ValueError: Invalid isoformat string: 1-01-01' (strftime does not pad the year);
+    a range of 3.65 million days would have been as many points on every daily chart."""
+    from pipeline.presentation.report import write_report
+
+    LocalLake(tmp_path / "lake").write_partition("calls", DEMO_DAY, [{"contact_id": "c1", "duration_s": 10.0}])
+    _, calls = write_report(str(tmp_path / "lake"), tmp_path / "r.html", date(1, 1, 1), date(1, 1, 2))
+    assert calls == 0
+    with pytest.raises(ConfigurationError, match=r"3,652,059 days \(0001-01-01 to 9999-12-31\); at most 3,660"):
+        write_report(str(tmp_path / "lake"), tmp_path / "r.html", date(1, 1, 1), date(9999, 12, 31))
