@@ -232,3 +232,15 @@ def test_a_report_of_year_one_or_of_all_time_is_a_page_or_one_clear_error(tmp_pa
     assert calls == 0
     with pytest.raises(ConfigurationError, match=r"3,652,059 days \(0001-01-01 to 9999-12-31\); at most 3,660"):
         write_report(str(tmp_path / "lake"), tmp_path / "r.html", date(1, 1, 1), date(9999, 12, 31))
+
+
+def test_an_export_over_a_maximum_of_connects_model_is_refused():
+    """botocore's validator checks only minimums: an instance id of 101 characters passed as a valid request."""
+    from pipeline.analytics.evaluation_export import export_form
+    from pipeline.analytics.evaluations import FORMS_DIR, load_form
+    from pipeline.exceptions import FormError
+
+    form = load_form(FORMS_DIR / "default.yaml")
+    assert export_form(form, "x" * 100)["InstanceId"] == "x" * 100
+    with pytest.raises(FormError, match="InstanceId, value: 101, valid max length: 100"):
+        export_form(form, "x" * 101)
