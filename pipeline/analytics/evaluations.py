@@ -24,14 +24,14 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.analytics.categories import Condition, RuleSet, Window, phrase_turns
+from pipeline.analytics.categories import Condition, RuleSet, Window, days_in_range, phrase_turns
 from pipeline.exceptions import ConfigurationError, FormError
 
 __all__ = ["FORMS_DIR", "METRICS", "Form", "applied_forms", "effective_forms", "evaluate", "evaluate_call",
@@ -572,18 +572,6 @@ def evaluate_day(forms: Sequence[Form], calls: Any, turns: Any, categories: Iter
     return rows
 
 
-def _days(lake: Any, start: date, end: date) -> Iterator[date]:
-    """The days ``start``..``end`` to look at: a local lake's own days in the range (--from 0001-01-01 --to
-    9999-12-31 read 3.65 million empty days, minutes of CPU), else each day of the range."""
-    if hasattr(lake, "days"):
-        yield from (d for d in map(date.fromisoformat, lake.days("calls")) if start <= d <= end)
-        return
-    day = start
-    while day <= end:
-        yield day
-        day += timedelta(days=1)
-
-
 def evaluate(settings: Any, start: date, end: date, form: str | None = None) -> dict[str, int]:
     """Re-score stored calls day by day (no transcription); only ``evaluations`` is rewritten.
 
@@ -601,7 +589,7 @@ def evaluate(settings: Any, start: date, end: date, form: str | None = None) -> 
     names = {f.name for f in forms}
     lake = build_lake(settings)
     done: dict[str, int] = {}
-    for day in _days(lake, start, end):  # one day at a time, columns the answers read only: memory is one day's
+    for day in days_in_range(lake, start, end):  # one day at a time, columns the answers read only: memory is one day's
         if lake.read_partition("calls", day).num_rows:
             with lake.day_lock(day, "evaluate"):
                 rows = evaluate_day(forms, _read(lake, "calls", day, CALL_COLUMNS),

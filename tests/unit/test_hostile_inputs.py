@@ -244,3 +244,14 @@ def test_an_export_over_a_maximum_of_connects_model_is_refused():
     assert export_form(form, "x" * 100)["InstanceId"] == "x" * 100
     with pytest.raises(FormError, match="InstanceId, value: 101, valid max length: 100"):
         export_form(form, "x" * 101)
+
+
+def test_recategorize_over_all_of_time_reads_only_the_lakes_days(tmp_path):
+    import time
+
+    from pipeline.analytics.categories import recategorize
+
+    LocalLake(tmp_path / "lake").write_partition("calls", DEMO_DAY, [{"contact_id": "c1", "duration_s": 10.0}])
+    began = time.monotonic()
+    done = recategorize(Settings(lake=str(tmp_path / "lake")), date(1, 1, 1), date(9999, 12, 31))
+    assert list(done) == ["2026-11-22"] and time.monotonic() - began < 20
