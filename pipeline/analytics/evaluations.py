@@ -362,8 +362,9 @@ def resolve_form(name_or_path: str) -> Path:
                                      "or give a YAML file's path")
         return path
     path = Path(name_or_path).expanduser()
-    if not path.is_file():
-        raise ConfigurationError(f"evaluation form {name_or_path}: no such file")
+    if not path.is_file():  # a directory, FIFO or device is not "no such file": say which
+        what = "not a regular file" if path.exists() else "no such file"
+        raise ConfigurationError(f"evaluation form {name_or_path}: {what}")
     return path
 
 

@@ -255,3 +255,15 @@ def test_recategorize_over_all_of_time_reads_only_the_lakes_days(tmp_path):
     began = time.monotonic()
     done = recategorize(Settings(lake=str(tmp_path / "lake")), date(1, 1, 1), date(9999, 12, 31))
     assert list(done) == ["2026-11-22"] and time.monotonic() - began < 20
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "dev-zero", "symlink-loop", "missing"])
+def test_a_form_path_that_is_not_a_file_says_what_it_is(tmp_path, kind):
+    from pipeline.analytics.evaluations import resolve_form
+
+    path = tmp_path / "form.yaml"
+    {"directory": path.mkdir, "fifo": lambda: os.mkfifo(path), "dev-zero": lambda: path.symlink_to("/dev/zero"),
+     "symlink-loop": lambda: path.symlink_to(path), "missing": lambda: None}[kind]()
+    expected = "no such file" if kind in ("missing", "symlink-loop") else "not a regular file"
+    with pytest.raises(ConfigurationError, match=f"evaluation form {path}: {expected}"):
+        resolve_form(str(path))
