@@ -430,10 +430,10 @@ def search(
         if fmt not in ("table", "csv", "json"):
             raise ConfigurationError(f"--format {fmt!r}: expected table, csv or json")
         q = SearchQuery(phrase, _day(start, "--from") if start else None, _day(end, "--to") if end else None,
-                        participant, agent, category, limit + 1)  # one more: to say that some were left out
+                        participant, agent, category, limit)
         settings = load_settings(lake=lake)
         _existing_lake(settings, lake)
-        _, rows = _query(settings, search_sql(q))
+        _, rows = _query(settings, search_sql(q, extra=1))  # one more: to say that some were left out
     except AftercallError as exc:
         _fail(exc)
         return

@@ -124,5 +124,31 @@ def validation_report(request: Mapping[str, Any]) -> str:
     from botocore.validate import ParamValidator
 
     model = botocore.session.get_session().get_service_model("connect")
-    report = ParamValidator().validate(dict(request), model.operation_model("CreateEvaluationForm").input_shape)
-    return report.generate_report() if report.has_errors() else ""
+    shape = model.operation_model("CreateEvaluationForm").input_shape
+    report = ParamValidator().validate(dict(request), shape)
+    if report.has_errors():
+        return report.generate_report()
+    return "; ".join(_over_max(request, shape, "")[:5])
+
+
+def _over_max(value: Any, shape: Any, path: str) -> list[str]:
+    """Values over the model's ``max``, which botocore's validator leaves to the service (it checks ``min`` only):
+    an --instance-id of 200 characters passed, and Connect would refuse the request."""
+    top = shape.metadata.get("max")
+    problems = []
+    if shape.type_name in ("string", "list", "map") and top is not None and len(value) > top:
+        problems.append(f"Invalid length for parameter {path.lstrip('.') or 'input'}, value: {len(value)}, "
+                        f"valid max length: {top}")
+    elif shape.type_name in ("integer", "long", "double", "float") and top is not None and value > top:
+        problems.append(f"Invalid value for parameter {path.lstrip('.')}, value: {value}, valid max value: {top}")
+    if shape.type_name == "structure" and isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in shape.members:
+                problems += _over_max(item, shape.members[key], f"{path}.{key}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            problems += _over_max(item, shape.member, f"{path}[{i}]")
+    elif shape.type_name == "map" and isinstance(value, Mapping):
+        for key, item in value.items():
+            problems += _over_max(key, shape.key, f"{path}.{key}") + _over_max(item, shape.value, f"{path}.{key}")
+    return problems

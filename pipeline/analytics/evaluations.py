@@ -24,14 +24,14 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.analytics.categories import Condition, RuleSet, Window, phrase_turns
+from pipeline.analytics.categories import Condition, RuleSet, Window, days_in_range, phrase_turns
 from pipeline.exceptions import ConfigurationError, FormError
 
 __all__ = ["FORMS_DIR", "METRICS", "Form", "applied_forms", "effective_forms", "evaluate", "evaluate_call",
@@ -49,6 +49,26 @@ def _forms_dir() -> Path:
 FORMS_DIR = _forms_dir()
 FORMS_FOLDER = "_forms"  # forms applied with `aftercall evaluate --form FILE`, kept in the lake
 MAX_FORM_BYTES = 256 * 1024  # a form is a page of YAML; anything far larger is a mistake or an attack
+# libyaml when present: linear, and refuses nesting deeper than 1000. PyYAML's own scanner is quadratic in
+# nesting depth: 100 KB of "[" (well under MAX_FORM_BYTES) kept it busy for half an hour.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _FormLoader(_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader, refusing a key given twice in one mapping (YAML's rule; PyYAML keeps the last silently,
+    so a second ``weight:`` or ``when:`` would quietly replace the first)."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201 - PyYAML's signature
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                            f"found the key {key!r} twice", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
 _ID = r"^[a-z][a-z0-9_]{0,63}$"
 # Printable text only: titles and phrases end up in JSON for Connect, in the lake and in terminals.
 _TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
@@ -293,9 +313,9 @@ def _parse(text: str, where: object, rules: RuleSet | None) -> Form:
         raise FormError(where, None, f"over {MAX_FORM_BYTES // 1024} KiB: not a form")
     try:
         # Anchors and aliases would let a small file expand into a huge one (a "billion laughs"): forms have none.
-        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=yaml.SafeLoader)):
+        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_LOADER)):
             raise FormError(where, None, "YAML aliases (*name) are not allowed in a form")
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_FormLoader)  # noqa: S506 - a safe loader (C or Python)
     except (yaml.YAMLError, RecursionError) as exc:
         raise FormError(where, None, f"not valid YAML: {' '.join(str(exc).split())[:300]}") from None
     if not isinstance(raw, dict):
@@ -320,7 +340,11 @@ def load_form(path: str | Path, rules: RuleSet | None = None, *, check_categorie
         if file.stat().st_size > MAX_FORM_BYTES:
             raise FormError(file, None, f"{file.stat().st_size} bytes, over the {MAX_FORM_BYTES // 1024} KiB a form "
                                         "may have")
-        text = file.read_bytes().decode("utf-8")
+        with file.open("rb") as f:  # at most one byte past the limit: /proc files say 0 bytes and may never end
+            data = f.read(MAX_FORM_BYTES + 1)
+        if len(data) > MAX_FORM_BYTES:
+            raise FormError(file, None, f"over the {MAX_FORM_BYTES // 1024} KiB a form may have")
+        text = data.decode("utf-8")
     except OSError as exc:
         raise FormError(file, None, f"cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -338,8 +362,9 @@ def resolve_form(name_or_path: str) -> Path:
                                      "or give a YAML file's path")
         return path
     path = Path(name_or_path).expanduser()
-    if not path.is_file():
-        raise ConfigurationError(f"evaluation form {name_or_path}: no such file")
+    if not path.is_file():  # a directory, FIFO or device is not "no such file": say which
+        what = "not a regular file" if path.exists() else "no such file"
+        raise ConfigurationError(f"evaluation form {name_or_path}: {what}")
     return path
 
 
@@ -565,8 +590,7 @@ def evaluate(settings: Any, start: date, end: date, form: str | None = None) -> 
     names = {f.name for f in forms}
     lake = build_lake(settings)
     done: dict[str, int] = {}
-    day = start
-    while day <= end:  # one day at a time, columns the answers read only: memory is one day's
+    for day in days_in_range(lake, start, end):  # one day at a time, columns the answers read only: memory is one day's
         if lake.read_partition("calls", day).num_rows:
             with lake.day_lock(day, "evaluate"):
                 rows = evaluate_day(forms, _read(lake, "calls", day, CALL_COLUMNS),
@@ -576,7 +600,6 @@ def evaluate(settings: Any, start: date, end: date, form: str | None = None) -> 
                 lake.write_partitions(day, {"evaluations": kept + rows}, run_id="evaluate")
                 done[str(day)] = len(rows)
                 log.info("dt=%s: %d evaluation answers (%s)", day, len(rows), ", ".join(sorted(names)))
-        day += timedelta(days=1)
     if chosen_file is not None and chosen_file.resolve().parent != FORMS_DIR.resolve():
         build_store(settings).write_bytes(f"{_applied_dir(settings)}/{forms[0].name}.yaml", chosen_file.read_bytes())
     return done

@@ -8,14 +8,16 @@ Every value the user gives reaches SQL as a quoted string literal, never as SQL.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 from pipeline.exceptions import ConfigurationError
 
-__all__ = ["COLUMNS", "MAX_PHRASE_CHARS", "SearchQuery", "search_sql"]
+__all__ = ["COLUMNS", "MAX_LIMIT", "MAX_PHRASE_CHARS", "SearchQuery", "search_sql"]
 
 MAX_PHRASE_CHARS = 500  # a phrase, not a document: longer is a mistake (or an attack on the query planner)
+MAX_LIMIT = 1_000_000  # turns a search returns at most: SQL's limit is a 64-bit integer, and rows are held in memory
 PARTICIPANTS = ("AGENT", "CUSTOMER")
 COLUMNS = ("dt", "contact_id", "call_started_at", "agent_username", "queue_name", "categories", "turn_index",
            "participant", "begin_s", "end_s", "previous_text", "text", "next_text")
@@ -28,6 +30,10 @@ def _literal(value: str) -> str:
     """A SQL string literal (Trino and DuckDB: quotes doubled, no backslash escapes)."""
     if "\x00" in value:
         raise ConfigurationError("a search value contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 in argv arrive as lone surrogates; DuckDB: std::bad_cast
+        raise ConfigurationError(f"a search value is not UTF-8 text: {value!r}") from None
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -44,6 +50,8 @@ class SearchQuery:
     limit: int | None = None
 
     def __post_init__(self) -> None:
+        # composed (NFC), as transcripts are: a decomposed "cafe\u0301" or Hangul typed as jamo finds "café", "안녕"
+        object.__setattr__(self, "phrase", unicodedata.normalize("NFC", self.phrase))
         if len(self.phrase) > MAX_PHRASE_CHARS:
             raise ConfigurationError(f"the phrase is {len(self.phrase)} characters; at most {MAX_PHRASE_CHARS}")
         if not any(c.isalnum() for c in self.phrase):
@@ -54,10 +62,14 @@ class SearchQuery:
             raise ConfigurationError(f"--to {self.end} is before --from {self.start}")
         if self.limit is not None and self.limit < 1:
             raise ConfigurationError(f"--limit {self.limit}: at least 1")
+        if self.limit is not None and self.limit > MAX_LIMIT:
+            raise ConfigurationError(f"--limit {self.limit}: at most {MAX_LIMIT}")
 
 
-def search_sql(q: SearchQuery) -> str:
-    """One Athena (Trino) query: the matching turns with their context, oldest call first."""
+def search_sql(q: SearchQuery, extra: int = 0) -> str:
+    """One Athena (Trino) query: the matching turns with their context, oldest call first.
+
+    ``extra`` rows past ``q.limit`` are asked for, to tell that some were left out."""
     where = [f"strpos(search_text, {_NORMALISE.format(_literal(q.phrase))}) > 0"]
     if q.start:
         where.append(f"dt >= '{q.start.isoformat()}'")
@@ -73,4 +85,4 @@ def search_sql(q: SearchQuery) -> str:
                      f"and g.category = {_literal(q.category)})")
     sql = (f"select {', '.join(COLUMNS)} from v_transcript_search as s where " + " and ".join(where)
            + " order by dt, call_started_at, contact_id, turn_index")
-    return sql + (f" limit {int(q.limit)}" if q.limit else "")
+    return sql + (f" limit {int(q.limit) + extra}" if q.limit else "")

@@ -5,8 +5,10 @@ Tasks may run on different machines, so staging lives beside the lake: ``<lake>/
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import stat
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -70,7 +72,13 @@ class LocalStore(Store):
         write_atomically(target, lambda tmp: tmp.write_bytes(data))
 
     def read_bytes(self, path: str) -> bytes:
-        return Path(path).read_bytes()
+        """A regular file's bytes; anything else (a FIFO would block forever, /dev/zero never end) is an OSError."""
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # non-blocking: opening a FIFO returns at once
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
 
     def list(self, prefix: str) -> list[str]:
         root = Path(prefix)

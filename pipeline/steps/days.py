@@ -31,6 +31,10 @@ def zone(name: str) -> ZoneInfo:
     """The IANA zone ``name``; ValueError with a readable message when there is no such zone."""
     if not isinstance(name, str) or not name.strip() or name != name.strip():
         raise ValueError(f"{name!r} is not an IANA time zone name (such as UTC, Asia/Seoul, America/New_York)")
+    if name == "localtime" or name.startswith("right/"):
+        # localtime: tzdata's link to the machine's /etc/localtime, a different zone on each worker; right/: clocks
+        # that count leap seconds, which Connect's timestamps do not
+        raise ValueError(f"{name!r} is not one zone on every machine: name the centre's zone, such as Asia/Seoul")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -86,16 +90,18 @@ def lake_zone(settings) -> tuple[str | None, str]:
     from pipeline.wiring import build_store
 
     store = build_store(settings)
-    raw = store.read_if_exists(_meta_path(settings))
-    if raw is not None:
-        try:
+    try:
+        raw = store.read_if_exists(_meta_path(settings))
+        if raw is not None:
             recorded = json.loads(raw)["timezone"]
             zone(recorded)
-        except (ValueError, KeyError, TypeError) as exc:
-            from pipeline.exceptions import ConfigurationError
+    # OSError: a directory, FIFO or symlink loop where the file should be; RecursionError: JSON nested too deep
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        from pipeline.exceptions import ConfigurationError
 
-            raise ConfigurationError(f"{_meta_path(settings)} is damaged ({exc}): it names the time zone of the "
-                                     "lake's days; restore it (or write {\"timezone\": \"<zone>\"})") from None
+        raise ConfigurationError(f"{_meta_path(settings)} is damaged ({str(exc)[:200]}): it names the time zone of "
+                                 "the lake's days; restore it (or write {\"timezone\": \"<zone>\"})") from None
+    if raw is not None:
         return recorded, f"recorded in {LAKE_META}"
     root = settings.lake.rstrip("/")
     if store.list(f"{root}/_commits") or store.list(f"{root}/calls"):

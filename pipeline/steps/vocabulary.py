@@ -111,20 +111,24 @@ def _load(path: str) -> Vocabulary:
 
 
 def _parse(path: str) -> Vocabulary:
-    raw = Path(path).read_bytes()
+    try:
+        with open(path, "rb") as f:  # at most one byte past the limit: /proc files say 0 bytes and may never end
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"AFTERCALL_VOCABULARY {path}: cannot read it ({exc.strerror or exc})") from None
     if len(raw) > MAX_BYTES:  # grew since stat()
         raise ConfigurationError(f"AFTERCALL_VOCABULARY {path}: more than {MAX_BYTES} bytes")
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark, as some editors write
     phrases: list[str] = []
     lines: list[int] = []
     seen: set[str] = set()
-    for number, line in enumerate(raw.split(b"\n"), start=1):
+    for number, line in enumerate(raw.splitlines(), start=1):
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigurationError(f"AFTERCALL_VOCABULARY {path} line {number}: not UTF-8 (byte "
                                      f"{exc.start + 1} of the line)") from None
-        text = unicodedata.normalize("NFC", text.rstrip("\r")).strip()
+        text = unicodedata.normalize("NFC", text).strip()
         if not text or text.startswith("#"):
             continue
         text = " ".join(text.split())

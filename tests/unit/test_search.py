@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -100,6 +101,13 @@ def test_search_finds_what_like_finds(lake, phrase, typed):
     assert _found(lake, typed) == expected
 
 
+def test_a_decomposed_phrase_finds_the_composed_words(lake):
+    """Hangul typed as jamo (NFD, as macOS file names and some input methods give it) is the same phrase."""
+    decomposed = unicodedata.normalize("NFD", "안녕하세요")
+    assert decomposed != "안녕하세요"
+    assert _found(lake, decomposed) == _found(lake, "안녕하세요") == {("2026-11-23", "c5", 0)}
+
+
 def test_each_filter_narrows_as_sql_does(lake):
     phrase = "cancel my contract"
     assert _found(lake, phrase, "--from", "2026-11-21") == _like(lake, phrase, " and t.dt >= '2026-11-21'")
@@ -144,6 +152,13 @@ def test_a_limit_says_what_it_left_out(lake):
     (["hello", "--from", "2026-11-23", "--to", "2026-11-20"], "is before --from"),
     (["hello", "--from", "yesterday"], "is not a date"),
     (["hello", "--format", "xml"], "expected table, csv or json"),
+    (["hello", "--limit", "0"], "--limit 0: at least 1"),
+    (["hello", "--limit", "-1"], "--limit -1: at least 1"),
+    (["hello", "--limit", "99999999999999999999"], "at most 1000000"),
+    (["hello", "--limit", "9223372036854775807"], "at most 1000000"),
+    (["hel\udcfflo"], "not UTF-8 text"),  # the byte 0xff in argv: DuckDB said std::bad_cast
+    (["hello", "--agent", "\udcff"], "not UTF-8 text"),
+    (["hello", "--category", "x\udcfe"], "not UTF-8 text"),
 ])
 def test_bad_searches_are_one_line_errors(lake, args, message):
     done = _search(lake, *args)

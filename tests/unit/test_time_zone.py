@@ -78,6 +78,14 @@ def test_the_zone_is_validated_with_a_clear_message(monkeypatch):
             load_settings(timezone=bad)
 
 
+@pytest.mark.parametrize("name", ["localtime", "right/UTC", "right/Asia/Seoul"])
+def test_a_zone_that_differs_from_machine_to_machine_is_refused(name):
+    """tzdata's `localtime` is a link to each machine's /etc/localtime: a lake recorded in it had other days on
+    another worker. right/ zones count leap seconds."""
+    with pytest.raises(ConfigurationError, match=rf"AFTERCALL_TIMEZONE: '{name}' is not one zone on every machine"):
+        load_settings(timezone=name)
+
+
 # --- discovery across two UTC folders ---
 NAMES = {  # UTC folder -> file names; the Seoul day 2026-11-23 runs from 22nd 15:00 UTC to 23rd 15:00 UTC
     "2026/11/22": ["early_20261122T14:59_UTC.wav", "late_20261122T15:00_UTC.wav", "night_20261122T23:30_UTC.wav",

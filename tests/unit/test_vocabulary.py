@@ -28,6 +28,16 @@ def test_phrases_comments_blank_lines_bom_crlf_and_duplicates(tmp_path):
     assert vocabulary.transcribe_phrases("en-US") == ["Acme-Telecom", "Sarah", "O'Neill", "A.B.C.", "Jean-Luc"]
 
 
+def test_old_mac_line_ends_are_line_ends(tmp_path):
+    """A file with CR-only line ends was one line: every phrase merged into one."""
+    path = tmp_path / "cr.txt"
+    path.write_bytes(b"Acme\rZorblax\r\r# note\rFibreMax\r\nQuix\n")
+    assert load_vocabulary(path).phrases == ("Acme", "Zorblax", "FibreMax", "Quix")
+    path.write_bytes(b"Acme\r5G\r")
+    with pytest.raises(ConfigurationError, match="line 2"):
+        load_vocabulary(path)
+
+
 def test_other_scripts_are_letters_too(tmp_path):
     assert load_vocabulary(_file(tmp_path, "에이스 텔레콤\nZoë\n")).phrases == ("에이스 텔레콤", "Zoë")
 

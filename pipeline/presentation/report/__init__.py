@@ -21,6 +21,7 @@ from pipeline.presentation.report.links import RecordingLink
 from pipeline.presentation.report.quality import load_forms, load_quality, quality_section
 from pipeline.presentation.report.charts import LINKS, bar_chart, day_label, esc, kpi, line_chart, strip_chart, table
 from pipeline.lake.storage import write_atomically
+from pipeline.exceptions import ConfigurationError
 
 __all__ = ["ReportFile", "render_report", "write_report"]
 
@@ -28,6 +29,7 @@ Query = Callable[[str], tuple[list[str], list[tuple]]]
 
 
 QUALITY_SHEET = "quality"
+MAX_DAYS = 3660  # every day of the range is a point of each daily chart: --from 0001-01-01 would be 3.65 million
 
 
 def _days(first: str, last: str) -> list[str]:
@@ -159,10 +161,14 @@ def _render(query: Query, start: date | None, end: date | None, dashboard: Dashb
     shown, a day without calls as 0 calls.
     """
     dashboard = dashboard or load_dashboard()
+    # isoformat, not %Y: strftime writes the year 1 as "1", which is no day and sorts after "0999"
     _, bounds = query("select min(dt), max(dt) from v_daily_overview" + _where(
-        start and f"{start:%Y-%m-%d}", end and f"{end:%Y-%m-%d}"))
-    first = f"{start:%Y-%m-%d}" if start else bounds[0][0]
-    last = f"{end:%Y-%m-%d}" if end else bounds[0][1]
+        start and start.isoformat(), end and end.isoformat()))
+    first = start.isoformat() if start else bounds[0][0]
+    last = end.isoformat() if end else bounds[0][1]
+    if first and last and (span := (date.fromisoformat(last) - date.fromisoformat(first)).days + 1) > MAX_DAYS:
+        raise ConfigurationError(f"the report would show {span:,} days ({first} to {last}); at most {MAX_DAYS:,} "
+                                 "(ten years): narrow --from/--to")
     days = _days(first, last) if first and last else []
     from pipeline.settings import Settings
 

@@ -114,7 +114,7 @@ JS = r"""
 
   function apply() {
     let shown = 0;
-    const phrase = search ? norm(search.value) : '  ';
+    const phrase = search ? norm(search.value.normalize('NFC')) : '  ';  // composed, as the search does
     for (const row of rows) {
       const ok = selects.every((s) => {
         if (!s.value) return true;

@@ -353,7 +353,7 @@ def form_card(cid: str, score: dict, answers: Sequence[dict], forms: dict[str, A
             evidence = (f'<a class="evidence" href="#call-{esc(cid)}" data-turn="{esc(cid)}-t{int(turn)}">'
                         f'{evidence}</a>')
         fail = ' <span class="cut-badge">automatic fail</span>' if a["automatic_fail"] else ""
-        points = "–" if a["not_applicable"] else f'{a["points"]} / {a["max_points"]}'
+        points = "–" if a["not_applicable"] else f'{fmt(a["points"])} / {fmt(a["max_points"])}'  # NULL: –
         rows.append(f'<tr data-question="{esc(a["question_id"])}"><td class="wrap">'
                     f'{esc(text.get(a["question_id"], a["question_id"]))}</td>'
                     f'<td class="wrap">{esc(_answer_text(form, a["question_id"], a["answer"]))}{fail}</td>'
