@@ -327,11 +327,26 @@ class WhisperTranscriber(Transcriber):
                            if window[0] <= p.stream_s < window[1]]
                 continue
             words += self._words(segment)
+        if self.prompt:
+            # A vocabulary must never cost speech: primed with it, Whisper sometimes skips a whole piece of real
+            # speech (a caller's every turn of a sample call). The voice activity found speech in each piece, so a
+            # piece left without a word is decoded again alone, without the prompt.
+            looping = set(looped)
+            bare = [(p.stream_s, p.stream_end_s) for p in stream.pieces
+                    if (p.stream_s, p.stream_end_s) not in looping
+                    and not any(p.stream_s - 0.05 <= w[0] < p.stream_end_s for w in words)]
+            if bare:
+                log.info("%d piece(s) got no words with the custom vocabulary: decoding them again without it",
+                         len(bare))
+                for _, segment in self._segments(stream.samples, bare, None):
+                    words += self._words(segment)
         for _, segment in self._segments(stream.samples, looped):
             words += self._words(segment)
         return sorted(words)
 
-    def _segments(self, samples: np.ndarray, clips: list[tuple[float, float]]):
+    _PROMPT = object()  # _segments' default: the custom vocabulary, if any
+
+    def _segments(self, samples: np.ndarray, clips: list[tuple[float, float]], prompt: object = _PROMPT):
         """(clip, segment) for each decoded clip, skipping those Whisper judges silent."""
         if not clips:
             return
@@ -343,7 +358,7 @@ class WhisperTranscriber(Transcriber):
             vad_filter=False,  # speech was found already, per channel
             word_timestamps=True,
             batch_size=BATCH_SIZE,
-            initial_prompt=self.prompt,
+            initial_prompt=self.prompt if prompt is WhisperTranscriber._PROMPT else prompt,
             # Greedy/beam decoding only: sampling would make a backfill differ from the night it replaces.
             temperature=0.0,
         )
