@@ -248,8 +248,7 @@ def query(
 ) -> None:
     """Query the lake with the same SQL Athena runs (transpiled to DuckDB locally)."""
     try:
-        if fmt not in ("table", "csv", "json"):
-            raise ConfigurationError(f"--format {fmt!r}: expected table, csv or json")
+        _check_format(fmt)
         if not sql.strip():
             raise ConfigurationError('the query is empty: give one SQL statement, e.g. '
                                      'aftercall query "select * from v_daily_overview"')
@@ -277,6 +276,11 @@ def _query(settings, sql: str) -> tuple[list[str], list[tuple]]:
     from pipeline.adapters.duckdb_engine import query as run_query
 
     return run_query(sql, settings.lake)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("table", "csv", "json"):
+        raise ConfigurationError(f"--format {fmt!r}: expected table, csv or json")
 
 
 def _emit(columns: list[str], rows: list[tuple], fmt: Literal["table", "csv", "json"] | str) -> None:
@@ -427,8 +431,7 @@ def search(
     from pipeline.analytics.search import COLUMNS, SearchQuery, search_sql
 
     try:
-        if fmt not in ("table", "csv", "json"):
-            raise ConfigurationError(f"--format {fmt!r}: expected table, csv or json")
+        _check_format(fmt)
         q = SearchQuery(phrase, _day(start, "--from") if start else None, _day(end, "--to") if end else None,
                         participant, agent, category, limit)
         settings = load_settings(lake=lake)

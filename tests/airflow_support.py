@@ -13,7 +13,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,32 @@ def wait_until_up(what: str, env: dict, port: int, log: Path, proc: subprocess.P
 
     wait_for("the API server and scheduler", up, timeout, log)
     wait_for("the DAG to be parsed", lambda: DAG_ID in cli(env, "dags", "list", "-o", "plain").stdout, 120, log)
+
+
+def api_token(home: Path, port: int) -> str:
+    """A bearer token of the simple auth manager's admin, as the UI gets one."""
+    users = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/auth/token", method="POST",
+                                     data=json.dumps({"username": "admin", "password": users["admin"]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.load(r)["access_token"]
+
+
+def trigger_like_the_ui(env: dict, port: int, logical_date: str, landed: Callable[[dict], bool]) -> str | None:
+    """POST a run as the UI does; None when SQLite was locked (a 500: nothing was written, try again).
+    On a 409 an earlier try landed after all: its run is the one ``landed`` picks from the DAG's runs."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v2/dags/{DAG_ID}/dagRuns", method="POST",
+        data=json.dumps({"logical_date": logical_date, "conf": {}}).encode(),
+        headers={"Content-Type": "application/json",
+                 "Authorization": f"Bearer {api_token(Path(env['AIRFLOW_HOME']), port)}"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as r:
+            return json.load(r)["dag_run_id"]
+    except urllib.error.HTTPError as exc:
+        if exc.code == 409:
+            return next(r["run_id"] for r in list_runs(env) if landed(r))
+        if exc.code >= 500:
+            return None
+        raise

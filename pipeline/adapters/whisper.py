@@ -332,9 +332,14 @@ class WhisperTranscriber(Transcriber):
             # speech (a caller's every turn of a sample call). The voice activity found speech in each piece, so a
             # piece left without a word is decoded again alone, without the prompt.
             looping = set(looped)
+            starts = sorted(w[0] for w in words)
+
+            def has_words(piece: Piece) -> bool:
+                i = bisect.bisect_left(starts, piece.stream_s - 0.05)
+                return i < len(starts) and starts[i] < piece.stream_end_s
+
             bare = [(p.stream_s, p.stream_end_s) for p in stream.pieces
-                    if (p.stream_s, p.stream_end_s) not in looping
-                    and not any(p.stream_s - 0.05 <= w[0] < p.stream_end_s for w in words)]
+                    if (p.stream_s, p.stream_end_s) not in looping and not has_words(p)]
             if bare:
                 log.info("%d piece(s) got no words with the custom vocabulary: decoding them again without it",
                          len(bare))

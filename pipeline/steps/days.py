@@ -77,6 +77,7 @@ def recording_day(folder_day: date, started: datetime | None, tz: str = DEFAULT_
 
 # --- the lake's zone: recorded once, at its first commit; a run with another zone is refused ---
 LAKE_META = "_aftercall.json"  # <lake>/_aftercall.json: {"timezone": "Asia/Seoul", ...}
+_RECORDED = f"recorded in {LAKE_META}"
 
 
 def _meta_path(settings) -> str:
@@ -102,21 +103,22 @@ def lake_zone(settings) -> tuple[str | None, str]:
         raise ConfigurationError(f"{_meta_path(settings)} is damaged ({str(exc)[:200]}): it names the time zone of "
                                  "the lake's days; restore it (or write {\"timezone\": \"<zone>\"})") from None
     if raw is not None:
-        return recorded, f"recorded in {LAKE_META}"
+        return recorded, _RECORDED
     root = settings.lake.rstrip("/")
     if store.list(f"{root}/_commits") or store.list(f"{root}/calls"):
         return DEFAULT_ZONE, "written before aftercall knew zones: UTC days"
     return None, "a new lake"
 
 
-def check_lake_zone(settings) -> None:
+def check_lake_zone(settings) -> tuple[str | None, str]:
     """Raise :class:`~pipeline.exceptions.LakeZoneMismatch` when the lake's days are in another zone than
-    ``AFTERCALL_TIMEZONE``."""
+    ``AFTERCALL_TIMEZONE``; else :func:`lake_zone`'s answer."""
     from pipeline.exceptions import LakeZoneMismatch
 
     recorded, how = lake_zone(settings)
     if recorded is not None and recorded != settings.timezone:
         raise LakeZoneMismatch(settings.lake, recorded, settings.timezone, how)
+    return recorded, how
 
 
 def record_lake_zone(settings) -> None:
@@ -125,10 +127,9 @@ def record_lake_zone(settings) -> None:
 
     from pipeline.wiring import build_store
 
-    check_lake_zone(settings)
-    store = build_store(settings)
-    if store.read_if_exists(_meta_path(settings)) is None:
-        store.write_bytes(_meta_path(settings), json.dumps(
+    _, how = check_lake_zone(settings)  # one read of the zone file per commit, not two
+    if how != _RECORDED:
+        build_store(settings).write_bytes(_meta_path(settings), json.dumps(
             {"timezone": settings.timezone, "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
              "note": "dt partitions are days in this zone; a run with another AFTERCALL_TIMEZONE is refused"},
             indent=1).encode())

@@ -5,18 +5,16 @@ with a logical date as the UI sends it. Every run succeeds and every good record
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from pipeline.adapters.duckdb_engine import query
-from tests.airflow_support import AIRFLOW, DAG_ID, ROOT, cli, free_port, list_runs, stop_all, wait_for, wait_until_up
+from tests.airflow_support import (AIRFLOW, DAG_ID, ROOT, cli, free_port, list_runs, stop_all, trigger_like_the_ui,
+                                   wait_for, wait_until_up)
 from tests.conftest import DAY_DIR
 
 pytestmark = pytest.mark.slow
@@ -55,32 +53,9 @@ def standalone(tmp_path, source):
         stop_all(proc, home)
 
 
-def _token(home: Path, port: int) -> str:
-    users = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/auth/token", method="POST",
-                                     data=json.dumps({"username": "admin", "password": users["admin"]}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as r:
-        return json.load(r)["access_token"]
-
-
 def _trigger_like_the_ui(env: dict, port: int, logical_date: str) -> str | None:
-    """POST a run as the UI does; None when SQLite was locked (a 500: nothing was written, try again)."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v2/dags/{DAG_ID}/dagRuns", method="POST",
-        data=json.dumps({"logical_date": logical_date, "conf": {}}).encode(),
-        headers={"Content-Type": "application/json",
-                 "Authorization": f"Bearer {_token(Path(env['AIRFLOW_HOME']), port)}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as r:
-            return json.load(r)["dag_run_id"]
-    except urllib.error.HTTPError as exc:
-        if exc.code == 409:  # an earlier try landed after all
-            return next(r["run_id"] for r in list_runs(env) if r["logical_date"].startswith(logical_date[:10])
-                        and not r["run_id"].startswith(("backfill__", "scheduled__")))
-        if exc.code >= 500:
-            return None
-        raise
+    return trigger_like_the_ui(env, port, logical_date, lambda r: r["logical_date"].startswith(logical_date[:10])
+                               and not r["run_id"].startswith(("backfill__", "scheduled__")))
 
 
 def test_backfill_two_days_on_a_real_scheduler(standalone):

@@ -14,8 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from datetime import datetime
 from zoneinfo import ZoneInfo
 from pathlib import Path
@@ -23,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.adapters.duckdb_engine import query
-from tests.airflow_support import AIRFLOW, DAG_ID, ROOT, cli, free_port, list_runs, stop_all, wait_for, wait_until_up
+from tests.airflow_support import (AIRFLOW, DAG_ID, ROOT, cli, free_port, list_runs, stop_all, trigger_like_the_ui,
+                                   wait_for, wait_until_up)
 from tests.conftest import DAY_DIR
 
 pytestmark = pytest.mark.slow
@@ -90,36 +89,13 @@ def seoul_standalone(tmp_path, sample_files):
         stop_all(proc, home)
 
 
-def _token(home: Path, port: int) -> str:
-    users = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/auth/token", method="POST",
-                                     data=json.dumps({"username": "admin", "password": users["admin"]}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as r:
-        return json.load(r)["access_token"]
-
-
 def _at(run: dict) -> datetime:
     return datetime.fromisoformat(run["logical_date"].replace("Z", "+00:00"))
 
 
 def _trigger(env: dict, port: int, logical_date: str) -> str | None:
-    """POST a run as the UI does; None when SQLite was locked (a 500: nothing was written, try again)."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v2/dags/{DAG_ID}/dagRuns", method="POST",
-        data=json.dumps({"logical_date": logical_date, "conf": {}}).encode(),
-        headers={"Content-Type": "application/json",
-                 "Authorization": f"Bearer {_token(Path(env['AIRFLOW_HOME']), port)}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as r:
-            return json.load(r)["dag_run_id"]
-    except urllib.error.HTTPError as exc:
-        if exc.code == 409:  # an earlier try landed after all
-            return next(r["run_id"] for r in list_runs(env)
-                        if _at(r) == datetime.fromisoformat(logical_date) and r["run_id"].startswith("manual__"))
-        if exc.code >= 500:
-            return None
-        raise
+    return trigger_like_the_ui(env, port, logical_date, lambda r: _at(r) == datetime.fromisoformat(logical_date)
+                               and r["run_id"].startswith("manual__"))
 
 
 def test_a_seoul_day_straddling_utc_midnight_is_processed_whole_and_once(seoul_standalone):

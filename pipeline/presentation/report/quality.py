@@ -297,19 +297,22 @@ def call_forms(query: Query, calls: Sequence[dict]) -> tuple[dict[str, list[dict
     ids = ", ".join(_literal(c["contact_id"]) for c in calls)
     days = [str(c["dt"]) for c in calls]
     where = f" where dt >= {_literal(min(days))} and dt <= {_literal(max(days))} and contact_id in ({ids})"
-    scores: dict[str, list[dict]] = defaultdict(list)
-    columns, rows = query(f"select contact_id, form, form_version, score_pct, passed, automatic_fail, "
-                          f"performance_category, pass_score, points, max_points from v_evaluation_scores{where}")
+    scores = _by_call(query, f"select contact_id, form, form_version, score_pct, passed, automatic_fail, "
+                             f"performance_category, pass_score, points, max_points from v_evaluation_scores{where}")
+    answers = _by_call(query, f"select contact_id, form, section_id, question_id, question_type, answer, value, "
+                              f"points, max_points, not_applicable, automatic_fail, evidence_turn, evidence "
+                              f"from evaluations{where}")
+    return scores, answers
+
+
+def _by_call(query: Query, sql: str) -> dict[str, list[dict]]:
+    """The rows of ``sql`` as dicts, grouped by their contact_id."""
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    columns, rows = query(sql)
     for r in rows:
         row = dict(zip(columns, r, strict=True))
-        scores[row["contact_id"]].append(row)
-    answers: dict[str, list[dict]] = defaultdict(list)
-    columns, rows = query(f"select contact_id, form, section_id, question_id, question_type, answer, value, points, "
-                          f"max_points, not_applicable, automatic_fail, evidence_turn, evidence from evaluations{where}")
-    for r in rows:
-        row = dict(zip(columns, r, strict=True))
-        answers[row["contact_id"]].append(row)
-    return dict(scores), dict(answers)
+        grouped[row["contact_id"]].append(row)
+    return dict(grouped)
 
 
 def _answer_text(form: Any, qid: str, answer: str | None) -> str:
