@@ -21,6 +21,7 @@ Definitions (also in docs/metrics.md):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Sequence
 
 from pipeline.steps.audio import Interval
@@ -80,14 +81,18 @@ def interruptions(interrupter: Sequence[Interval], other: Sequence[Interval],
     """
     cut_ins = []
     other = bridged(other)
+    other_held = [o_begin + INTERRUPT_HELD_S for o_begin, _ in other]
     allowed = None if starts is None else {round(s, 6) for s in starts}
     for begin, end in bridged(interrupter):
         if allowed is not None and round(begin, 6) not in allowed:
             continue
-        for o_begin, o_end in other:
+        # ``other`` is disjoint and sorted: only the last stretch begun INTERRUPT_HELD_S before ``begin`` can
+        # still be running at ``begin`` (bisected: no scan of every stretch per start).
+        k = bisect_right(other_held, begin) - 1
+        if k >= 0:
+            o_begin, o_end = other[k]
             if o_begin + INTERRUPT_HELD_S <= begin < o_end and min(o_end, end) - begin >= INTERRUPT_OVERLAP_S:
                 cut_ins.append(begin)
-                break
     return cut_ins
 
 
@@ -122,8 +127,10 @@ def subtract(intervals: Sequence[Interval], remove: Sequence[Interval]) -> list[
 def pauses(utterances: Sequence[Interval], words: Sequence[Interval]) -> list[Interval]:
     """The pauses between the words of each utterance (a word belongs to the utterance its middle falls in)."""
     gaps: list[Interval] = []
+    by_middle = sorted(words, key=lambda w: (w[0] + w[1]) / 2)  # bisected: a 100k-word call is not 10^10 steps
+    middles = [(w[0] + w[1]) / 2 for w in by_middle]
     for u_begin, u_end in utterances:
-        inside = sorted(w for w in words if u_begin <= (w[0] + w[1]) / 2 <= u_end)
+        inside = sorted(by_middle[bisect_left(middles, u_begin):bisect_right(middles, u_end)])
         spoken_to = inside[0][1] if inside else u_end
         for begin, end in inside[1:]:
             if begin > spoken_to:
