@@ -60,3 +60,46 @@ def test_a_lone_surrogate_in_a_turn_skips_that_file_only(tmp_path):
     summary = import_paths(Settings(lake=str(tmp_path / "lake")), [str(src)])
     assert summary.imported == {"2026-11-22": 1}
     assert [p for p, _ in summary.failed] == [str(bad)] and "turns.text" in summary.failed[0][1]
+
+
+def _transcribe_doc(contact: str) -> dict:
+    from pipeline.aws.transcript_format import render_transcribe
+    from pipeline.ports import Word
+
+    words = [Word("AGENT", 0.0, 1.0, "hello", 0.9), Word("CUSTOMER", 1.2, 2.0, "hi", 0.9),
+             Word("AGENT", 2.5, 4.0, "thanks", 0.9)]
+    doc = render_transcribe(words, contact)
+    doc["results"]["audio_segments"] = [
+        {"id": i, "transcript": w.text, "start_time": f"{w.begin_s:.3f}", "end_time": f"{w.end_s:.3f}",
+         "channel_label": "ch_1" if w.participant == "AGENT" else "ch_0", "items": []} for i, w in enumerate(words)]
+    return doc
+
+
+def _first_item(doc: dict) -> dict:
+    return doc["results"]["channel_labels"]["channels"][0]["items"][0]
+
+
+HOSTILE_TIMES = {  # before: each was imported, with NaN / inf / backwards talk times (or a third channel as customer)
+    "nan": (lambda d: _first_item(d).update(start_time="NaN"), "item start_time 'NaN' is not a time in the recording"),
+    "inf": (lambda d: d["results"]["audio_segments"][0].update(end_time="Infinity"),
+            "audio segment end_time 'Infinity' is not a time in the recording"),
+    "huge": (lambda d: _first_item(d).update(start_time="1e400"), "item start_time '1e400' is not a time"),
+    "backwards": (lambda d: _first_item(d).update(start_time="5.000"), "item ends (2 s) before it starts (5 s)"),
+    "channel": (lambda d: d["results"]["channel_labels"]["channels"].append(
+        {"channel_label": "ch_7", "items": [dict(_first_item(d))]}), "channel_label 'ch_7' is neither ch_0 nor ch_1"),
+}
+
+
+def test_hostile_times_and_channels_skip_their_file_with_a_reason(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "good_20261122T10:00_UTC.json").write_text(json.dumps(_transcribe_doc("00000001-1111-2222-3333-444444444444")))
+    for i, (name, (spoil, _)) in enumerate(HOSTILE_TIMES.items()):
+        doc = _transcribe_doc(f"0000002{i}-1111-2222-3333-444444444444")
+        spoil(doc)
+        (src / f"{name}_20261122T10:00_UTC.json").write_text(json.dumps(doc))
+    summary = import_paths(Settings(lake=str(tmp_path / "lake")), [str(src)])
+    assert summary.imported == {"2026-11-22": 1}
+    reasons = {Path(p).name.split("_")[0]: r for p, r in summary.failed}
+    for name, (_, message) in HOSTILE_TIMES.items():
+        assert message in reasons[name], (name, reasons.get(name))
