@@ -103,3 +103,23 @@ def test_hostile_times_and_channels_skip_their_file_with_a_reason(tmp_path):
     reasons = {Path(p).name.split("_")[0]: r for p, r in summary.failed}
     for name, (_, message) in HOSTILE_TIMES.items():
         assert message in reasons[name], (name, reasons.get(name))
+
+
+def test_a_100k_word_transcript_imports_in_seconds():
+    """Before: build_turns scanned all the other's words per word, metrics every utterance per utterance (hours)."""
+    import time
+
+    from pipeline.analytics.importers import import_document
+    from pipeline.aws.transcript_format import render_transcribe
+    from pipeline.ports import Word
+    from pipeline.wiring import Components, build_sentiment
+
+    n = 100_000
+    words = [Word("AGENT" if i % 2 else "CUSTOMER", i * 0.4, i * 0.4 + 0.5, "hello", 0.9) for i in range(n)]
+    doc = render_transcribe(words, "00000001-1111-2222-3333-444444444444")
+    settings = Settings()
+    started = time.monotonic()
+    call = import_document(doc, "/x/a_20261122T10:00_UTC.json", settings,
+                           Components(None, None, build_sentiment(settings)))[1]  # type: ignore[arg-type]
+    assert time.monotonic() - started < 120  # ~6 s here on a busy 2-core machine; before, hours
+    assert call["duration_s"] == round((n - 1) * 0.4 + 0.5, 3)
