@@ -14,6 +14,7 @@ from pipeline.exceptions import ConfigurationError
 __all__ = ["Settings", "load_settings", "SAMPLES_DIR", "ROOT_VOCABULARY_EXAMPLE"]
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+MAX_CALL_GAP_S = 600.0  # the slowest per-task rate of AWS calls a run accepts: one call every 10 minutes
 ROOT_VOCABULARY_EXAMPLE = Path(__file__).resolve().parent.parent / "vocabulary" / "sample.txt"  # for the samples
 
 
@@ -158,6 +159,18 @@ class Settings(BaseSettings):
             raise ValueError(f"AFTERCALL_TRANSCRIBE_START_TPS={self.transcribe_start_tps:g} per task × "
                              f"AFTERCALL_AWS_TASKS={self.aws_tasks} tasks exceeds the account's "
                              f"{self.transcribe_quota_tps:g} starts per second")
+        # A rate so low that a task waits longer than MAX_CALL_GAP_S between calls is a typo (0.00001 for 0.1, 1e-9),
+        # not a quota: refused here, not found as a hang, or as the OverflowError of sleep(1 / 1e-320) mid-run.
+        for variable, value, per_task in (
+                ("AFTERCALL_TRANSCRIBE_START_TPS", self.transcribe_start_tps, self.task_transcribe_tps)
+                if self.transcribe_start_tps else
+                ("AFTERCALL_TRANSCRIBE_QUOTA_TPS", self.transcribe_quota_tps, self.task_transcribe_tps),
+                ("AFTERCALL_COMPREHEND_QUOTA_TPS", self.comprehend_quota_tps, self.task_comprehend_tps)):
+            if per_task * MAX_CALL_GAP_S < 1 - 1e-9:  # (rounding: exactly one call every 600 s is fine)
+                share = "" if variable.endswith("START_TPS") else f" / AFTERCALL_AWS_TASKS={self.aws_tasks}"
+                raise ValueError(f"{variable}={value:g}{share} is {per_task:.3g} calls per second per task: "
+                                 f"at least one call every {MAX_CALL_GAP_S:.0f} s ({1 / MAX_CALL_GAP_S:.3g} per "
+                                 "second) per task is needed")
         if quota < self.aws_tasks:
             raise ValueError(f"AFTERCALL_AWS_TASKS={self.aws_tasks} tasks cannot share {quota} concurrent jobs: "
                              "lower AFTERCALL_AWS_TASKS (and the pool's slots)")

@@ -112,14 +112,18 @@ class SpeechStream:
     def __post_init__(self) -> None:
         self.starts = [p.stream_s for p in self.pieces]
 
-    def place(self, begin: float, end: float) -> tuple[Participant, float, float]:
-        """A word's stream times -> (participant, begin, end) in the recording, clamped to its piece."""
+    def owner(self, begin: float, end: float) -> int:
+        """The index of the piece a word's stream times belong to (its middle's; in a gap, the nearer piece's)."""
         middle = (begin + end) / 2
         i = max(0, bisect.bisect_right(self.starts, middle) - 1)
         # In the gap after piece i: the nearer piece owns the word.
         if i + 1 < len(self.pieces) and middle - self.pieces[i].stream_end_s > self.pieces[i + 1].stream_s - middle:
             i += 1
-        piece = self.pieces[i]
+        return i
+
+    def place(self, begin: float, end: float) -> tuple[Participant, float, float]:
+        """A word's stream times -> (participant, begin, end) in the recording, clamped to its piece."""
+        piece = self.pieces[self.owner(begin, end)]
         shift = piece.begin_s - piece.stream_s
         b = min(max(begin + shift, piece.begin_s), piece.end_s)
         e = min(max(end + shift, b), piece.end_s)
@@ -331,15 +335,12 @@ class WhisperTranscriber(Transcriber):
             # A vocabulary must never cost speech: primed with it, Whisper sometimes skips a whole piece of real
             # speech (a caller's every turn of a sample call). The voice activity found speech in each piece, so a
             # piece left without a word is decoded again alone, without the prompt.
+            # A piece's words are those place() gives it: a word Whisper starts early, in the gap before the piece,
+            # is still the piece's (counting by start alone decoded such a piece again: its words twice).
             looping = set(looped)
-            starts = sorted(w[0] for w in words)
-
-            def has_words(piece: Piece) -> bool:
-                i = bisect.bisect_left(starts, piece.stream_s - 0.05)
-                return i < len(starts) and starts[i] < piece.stream_end_s
-
-            bare = [(p.stream_s, p.stream_end_s) for p in stream.pieces
-                    if (p.stream_s, p.stream_end_s) not in looping and not has_words(p)]
+            worded = {stream.owner(w[0], w[1]) for w in words} if stream.pieces else set()
+            bare = [(p.stream_s, p.stream_end_s) for i, p in enumerate(stream.pieces)
+                    if (p.stream_s, p.stream_end_s) not in looping and i not in worded]
             if bare:
                 log.info("%d piece(s) got no words with the custom vocabulary: decoding them again without it",
                          len(bare))

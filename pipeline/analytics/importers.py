@@ -86,6 +86,21 @@ def _finite_only(constant: str) -> float:
     raise ValueError(f"{constant} is not a number this lake stores")  # NaN / Infinity: JSON has neither
 
 
+def _utf8_only(tables: Mapping[str, list[dict]]) -> None:
+    """Refuse text the lake cannot store: JSON may escape a lone surrogate (``"\\ud800"``), UTF-8 has none.
+
+    The error names the table and column only, never the text (a summary or a turn may hold PII)."""
+    for table, rows in tables.items():
+        for row in rows:
+            for column, value in row.items():
+                if isinstance(value, str):
+                    try:
+                        value.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise ValueError(f"{table}.{column} holds a lone surrogate (such as \\ud800 in the JSON), "
+                                         "which is not text") from None
+
+
 def _day(name: str, given: date | None, tz: str = "UTC") -> date:
     """``--date``, else the local day (``AFTERCALL_TIMEZONE``) of a Connect start stamp, else the date in the name."""
     if given:
@@ -315,6 +330,7 @@ def import_paths(settings: Settings, targets: Iterable[str], day: date | None = 
             if not isinstance(doc, dict):
                 raise ValueError(f"a JSON {type(doc).__name__}, not an object")
             dt, call, turns, raw = import_document(doc, path, settings, components, day)
+            _utf8_only({"calls": [call], "turns": turns, "turns_raw": raw})  # else the whole day's write fails
         except (ConfigurationError, InfrastructureError):
             raise  # a service or the settings failed, not this file
         except Exception as exc:  # whatever shape a file has, it costs only itself

@@ -10,6 +10,7 @@ Call Analytics output is ``Transcript[{ParticipantRole, Items: [{BeginOffsetMill
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +21,25 @@ __all__ = ["call_summary", "parse_call_analytics", "parse_transcribe", "parse_ut
 
 
 def _participant_of_channel(label: str, agent_channel: int) -> Participant:
-    return "AGENT" if int(label.rsplit("_", 1)[-1]) == agent_channel else "CUSTOMER"
+    if label not in ("ch_0", "ch_1"):  # ChannelIdentification is two channels: a third is no customer
+        shown = repr(label) if len(repr(label)) <= 40 else repr(label)[:37] + "..."
+        raise ValueError(f"channel_label {shown} is neither ch_0 nor ch_1")
+    return "AGENT" if int(label[-1]) == agent_channel else "CUSTOMER"
+
+
+def _seconds(value: Any, what: str) -> float:
+    """A time of the file in seconds: Transcribe writes them as strings, and float() reads "NaN" and "-Infinity"."""
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{what} {str(value)[:20]!r} is not a time in the recording")
+    return seconds
+
+
+def _span(item: dict[str, Any], what: str) -> tuple[float, float]:
+    begin, end = _seconds(item["start_time"], f"{what} start_time"), _seconds(item["end_time"], f"{what} end_time")
+    if end < begin:
+        raise ValueError(f"{what} ends ({end:g} s) before it starts ({begin:g} s)")
+    return begin, end
 
 
 def _words(items: Iterable[dict[str, Any]], who) -> list[Word]:
@@ -32,7 +51,8 @@ def _words(items: Iterable[dict[str, Any]], who) -> list[Word]:
             if words:
                 words[-1] = words[-1].glued(best["content"])
             continue
-        words.append(Word(who(item), round(float(item["start_time"]), 3), round(float(item["end_time"]), 3),
+        begin, end = _span(item, "item")
+        words.append(Word(who(item), round(begin, 3), round(end, 3),
                           best["content"], round(float(best.get("confidence") or 0.0), 4)))
     return words
 
@@ -49,14 +69,14 @@ def parse_transcribe(doc: dict[str, Any], agent_channel: int = 1, agent_speaker:
     items = results.get("items", [])
     if results.get("speaker_labels") or any("speaker_label" in i for i in items):
         speakers: list[tuple[float, float, str]] = [
-            (float(s["start_time"]), float(s["end_time"]), s["speaker_label"])
+            (*_span(s, "speaker segment"), s["speaker_label"])
             for s in (results.get("speaker_labels") or {}).get("segments", [])
         ]
 
         def who(item: dict[str, Any]) -> Participant:
             label = item.get("speaker_label")
             if label is None:
-                t = float(item["start_time"])
+                t = _seconds(item["start_time"], "item start_time")
                 label = next((s for b, e, s in speakers if b <= t <= e), agent_speaker)
             return "AGENT" if label == agent_speaker else "CUSTOMER"
 
@@ -80,7 +100,7 @@ def parse_utterances(doc: dict[str, Any], agent_channel: int = 1,
             who = _participant_of_channel(seg["channel_label"], agent_channel)
         else:
             who = "AGENT" if seg.get("speaker_label") == agent_speaker else "CUSTOMER"
-        spans[who].append((float(seg["start_time"]), float(seg["end_time"])))
+        spans[who].append(_span(seg, "audio segment"))
     return {p: sorted(v) for p, v in spans.items()}
 
 

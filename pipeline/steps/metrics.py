@@ -21,6 +21,7 @@ Definitions (also in docs/metrics.md):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Sequence
 
 from pipeline.steps.audio import Interval
@@ -80,14 +81,18 @@ def interruptions(interrupter: Sequence[Interval], other: Sequence[Interval],
     """
     cut_ins = []
     other = bridged(other)
+    other_held = [o_begin + INTERRUPT_HELD_S for o_begin, _ in other]
     allowed = None if starts is None else {round(s, 6) for s in starts}
     for begin, end in bridged(interrupter):
         if allowed is not None and round(begin, 6) not in allowed:
             continue
-        for o_begin, o_end in other:
+        # ``other`` is disjoint and sorted: only the last stretch begun INTERRUPT_HELD_S before ``begin`` can
+        # still be running at ``begin`` (bisected: no scan of every stretch per start).
+        k = bisect_right(other_held, begin) - 1
+        if k >= 0:
+            o_begin, o_end = other[k]
             if o_begin + INTERRUPT_HELD_S <= begin < o_end and min(o_end, end) - begin >= INTERRUPT_OVERLAP_S:
                 cut_ins.append(begin)
-                break
     return cut_ins
 
 
@@ -106,11 +111,13 @@ def subtract(intervals: Sequence[Interval], remove: Sequence[Interval]) -> list[
     """``intervals`` (merged) without the times of ``remove``."""
     out: list[Interval] = []
     cuts = union(remove)
+    cut_ends = [c_end for _, c_end in cuts]
     for begin, end in union(intervals):
         cursor = begin
-        for c_begin, c_end in cuts:
-            if c_end <= cursor or c_begin >= end:
-                continue
+        for k in range(bisect_right(cut_ends, begin), len(cuts)):  # disjoint, sorted: from the first ending after
+            c_begin, c_end = cuts[k]
+            if c_begin >= end:
+                break
             if c_begin > cursor:
                 out.append((cursor, c_begin))
             cursor = max(cursor, c_end)
@@ -122,8 +129,10 @@ def subtract(intervals: Sequence[Interval], remove: Sequence[Interval]) -> list[
 def pauses(utterances: Sequence[Interval], words: Sequence[Interval]) -> list[Interval]:
     """The pauses between the words of each utterance (a word belongs to the utterance its middle falls in)."""
     gaps: list[Interval] = []
+    by_middle = sorted(words, key=lambda w: (w[0] + w[1]) / 2)  # bisected: a 100k-word call is not 10^10 steps
+    middles = [(w[0] + w[1]) / 2 for w in by_middle]
     for u_begin, u_end in utterances:
-        inside = sorted(w for w in words if u_begin <= (w[0] + w[1]) / 2 <= u_end)
+        inside = sorted(by_middle[bisect_left(middles, u_begin):bisect_right(middles, u_end)])
         spoken_to = inside[0][1] if inside else u_end
         for begin, end in inside[1:]:
             if begin > spoken_to:
@@ -143,7 +152,20 @@ def yielded_pauses(utterances: Sequence[Interval], words: Sequence[Interval],
     falls in.
     """
     other = bridged(other_words)
-    return [(b, e) for b, e in pauses(utterances, words) if any(o_b <= b < o_e for o_b, o_e in other)]
+    other_begins = [o_b for o_b, _ in other]  # disjoint, sorted: only the last begun by ``b`` may hold it
+
+    def spoken_into(b: float) -> bool:
+        k = bisect_right(other_begins, b) - 1
+        return k >= 0 and b < other[k][1]
+
+    return [(b, e) for b, e in pauses(utterances, words) if spoken_into(b)]
+
+
+def _while_begun(intervals: Sequence[Interval], start: int, before: float):
+    for k in range(start, len(intervals)):
+        if intervals[k][0] >= before:
+            return
+        yield intervals[k]
 
 
 def speech_tracks(spans: dict[str, list[Interval]],
@@ -163,7 +185,9 @@ def speech_tracks(spans: dict[str, list[Interval]],
             continue
         theirs = bridged(word_times.get(other, []))
         yielded = yielded_pauses(own, word_times.get(p, []), word_times.get(other, []))
-        listened = [(max(b, ob), min(e, oe)) for b, e in yielded for ob, oe in theirs if min(e, oe) > max(b, ob)]
+        their_ends = [oe for _, oe in theirs]  # disjoint, sorted: from the first that ends after b, while begun by e
+        listened = [(max(b, ob), min(e, oe)) for b, e in yielded
+                    for ob, oe in _while_begun(theirs, bisect_right(their_ends, b), e) if min(e, oe) > max(b, ob)]
         # A silence of both over 3 s inside an utterance ("One moment." ... "Alright") is non-talk, not talk.
         silent = [(b, e) for b, e in subtract(pauses(own, word_times.get(p, [])), theirs) if e - b > NON_TALK_MIN_S]
         tracks[p] = (subtract(own, listened + silent), subtract(own, yielded + silent))

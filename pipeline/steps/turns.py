@@ -18,6 +18,9 @@ the turn's own words or into the participant's neighbouring turns.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from itertools import accumulate
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -60,7 +63,7 @@ def build_turns(words: Sequence[Word]) -> list[Turn]:
     spoken = [w for w in words if w.text.strip()]
     for participant in ("AGENT", "CUSTOMER"):
         own = sorted((w for w in spoken if w.participant == participant), key=lambda w: w.begin_s)
-        other = [(w.begin_s, w.end_s) for w in spoken if w.participant != participant]
+        other = _Others(sorted((w.begin_s, w.end_s) for w in spoken if w.participant != participant))
         current: Turn | None = None
         for word in own:
             if current is None or _ends_turn(current, word.begin_s, other):
@@ -70,16 +73,32 @@ def build_turns(words: Sequence[Word]) -> list[Turn]:
     return sorted(turns, key=lambda t: (t.begin_s, t.participant))
 
 
-def _ends_turn(turn: Turn, next_begin: float, other: list[tuple[float, float]]) -> bool:
+class _Others:
+    """The other participant's words sorted by start, bisected (a scan of all of them per word was quadratic:
+    a 100,000-word call took hours)."""
+
+    def __init__(self, spans: list[tuple[float, float]]) -> None:
+        self.begins = [b for b, _ in spans]
+        self.ends_so_far = list(accumulate((e for _, e in spans), max))  # the latest end among the first k words
+
+    def begins_in(self, low: float, high: float) -> bool:
+        """Some word begins in [low, high)."""
+        return bisect_left(self.begins, high) > bisect_left(self.begins, low)
+
+    def speaks_in(self, low: float, high: float) -> bool:
+        """Some word overlaps (low, high): begins before ``high`` and ends after ``low``."""
+        k = bisect_left(self.begins, high)
+        return k > 0 and self.ends_so_far[k - 1] > low
+
+
+def _ends_turn(turn: Turn, next_begin: float, other: _Others) -> bool:
     pause_begin = turn.end_s
     pause = next_begin - pause_begin
     if pause > TURN_PAUSE_S:
         return True
     if pause < REPLY_PAUSE_S:
         return False
-    cut_in = any(turn.begin_s <= b < pause_begin for b, _ in other)
-    other_silent = not any(b < next_begin and e > pause_begin for b, e in other)
-    return cut_in and other_silent
+    return other.begins_in(turn.begin_s, pause_begin) and not other.speaks_in(pause_begin, next_begin)
 
 
 def align_to_speech(turns: Sequence[Turn], speech: dict[str, Sequence[tuple[float, float]]]) -> None:

@@ -113,3 +113,37 @@ def test_a_window_that_loops_is_decoded_again_piece_by_piece_and_silence_is_drop
     words = [w[2] for w in whisper.decode(stream)]
     assert whisper.pipeline.asked[1] == [(p.stream_s, p.stream_end_s) for p in stream.pieces]
     assert words == ["hello", "there", "thanks", "bye"]
+
+
+def test_a_word_whisper_starts_in_the_gap_before_its_piece_keeps_that_piece_from_a_second_decode():
+    """The vocabulary fallback re-decodes pieces without words. A word whose start Whisper put 0.2 s early, in the
+    gap before the customer's piece, was not counted as that piece's: the piece was decoded again without the
+    prompt and the caller's word came out twice (overlapping). Ownership is now place()'s: the word's middle."""
+    from types import SimpleNamespace as NS
+
+    from pipeline.adapters.whisper import WhisperTranscriber
+
+    rate = 16000
+    stream = pack({"AGENT": [(0, 3 * rate)], "CUSTOMER": [(10 * rate, 13 * rate)]},
+                  {p: np.full(20 * rate, 0.1, np.float32) for p in ("AGENT", "CUSTOMER")})
+    early = stream.pieces[1].stream_s - 0.2
+
+    def word(start, end, text):
+        return NS(start=start, end=end, word=text, probability=0.9)
+
+    class Pipeline:
+        calls: list = []
+
+        def transcribe(self, samples, *, clip_timestamps, initial_prompt=None, **options):
+            self.calls.append(initial_prompt)
+            found = ([word(0.5, 1.0, "hello"), word(early, early + 0.8, "Acme")] if initial_prompt else
+                     [word(c["start"] + 0.1, c["start"] + 0.6, "again") for c in clip_timestamps])
+            return iter([NS(start=found[0].start, compression_ratio=1.0, no_speech_prob=0.0, avg_logprob=-0.1,
+                            words=found, text="x")] if found else []), None
+
+    t = WhisperTranscriber.__new__(WhisperTranscriber)
+    t.language, t.beam_size, t.pipeline, t.prompt = "en", 1, Pipeline(), "Acme Telecom"
+    assert [w[2] for w in t.decode(stream)] == ["hello", "Acme"]
+    assert t.pipeline.calls == ["Acme Telecom"]  # no second, prompt-less decode
+    empty = pack({"AGENT": [], "CUSTOMER": []}, {p: np.zeros(rate, np.float32) for p in ("AGENT", "CUSTOMER")})
+    assert t.decode(empty) == []  # no pieces: nothing decoded, no error
