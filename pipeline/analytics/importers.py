@@ -33,7 +33,8 @@ from pipeline.aws.transcript_format import call_summary, parse_transcribe, parse
 from pipeline.steps.days import local_day, zone
 from pipeline.steps.discovery import parse_recording_name
 from pipeline.exceptions import AftercallError, ConfigurationError, InfrastructureError
-from pipeline.steps.metrics import cut_ins, non_talk_time, overlap_time, speech_tracks, talk_time
+from pipeline.steps.metrics import (REDACTED, TimedWord, non_talk_time, overlap_time, segment_cut_ins, speech_tracks,
+                                   talk_speed, talk_time)
 from pipeline.analytics.pii import redact
 from pipeline.ports import Transcript, Word
 from pipeline.steps.process import language_rows, summary_text
@@ -132,18 +133,20 @@ def _base(contact_id: str, uri: str, name: str, duration_s: float) -> dict:
 
 
 def conversation_metrics(spans: dict[str, list[tuple[float, float]]], words: dict[str, int],
-                         duration_s: float,
-                         word_times: dict[str, list[tuple[float, float]]] | None = None) -> dict[str, Any]:
+                         duration_s: float, spoken: dict[str, list[TimedWord]]) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """Talk time, non-talk time, overlap, interruptions and talk speed from each participant's utterances.
 
     Call Analytics' definitions on a transcript: talk is the utterances' time (pauses inside an
     utterance count, as they do in Call Analytics, where summing word durations undercounts by 10-20 %)
-    less what the other said while the participant listened (:func:`speech_tracks`), talk speed is words
-    per minute of that talk time, and the interruption rule of :mod:`pipeline.steps.metrics` runs on the floor.
+    less what the other said while the participant listened (:func:`speech_tracks`); talk speed is words
+    per minute of that talk time where the words were not redacted (:func:`talk_speed`); interruptions are
+    the segments' overlaps Call Analytics counts (:func:`segment_cut_ins`). ``spoken``: each participant's
+    timed words with their text. Returns the call's columns and each participant's interruption starts.
     """
+    word_times = {p: [(b, e) for b, e, _ in spoken.get(p, [])] for p in ("AGENT", "CUSTOMER")}
     tracks = speech_tracks(spans, word_times)
     agent, customer = tracks["AGENT"][0], tracks["CUSTOMER"][0]
-    cut_in = cut_ins(spans, word_times)
+    cut_in = segment_cut_ins(spans, spoken)
     out: dict[str, Any] = {
         "non_talk_s": round(non_talk_time(agent, customer, duration_s), 3),
         "overlap_s": round(overlap_time(agent, customer), 3),
@@ -151,10 +154,10 @@ def conversation_metrics(spans: dict[str, list[tuple[float, float]]], words: dic
         "customer_interruptions": len(cut_in["CUSTOMER"]),
     }
     for p, own in (("agent", agent), ("customer", customer)):
-        seconds = talk_time(own)
-        out[f"{p}_talk_s"] = round(seconds, 3)
-        out[f"{p}_wpm"] = round(words.get(p.upper(), 0) / seconds * 60, 1) if seconds > 0 else None
-    return out
+        out[f"{p}_talk_s"] = round(talk_time(own), 3)
+        redacted = [(b, e) for b, e, t in spoken.get(p.upper(), []) if t.strip().rstrip(".,?!") == REDACTED]
+        out[f"{p}_wpm"] = talk_speed(own, words.get(p.upper(), 0), redacted)
+    return out, cut_in
 
 
 def _from_transcribe(doc, uri, name, settings: Settings, components: Components) -> tuple[dict, list, list]:
@@ -167,10 +170,10 @@ def _from_transcribe(doc, uri, name, settings: Settings, components: Components)
     transcript = Transcript(words, settings.language_code, "amazon-transcribe (imported)")
     turns, raw = language_rows(call, transcript, components, duration, None)
     counts = {p: sum(w.participant == p for w in words) for p in ("AGENT", "CUSTOMER")}
-    times = {p: [(w.begin_s, w.end_s) for w in words if w.participant == p] for p in ("AGENT", "CUSTOMER")}
-    call.update(conversation_metrics(spans, counts, duration, times))  # after language_rows: the utterances' win
+    spoken = {p: [(w.begin_s, w.end_s, w.text) for w in words if w.participant == p] for p in ("AGENT", "CUSTOMER")}
+    metrics, cut_in = conversation_metrics(spans, counts, duration, spoken)
+    call.update(metrics)  # after language_rows: the utterances' win
     # One interruption definition for the call and its turns (computed once per participant, not per turn).
-    cut_in = cut_ins(spans, times)
     for t in turns:
         t["is_interruption"] = any(t["begin_s"] - 0.5 <= c < t["end_s"] for c in cut_in[t["participant"]])
     return call, turns, raw
@@ -256,17 +259,19 @@ def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tup
     if not all(k in cc for k in ("TalkTime", "NonTalkTime", "Interruptions", "TalkSpeed")):
         # The service computed none (or not all) of them: the same definitions as for plain Transcribe output.
         spans: dict[str, list[tuple[float, float]]] = {"AGENT": [], "CUSTOMER": []}
-        times: dict[str, list[tuple[float, float]]] = {"AGENT": [], "CUSTOMER": []}
+        spoken: dict[str, list[TimedWord]] = {"AGENT": [], "CUSTOMER": []}
         counts = {"AGENT": 0, "CUSTOMER": 0}
         for r, seg in zip(rows, segments):
             if r["participant"] in spans:
                 spans[r["participant"]].append((r["begin_s"], r["end_s"]))
                 counts[r["participant"]] += r["word_count"]
-                times[r["participant"]] += [(i["BeginOffsetMillis"] / 1000, i["EndOffsetMillis"] / 1000)
-                                            for i in seg.get("Items", []) if i.get("Type", "pronunciation") ==
-                                            "pronunciation" and "BeginOffsetMillis" in i and "EndOffsetMillis" in i]
-        call.update(conversation_metrics(spans, counts, duration, times))
-        cut_in = cut_ins(spans, times)
+                timed = [(i["BeginOffsetMillis"] / 1000, i["EndOffsetMillis"] / 1000, str(i.get("Content", "")))
+                         for i in seg.get("Items", []) if i.get("Type", "pronunciation") == "pronunciation"
+                         and "BeginOffsetMillis" in i and "EndOffsetMillis" in i]
+                # A segment without timed words is one word spanning it, so its text still tells a backchannel.
+                spoken[r["participant"]] += timed or [(r["begin_s"], r["end_s"], seg.get("Content") or "")]
+        metrics, cut_in = conversation_metrics(spans, counts, duration, spoken)
+        call.update(metrics)
         for r in rows:
             r["is_interruption"] = r["begin_s"] in cut_in.get(r["participant"], [])
     return call, rows, raw

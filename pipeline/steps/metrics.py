@@ -17,6 +17,11 @@ Definitions (also in docs/metrics.md):
   (:func:`cut_ins`): a pause spent listening to the other is not the speaker's, and speech resumes there
   without starting anew; ``turns.is_interruption`` flags the interrupting turns and the call's counts
   are their number. Without one (acoustic-only runs) it runs on the speech intervals.
+
+A transcript without its audio (an imported Transcribe or Call Analytics file) holds segments, not speech:
+there interruptions are counted as Call Analytics counts them (:func:`segment_cut_ins`, the durations it
+reports are the segments' overlaps), and talk speed is measured on the words that were not redacted
+(:func:`talk_speed`).
 """
 
 from __future__ import annotations
@@ -26,13 +31,24 @@ from collections.abc import Collection, Sequence
 
 from pipeline.steps.audio import Interval
 
-__all__ = ["NON_TALK_MIN_S", "bridged", "cut_ins", "interruptions", "non_talk_time", "overlap_time", "pauses",
-           "speech_tracks", "subtract", "talk_time", "union", "yielded_pauses"]
+__all__ = ["BACKCHANNELS", "NON_TALK_MIN_S", "REDACTED", "SEGMENT_OVERLAP_S", "TimedWord", "bridged", "cut_ins", "interruptions",
+           "non_talk_time", "overlap_time", "pauses", "segment_cut_ins", "speech_tracks", "subtract", "talk_speed",
+           "talk_time", "union", "yielded_pauses"]
 
 NON_TALK_MIN_S = 3.0
 INTERRUPT_HELD_S = 0.5  # the interrupted participant was already this far into speaking
 INTERRUPT_OVERLAP_S = 0.5  # ...and both talk together at least this long
 CONTINUES_S = 0.3  # a participant's speech resuming within this gap continues the same stretch
+# Call Analytics on a transcript: every interruption it reports on the public outputs lasts 2.1 s or more, each
+# the overlap of the two segments; overlaps under 2 s ("Okay, perfect" over "thank you") are not counted.
+SEGMENT_OVERLAP_S = 2.0
+# Listener tokens: an overlap in which the interrupter says only these is listening, not taking the floor.
+# Fillers ("uh", "um") are not among them: they start a turn (the 183 s call's "Uh" at 18.7 s is counted).
+BACKCHANNELS = frozenset({"mm", "mhm", "mmhm", "hmm", "uh-huh", "huh", "ah", "oh", "yeah", "yes", "yep", "yup",
+                          "okay", "ok", "right", "alright", "sure"})
+REDACTED = "[PII]"  # Transcribe's mark for a redacted stretch (one item, however many words were said)
+
+TimedWord = tuple[float, float, str]
 
 
 def talk_time(intervals: Sequence[Interval]) -> float:
@@ -204,3 +220,54 @@ def cut_ins(spans: dict[str, list[Interval]], word_times: dict[str, list[Interva
     floor = {p: f for p, (_, f) in speech_tracks(spans, word_times).items()}
     return {p: interruptions(floor[p], floor[other], [b for b, _ in union(spans.get(p, []))])
             for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT"))}
+
+
+def _tokens(words: Sequence[TimedWord]) -> list[str]:
+    text = " ".join(t for _, _, t in words).lower().replace("uh huh", "uh-huh").replace("mm hmm", "mhm")
+    return [t for t in (w.strip(".,?!;:\"'") for w in text.split()) if t]
+
+
+def segment_cut_ins(spans: dict[str, list[Interval]], words: dict[str, list[TimedWord]]) -> dict[str, list[float]]:
+    """Each participant's interruptions of the other on a transcript's segments, as Call Analytics counts them.
+
+    X interrupts where one of X's stretches (its segments, gaps up to :data:`CONTINUES_S` closed: a second
+    sentence continues the first) begins after a stretch of the other's has begun and before it ends, the two
+    overlap for at least :data:`SEGMENT_OVERLAP_S`, and X's words in the overlap are not only backchannels
+    (:data:`BACKCHANNELS`). ``words``: each participant's timed words with their text; a segment without timed
+    words may be given as one word spanning it.
+    """
+    out: dict[str, list[float]] = {}
+    for p, other in (("AGENT", "CUSTOMER"), ("CUSTOMER", "AGENT")):
+        theirs = bridged(spans.get(other, []))
+        their_begins = [b for b, _ in theirs]
+        own_words = sorted(words.get(p, []))
+        word_begins = [b for b, _, _ in own_words]
+        found = []
+        for begin, end in bridged(spans.get(p, [])):
+            k = bisect_left(their_begins, begin) - 1  # the last of theirs begun strictly before
+            if k < 0 or begin >= theirs[k][1]:
+                continue
+            overlap_end = min(end, theirs[k][1])
+            if overlap_end - begin < SEGMENT_OVERLAP_S:
+                continue
+            said = own_words[bisect_left(word_begins, begin - 0.05):bisect_left(word_begins, overlap_end)]
+            tokens = _tokens(said)
+            if tokens and all(t in BACKCHANNELS for t in tokens):
+                continue
+            found.append(begin)
+        out[p] = found
+    return out
+
+
+def talk_speed(talk: Sequence[Interval], words: int, redacted: Sequence[Interval] = ()) -> float | None:
+    """Words per minute of ``talk``, measured where the words are known.
+
+    ``redacted``: the times of redacted items (:data:`REDACTED`, counted among ``words``). Each stands for
+    however many words were said in its time (a spelled name, an address), so its time and the item are left
+    out: redaction does not make the speaker slower.
+    """
+    seconds = talk_time(subtract(talk, redacted)) if redacted else talk_time(talk)
+    known = words - len(redacted)
+    if seconds <= 0 or (known <= 0 and redacted):
+        return None
+    return round(known / seconds * 60, 1)

@@ -203,10 +203,10 @@ def _service(doc: dict) -> dict:
 
 
 def _within(call: dict, want: dict) -> None:
-    for key in ("agent_talk_s", "customer_talk_s", "non_talk_s"):
-        assert abs(call[key] - want[key]) <= 1.5, (key, call[key], want[key])
-    for key in ("agent_wpm", "customer_wpm"):
+    """The tolerances of issues #14 and #24: talk time and talk speed 10 %, non-talk 1.5 s, interruptions ±1."""
+    for key in ("agent_talk_s", "customer_talk_s", "agent_wpm", "customer_wpm"):
         assert call[key] == pytest.approx(want[key], rel=0.10), (key, call[key], want[key])
+    assert abs(call["non_talk_s"] - want["non_talk_s"]) <= 1.5, (call["non_talk_s"], want["non_talk_s"])
     for key in ("agent_interruptions", "customer_interruptions"):
         assert abs(call[key] - want[key]) <= 1, (key, call[key], want[key])
 
@@ -259,10 +259,7 @@ def test_the_279_s_example_call_keeps_the_service_metrics_when_it_has_them():
 
 
 @pytest.mark.parametrize("path", ["standard-transcribe", "call-analytics-without-characteristics"])
-def test_the_279_s_example_call_from_its_words_finds_the_services_non_talk_time(path):
-    """Only what agrees is asserted here: talk time (agent 162.5 s against 158.1, customer 110.8 against 108.1),
-    the customer's talk speed (97 against 115 wpm) and interruptions (8 / 4 against 4 / 0) do not, yet
-    (docs/metrics.md, "What still differs")."""
+def test_the_279_s_example_call_matches_call_analytics_from_its_words(path):
     want = _service(EXAMPLE_279)
     if path == "standard-transcribe":
         doc = _call_analytics_as_standard_transcribe(EXAMPLE_279)
@@ -271,6 +268,23 @@ def test_the_279_s_example_call_from_its_words_finds_the_services_non_talk_time(
         del doc["ConversationCharacteristics"]
     call = _import(doc)
     print(path, {k: call[k] for k in want}, "against", want)
+    _within(call, want)
     # The agent's "One moment." and 7.69 s of silence on both sides before "Alright": non-talk, as the service has it.
-    assert abs(call["non_talk_s"] - want["non_talk_s"]) <= 1.5 and call["non_talk_s"] > 7
-    assert call["agent_wpm"] == pytest.approx(want["agent_wpm"], rel=0.10)
+    assert call["non_talk_s"] == pytest.approx(7.69, abs=0.05)
+    # 16 redacted items (27 s: a spelled name, an address) are left out of the customer's talk speed: counted as
+    # one word each they gave 97 words a minute against the service's 115.
+    assert call["customer_wpm"] > 110
+    # Three of the service's four agent interruptions are found where it found them (133.4, 163.2, 169.8 s).
+    turns = import_document(doc, f"/imports/{NAME}", Settings(),
+                            Components(None, None, build_sentiment(Settings())))[2]  # type: ignore[arg-type]
+    flagged = {round(t["begin_s"], 1) for t in turns if t["is_interruption"] and t["participant"] == "AGENT"}
+    assert {133.4, 163.2, 169.8} <= flagged, flagged
+
+
+@pytest.mark.parametrize("doc", [EXAMPLE_CALL, EXAMPLE_279, CONTACT_LENS], ids=["183s", "279s", "contact-lens"])
+def test_every_public_example_is_within_the_tolerances_through_standard_transcribe_output(doc):
+    """The rule is one for all the examples: none is tuned apart (fixtures/call_analytics/README.md)."""
+    want = _service(doc)
+    std = _standard_transcribe(doc) if doc is CONTACT_LENS else _call_analytics_as_standard_transcribe(doc)
+    call = _import(std)
+    _within(call, want)

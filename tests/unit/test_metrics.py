@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from pipeline.steps.audio import frame_levels_db, loudness_score, speech_intervals
-from pipeline.steps.metrics import interruptions, non_talk_time, overlap_time, talk_time, union
+from pipeline.steps.metrics import (interruptions, non_talk_time, overlap_time, segment_cut_ins, talk_speed, talk_time,
+                                   union)
 
 
 def test_non_talk_counts_only_silences_over_three_seconds_including_edges():
@@ -100,3 +101,43 @@ def test_metrics_of_a_100k_word_call_take_seconds_not_hours():
     assert time.monotonic() - started < 60  # ~8 s here on a busy 2-core machine; before, hours
     assert cuts["AGENT"] == [] and len(cuts["CUSTOMER"]) == n // 2
     assert len(tracks["AGENT"][0]) == n // 2 and len(tracks["CUSTOMER"][1]) == n // 2
+
+
+# --- Call Analytics' rule on a transcript's segments (imports without audio) ---
+
+
+def _words(*items):
+    return [(b, e, t) for b, e, t in items]
+
+
+def test_a_segment_overlapping_the_other_for_two_seconds_with_words_of_its_own_is_a_cut_in():
+    spans = {"CUSTOMER": [(0.0, 10.0)], "AGENT": [(6.0, 12.0)]}
+    words = {"CUSTOMER": _words((0.0, 9.9, "story")), "AGENT": _words((6.0, 6.5, "Sorry"), (6.5, 7.0, "to"))}
+    assert segment_cut_ins(spans, words) == {"AGENT": [6.0], "CUSTOMER": []}
+
+
+def test_backchannels_only_or_under_two_seconds_of_overlap_are_not_cut_ins():
+    spans = {"CUSTOMER": [(0.0, 10.0)], "AGENT": [(6.0, 12.0)]}
+    only_listening = {"CUSTOMER": [], "AGENT": _words((6.0, 6.4, "Mhm."), (7.0, 7.3, "Okay,"), (8.0, 8.3, "yeah"),
+                                                      (10.5, 11.0, "So"))}
+    assert segment_cut_ins(spans, only_listening)["AGENT"] == []
+    short = {"CUSTOMER": [(0.0, 10.0)], "AGENT": [(8.2, 12.0)]}  # 1.8 s together
+    assert segment_cut_ins(short, {"AGENT": _words((8.2, 8.6, "Right"), (8.6, 9.0, "so"))})["AGENT"] == []
+    # A filler is no backchannel: "Uh" starts a turn (the 183 s call's cut-in at 18.7 s).
+    assert segment_cut_ins(spans, {"AGENT": _words((6.0, 6.6, "Uh"))})["AGENT"] == [6.0]
+
+
+def test_a_second_sentence_continues_the_first_and_starting_first_is_no_cut_in():
+    spans = {"CUSTOMER": [(0.6, 3.7), (3.71, 6.2)], "AGENT": [(0.7, 5.8)]}
+    words = {"CUSTOMER": _words((3.71, 4.0, "This"), (4.0, 4.3, "is")), "AGENT": _words((0.7, 1.0, "Now"))}
+    assert segment_cut_ins(spans, words) == {"AGENT": [0.7], "CUSTOMER": []}
+
+
+def test_redacted_items_leave_talk_speed_to_the_known_words():
+    talk = [(0.0, 60.0)]
+    assert talk_speed(talk, 120) == 120.0
+    # 20 s of a spelled address redacted to one item: 100 known words in 40 s, not 101 in 60 s.
+    assert talk_speed(talk, 101, [(10.0, 30.0)]) == 150.0
+    assert talk_speed(talk, 1, [(0.0, 60.0)]) is None  # nothing known
+    assert talk_speed([], 10) is None
+    assert talk_speed(talk, 0) == 0.0
