@@ -251,6 +251,38 @@ def drop_loops(texts: list[str]) -> list[int]:
     return [i for i, k in enumerate(keep) if k]
 
 
+PROMPT_RUN = 3  # vocabulary phrases close together that read as the prompt copied, not speech
+PROMPT_GAP = 1  # ...with at most this many other words between two of them (a misheard name of the list)
+
+
+def copies_prompt(texts: list[str], phrases: Iterable[str]) -> bool:
+    """Whether words read as the custom vocabulary copied instead of heard.
+
+    Where the audio is unclear, Whisper primed with the vocabulary writes the prompt out: one phrase twice in a
+    row ("Northfield Credit Union, Northfield Credit Union") or :data:`PROMPT_RUN`+ phrases with at most
+    :data:`PROMPT_GAP` other word between them ("Northfield Credit Union, Nippon, Priya, Westmoor Building
+    Society"). Two phrases together are speech ("Acme Telecom, Sarah speaking").
+    """
+    keys = [_norm(t) for t in texts]
+    grams = sorted({tuple(k for k in (_norm(w) for w in phrase.split()) if k) for phrase in phrases} - {()},
+                   key=len, reverse=True)
+    run, gap, last, i = 0, 0, None, 0
+    while i < len(keys):
+        gram = next((g for g in grams if tuple(keys[i:i + len(g)]) == g), None)
+        if gram is None:
+            gap, i = gap + 1, i + 1
+            if gap > PROMPT_GAP:
+                run, last = 0, None
+            continue
+        if gram == last and gap == 0:
+            return True
+        run = run + 1 if run and gap <= PROMPT_GAP else 1
+        gap, last, i = 0, gram, i + len(gram)
+        if run >= PROMPT_RUN:
+            return True
+    return False
+
+
 class WhisperTranscriber(Transcriber):
     """One model per process, loaded once; a call's speech decoded as one batch of windows."""
 
@@ -323,13 +355,34 @@ class WhisperTranscriber(Transcriber):
         """
         words: list[tuple[float, float, str, float]] = []
         looped: list[tuple[float, float]] = []
+        copied: list[tuple[float, float]] = []
+        phrases = self.prompt.split(", ") if self.prompt else []
+
+        def pieces_of(window: tuple[float, float]) -> list[tuple[float, float]]:
+            return [(p.stream_s, p.stream_end_s) for p in stream.pieces if window[0] <= p.stream_s < window[1]]
+
         for window, segment in self._segments(stream.samples, stream.windows):
             if segment.compression_ratio > LOOP_COMPRESSION_RATIO:
                 log.info("window at %.1f s repeats itself (compression ratio %.1f): decoding it piece by piece",
                          window[0], segment.compression_ratio)
-                looped += [(p.stream_s, p.stream_end_s) for p in stream.pieces
-                           if window[0] <= p.stream_s < window[1]]
+                looped += pieces_of(window)
                 continue
+            own = self._words(segment)
+            if phrases and copies_prompt([w[2] for w in own], phrases):
+                # The vocabulary written out, not heard: the window is decoded again, whole, without it (its
+                # pieces one by one read worse: they lose each other's context).
+                log.info("window at %.1f s copies the custom vocabulary: decoding it again without it", window[0])
+                copied.append(window)
+                continue
+            words += own
+        for piece, segment in self._segments(stream.samples, looped):
+            own = self._words(segment)
+            if phrases and copies_prompt([w[2] for w in own], phrases):
+                log.info("piece at %.1f s copies the custom vocabulary: decoding it again without it", piece[0])
+                copied.append(piece)
+                continue
+            words += own
+        for _, segment in self._segments(stream.samples, copied, None):
             words += self._words(segment)
         if self.prompt:
             # A vocabulary must never cost speech: primed with it, Whisper sometimes skips a whole piece of real
@@ -337,17 +390,14 @@ class WhisperTranscriber(Transcriber):
             # piece left without a word is decoded again alone, without the prompt.
             # A piece's words are those place() gives it: a word Whisper starts early, in the gap before the piece,
             # is still the piece's (counting by start alone decoded such a piece again: its words twice).
-            looping = set(looped)
             worded = {stream.owner(w[0], w[1]) for w in words} if stream.pieces else set()
             bare = [(p.stream_s, p.stream_end_s) for i, p in enumerate(stream.pieces)
-                    if (p.stream_s, p.stream_end_s) not in looping and i not in worded]
+                    if i not in worded and not any(c[0] <= p.stream_s < c[1] for c in copied)]
             if bare:
                 log.info("%d piece(s) got no words with the custom vocabulary: decoding them again without it",
                          len(bare))
                 for _, segment in self._segments(stream.samples, bare, None):
                     words += self._words(segment)
-        for _, segment in self._segments(stream.samples, looped):
-            words += self._words(segment)
         return sorted(words)
 
     _PROMPT = object()  # _segments' default: the custom vocabulary, if any

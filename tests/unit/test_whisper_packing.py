@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.adapters.whisper import PIECE_GAP_S, WINDOW_S, WhisperTranscriber, drop_loops, pack
+from pipeline.adapters.whisper import PIECE_GAP_S, WINDOW_S, WhisperTranscriber, copies_prompt, drop_loops, pack
 from pipeline.steps.audio import CallAudio
 
 RATE = 16000
@@ -147,3 +147,15 @@ def test_a_word_whisper_starts_in_the_gap_before_its_piece_keeps_that_piece_from
     assert t.pipeline.calls == ["Acme Telecom"]  # no second, prompt-less decode
     empty = pack({"AGENT": [], "CUSTOMER": []}, {p: np.zeros(rate, np.float32) for p in ("AGENT", "CUSTOMER")})
     assert t.decode(empty) == []  # no pieces: nothing decoded, no error
+
+
+def test_the_vocabulary_written_out_is_told_from_speech_that_names_it():
+    phrases = ["Northfield Credit Union", "Nippon", "Priya", "Westmoor Building Society", "Acme Telecom", "Sarah"]
+    said = "Good afternoon, Acme Telecom, Sarah speaking. Welcome to Northfield Credit Union.".split()
+    assert not copies_prompt(said, phrases)
+    assert copies_prompt("Northfield Credit Union, Northfield Credit Union, how".split(), phrases)
+    assert copies_prompt("Northfield Credit Union, Nippon, Priya, Westmoor Building Society".split(), phrases)
+    assert copies_prompt("Northfield Credit Union, Nippon, Priya, Kenwin, Tom, Mac".split(), ["Northfield Credit Union",
+                                                                                          "Priya", "Tom"])
+    assert not copies_prompt("Priya here, about your Nippon account, Priya again".split(), phrases)  # apart, not a run
+    assert not copies_prompt(said, [])
