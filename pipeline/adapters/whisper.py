@@ -361,27 +361,25 @@ class WhisperTranscriber(Transcriber):
         def pieces_of(window: tuple[float, float]) -> list[tuple[float, float]]:
             return [(p.stream_s, p.stream_end_s) for p in stream.pieces if window[0] <= p.stream_s < window[1]]
 
+        def heard(clip: tuple[float, float], segment, what: str) -> list[tuple[float, float, str, float]]:
+            """The segment's words; none if they write the vocabulary out instead of hearing it: the clip is
+            then decoded again without the prompt (a window whole, as its pieces alone read worse)."""
+            own = self._words(segment)
+            if phrases and copies_prompt([w[2] for w in own], phrases):
+                log.info("%s at %.1f s copies the custom vocabulary: decoding it again without it", what, clip[0])
+                copied.append(clip)
+                return []
+            return own
+
         for window, segment in self._segments(stream.samples, stream.windows):
             if segment.compression_ratio > LOOP_COMPRESSION_RATIO:
                 log.info("window at %.1f s repeats itself (compression ratio %.1f): decoding it piece by piece",
                          window[0], segment.compression_ratio)
                 looped += pieces_of(window)
                 continue
-            own = self._words(segment)
-            if phrases and copies_prompt([w[2] for w in own], phrases):
-                # The vocabulary written out, not heard: the window is decoded again, whole, without it (its
-                # pieces one by one read worse: they lose each other's context).
-                log.info("window at %.1f s copies the custom vocabulary: decoding it again without it", window[0])
-                copied.append(window)
-                continue
-            words += own
+            words += heard(window, segment, "window")
         for piece, segment in self._segments(stream.samples, looped):
-            own = self._words(segment)
-            if phrases and copies_prompt([w[2] for w in own], phrases):
-                log.info("piece at %.1f s copies the custom vocabulary: decoding it again without it", piece[0])
-                copied.append(piece)
-                continue
-            words += own
+            words += heard(piece, segment, "piece")
         for _, segment in self._segments(stream.samples, copied, None):
             words += self._words(segment)
         if self.prompt:
