@@ -11,7 +11,7 @@ scripts), then, each in a fresh process so peak memory is its own:
    VAD and word timestamps) with the default model and beam in as many worker processes;
 3. the pipeline without speech-to-text, for the non-speech stages alone;
 4. the custom vocabulary (``bench/vocabulary.py``): the sample calls and the held-out calls without one,
-   with ``vocabulary/sample.txt`` as ``initial_prompt`` (as the pipeline sends it) and as ``hotwords``:
+   with ``vocabulary/sample.txt`` as the pipeline uses it (names from ``initial_prompt``) and with ``hotwords``:
    word error rates, the vocabulary phrases heard, speech-to-text time.
 
 Prints markdown tables (docs/development.md shows them) and writes them to bench/results.md.

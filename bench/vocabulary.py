@@ -1,8 +1,9 @@
 """The custom vocabulary's effect (docs/speech.md, "Custom vocabulary"): with and without, on the sample calls
 and on the held-out calls. Part of ``make bench``; alone: ``python bench/vocabulary.py [none|prompt|hotwords ...]``.
 
-For each mode (no vocabulary; the vocabulary as faster-whisper ``initial_prompt``, as the pipeline sends it;
-the same phrases as ``hotwords``, kept here only to compare) the pipeline runs over the sets in one process
+For each mode (no vocabulary; the vocabulary as the pipeline uses it: each window decoded with the phrases as
+faster-whisper's ``initial_prompt`` and without, the phrases' words taken from the first; the same with
+``hotwords`` in the prompted decode, kept here only to compare) the pipeline runs over the sets in one process
 (one worker, one CPU thread): the sample calls with ``vocabulary/sample.txt``; the held-out calls with that
 same file (names they never say: the harm a vocabulary does to other speech) and with their own names
 (``tests/fixtures/holdout/vocabulary.txt``). Measured for each: word error rate per side against the
@@ -146,7 +147,8 @@ def human(mode: str, prompts: int = HUMAN_PROMPTS) -> dict | None:
 
 
 def human_table(runs: list[dict | None]) -> str:
-    label = {"none": "none", "prompt": "as `initial_prompt` ← used", "hotwords": "as `hotwords` (compared, not used)"}
+    label = {"none": "none", "prompt": "names from `initial_prompt` ← used",
+             "hotwords": "names from `hotwords` (compared, not used)"}
     if not runs or runs[0] is None:
         return ("Real human speech: not measured (needs Debian's asterisk-core-sounds-en-wav and "
                 "asterisk-core-sounds-en).")
@@ -159,7 +161,8 @@ def human_table(runs: list[dict | None]) -> str:
 def table(runs: list[dict]) -> str:
     lines = ["| set | vocabulary | WER agent | WER customer | vocabulary phrases heard | their error rate | "
              "speech-to-text time |", "|---|---|---|---|---|---|---|"]
-    label = {"none": "none", "prompt": "as `initial_prompt` ← used", "hotwords": "as `hotwords` (compared, not used)"}
+    label = {"none": "none", "prompt": "names from `initial_prompt` ← used",
+             "hotwords": "names from `hotwords` (compared, not used)"}
     for name in SETS:
         for run in runs:
             r = run["sets"][name]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+from difflib import SequenceMatcher
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -283,6 +284,42 @@ def copies_prompt(texts: list[str], phrases: Iterable[str]) -> bool:
     return False
 
 
+def _grams(phrases: Iterable[str]) -> set[tuple[str, ...]]:
+    return {tuple(k for k in (_norm(w) for w in phrase.split()) if k) for phrase in phrases} - {()}
+
+
+def named(texts: list[str], phrases: Iterable[str]) -> list[bool]:
+    """For each word, whether it is part of one of the vocabulary's phrases (case and punctuation aside)."""
+    keys = [_norm(t) for t in texts]
+    inside = [False] * len(keys)
+    for g in _grams(phrases):
+        for i in range(len(keys) - len(g) + 1):
+            if tuple(keys[i:i + len(g)]) == g:
+                inside[i:i + len(g)] = [True] * len(g)
+    return inside
+
+
+Decoded = list[tuple[float, float, str, float]]
+
+
+def merge_heard(prompted: Decoded, plain: Decoded, phrases: Iterable[str]) -> Decoded:
+    """The words decoded without the vocabulary, with the vocabulary's names taken from the prompted decode.
+
+    Primed with the vocabulary Whisper hears its names, and also guesses differently elsewhere ("Hurry to hear
+    that" read as "Harbour to hear, Matt"). The two decodes are aligned word by word; where they differ, the
+    prompted words are kept only if they hold a phrase of the vocabulary (or part of one), else the plain ones.
+    """
+    inside = named([w[2] for w in prompted], phrases)
+    matcher = SequenceMatcher(a=[_norm(w[2]) for w in prompted], b=[_norm(w[2]) for w in plain], autojunk=False)
+    out: Decoded = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":  # the same words: the plain decode's, but a name's as the prompted decode wrote it
+            out += [prompted[i] if inside[i] else plain[j] for i, j in zip(range(i1, i2), range(j1, j2))]
+        else:
+            out += prompted[i1:i2] if any(inside[i1:i2]) else plain[j1:j2]
+    return out
+
+
 class WhisperTranscriber(Transcriber):
     """One model per process, loaded once; a call's speech decoded as one batch of windows."""
 
@@ -353,49 +390,43 @@ class WhisperTranscriber(Transcriber):
         window) is decoded again piece by piece: shorter inputs rarely loop, and the outcome is as
         deterministic as the first pass. What still repeats keeps its first occurrence.
         """
-        words: list[tuple[float, float, str, float]] = []
-        looped: list[tuple[float, float]] = []
-        copied: list[tuple[float, float]] = []
         phrases = self.prompt.split(", ") if self.prompt else []
 
         def pieces_of(window: tuple[float, float]) -> list[tuple[float, float]]:
             return [(p.stream_s, p.stream_end_s) for p in stream.pieces if window[0] <= p.stream_s < window[1]]
 
-        def heard(clip: tuple[float, float], segment, what: str) -> list[tuple[float, float, str, float]]:
-            """The segment's words; none if they write the vocabulary out instead of hearing it: the clip is
-            then decoded again without the prompt (a window whole, as its pieces alone read worse)."""
-            own = self._words(segment)
-            if phrases and copies_prompt([w[2] for w in own], phrases):
-                log.info("%s at %.1f s copies the custom vocabulary: decoding it again without it", what, clip[0])
-                copied.append(clip)
-                return []
-            return own
+        def windows(prompt: object) -> dict[tuple[float, float], Decoded]:
+            """Each window's words; a window that loops is decoded again piece by piece."""
+            out: dict[tuple[float, float], Decoded] = {}
+            looping = []
+            for window, segment in self._segments(stream.samples, stream.windows, prompt):
+                if segment.compression_ratio > LOOP_COMPRESSION_RATIO:
+                    log.info("window at %.1f s repeats itself (compression ratio %.1f): decoding it piece by piece",
+                             window[0], segment.compression_ratio)
+                    looping.append(window)
+                    continue
+                out[window] = self._words(segment)
+            for window in looping:
+                out[window] = [w for _, segment in self._segments(stream.samples, pieces_of(window), prompt)
+                               for w in self._words(segment)]
+            return out
 
-        for window, segment in self._segments(stream.samples, stream.windows):
-            if segment.compression_ratio > LOOP_COMPRESSION_RATIO:
-                log.info("window at %.1f s repeats itself (compression ratio %.1f): decoding it piece by piece",
-                         window[0], segment.compression_ratio)
-                looped += pieces_of(window)
-                continue
-            words += heard(window, segment, "window")
-        for piece, segment in self._segments(stream.samples, looped):
-            words += heard(piece, segment, "piece")
-        for _, segment in self._segments(stream.samples, copied, None):
-            words += self._words(segment)
-        if self.prompt:
-            # A vocabulary must never cost speech: primed with it, Whisper sometimes skips a whole piece of real
-            # speech (a caller's every turn of a sample call). The voice activity found speech in each piece, so a
-            # piece left without a word is decoded again alone, without the prompt.
-            # A piece's words are those place() gives it: a word Whisper starts early, in the gap before the piece,
-            # is still the piece's (counting by start alone decoded such a piece again: its words twice).
-            worded = {stream.owner(w[0], w[1]) for w in words} if stream.pieces else set()
-            bare = [(p.stream_s, p.stream_end_s) for i, p in enumerate(stream.pieces)
-                    if i not in worded and not any(c[0] <= p.stream_s < c[1] for c in copied)]
-            if bare:
-                log.info("%d piece(s) got no words with the custom vocabulary: decoding them again without it",
-                         len(bare))
-                for _, segment in self._segments(stream.samples, bare, None):
-                    words += self._words(segment)
+        heard = windows(self._PROMPT)
+        if not phrases:
+            return sorted(w for words in heard.values() for w in words)
+        # With a vocabulary every window is also decoded without it, and the names are taken from the prompted
+        # decode (merge_heard): primed with the vocabulary, Whisper also guesses differently where no name is
+        # said, skips whole pieces of real speech (a caller's every turn of a sample call), and where the audio is
+        # unclear writes the vocabulary out instead of hearing it (copies_prompt).
+        plain = windows(None)
+        words: Decoded = []
+        for window in stream.windows:
+            prompted, without = heard.get(window, []), plain.get(window, [])
+            if copies_prompt([w[2] for w in prompted], phrases):
+                log.info("window at %.1f s copies the custom vocabulary: its decode without it is kept", window[0])
+                words += without
+            else:
+                words += merge_heard(prompted, without, phrases)
         return sorted(words)
 
     _PROMPT = object()  # _segments' default: the custom vocabulary, if any

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.adapters.whisper import PIECE_GAP_S, WINDOW_S, WhisperTranscriber, copies_prompt, drop_loops, pack
+from pipeline.adapters.whisper import (PIECE_GAP_S, WINDOW_S, WhisperTranscriber, copies_prompt, drop_loops, merge_heard,
+                                      pack)
 from pipeline.steps.audio import CallAudio
 
 RATE = 16000
@@ -136,15 +137,16 @@ def test_a_word_whisper_starts_in_the_gap_before_its_piece_keeps_that_piece_from
 
         def transcribe(self, samples, *, clip_timestamps, initial_prompt=None, **options):
             self.calls.append(initial_prompt)
-            found = ([word(0.5, 1.0, "hello"), word(early, early + 0.8, "Acme")] if initial_prompt else
+            found = ([word(0.5, 1.0, "hello"), word(early, early + 0.4, "Acme"), word(early + 0.4, early + 0.8, "Telecom")]
+                     if initial_prompt else
                      [word(c["start"] + 0.1, c["start"] + 0.6, "again") for c in clip_timestamps])
             return iter([NS(start=found[0].start, compression_ratio=1.0, no_speech_prob=0.0, avg_logprob=-0.1,
                             words=found, text="x")] if found else []), None
 
     t = WhisperTranscriber.__new__(WhisperTranscriber)
     t.language, t.beam_size, t.pipeline, t.prompt = "en", 1, Pipeline(), "Acme Telecom"
-    assert [w[2] for w in t.decode(stream)] == ["hello", "Acme"]
-    assert t.pipeline.calls == ["Acme Telecom"]  # no second, prompt-less decode
+    assert [w[2] for w in t.decode(stream)] == ["hello", "Acme", "Telecom"]  # each word once
+    assert t.pipeline.calls == ["Acme Telecom", None]  # with the vocabulary, then the window without it
     empty = pack({"AGENT": [], "CUSTOMER": []}, {p: np.zeros(rate, np.float32) for p in ("AGENT", "CUSTOMER")})
     assert t.decode(empty) == []  # no pieces: nothing decoded, no error
 
@@ -159,3 +161,47 @@ def test_the_vocabulary_written_out_is_told_from_speech_that_names_it():
                                                                                           "Priya", "Tom"])
     assert not copies_prompt("Priya here, about your Nippon account, Priya again".split(), phrases)  # apart, not a run
     assert not copies_prompt(said, [])
+
+
+def test_a_window_that_names_nothing_of_the_vocabulary_keeps_its_decode_without_it():
+    """The prompt helps where its names are heard; elsewhere it only shifts Whisper's guesses (docs/speech.md)."""
+    from types import SimpleNamespace as NS
+
+    rate = 16000
+    stream = pack({"AGENT": [(0, 3 * rate)], "CUSTOMER": []},
+                  {p: np.full(5 * rate, 0.1, np.float32) for p in ("AGENT", "CUSTOMER")})
+
+    class Pipeline:
+        def __init__(self, prompted: str):
+            self.prompted, self.calls = prompted, []
+
+        def transcribe(self, samples, *, clip_timestamps, initial_prompt=None, **options):
+            self.calls.append(initial_prompt)
+            text = self.prompted if initial_prompt else "hurry to hear that"
+            found = [NS(start=0.2 + i * 0.3, end=0.4 + i * 0.3, word=w, probability=0.9) for i, w in enumerate(text.split())]
+            return iter([NS(start=0.2, compression_ratio=1.0, no_speech_prob=0.0, avg_logprob=-0.1, words=found,
+                            text=text)]), None
+
+    def decoded(prompted: str) -> tuple[list[str], list]:
+        t = WhisperTranscriber.__new__(WhisperTranscriber)
+        t.language, t.beam_size, t.pipeline, t.prompt = "en", 1, Pipeline(prompted), "Harbour Bank, Megan"
+        return [w[2] for w in t.decode(stream)], t.pipeline.calls
+
+    assert decoded("Harbour to hear, Matt") == (["hurry", "to", "hear", "that"], ["Harbour Bank, Megan", None])
+    assert decoded("Harbour Bank, Megan speaking") == (["Harbour", "Bank,", "Megan", "speaking"],
+                                                       ["Harbour Bank, Megan", None])
+    assert decoded("Megan, Megan, Megan") == (["hurry", "to", "hear", "that"], ["Harbour Bank, Megan", None])
+
+
+def test_the_names_come_from_the_prompted_decode_and_the_rest_from_the_plain_one():
+    def words(text):
+        return [(i * 0.3, i * 0.3 + 0.2, w, 0.9) for i, w in enumerate(text.split())]
+
+    phrases = ["Harbour Bank", "Megan", "Northfield Credit Union"]
+    merged = merge_heard(words("Harbour Bank, Megan speaking. Harbour to hear, Matt."),
+                         words("Harbor Mank card term within Megan speaking. Hurry to hear that."), phrases)
+    assert " ".join(w[2] for w in merged) == "Harbour Bank, Megan speaking. Hurry to hear that."
+    # Part of a phrase differing is enough ("union" heard either way).
+    merged = merge_heard(words("Northfield Credit Union, this is"), words("not be a premier union, this is"), phrases)
+    assert " ".join(w[2] for w in merged) == "Northfield Credit Union, this is"
+    assert merge_heard([], words("hello there"), phrases) == words("hello there")  # a piece the prompt skipped
