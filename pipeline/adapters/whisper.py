@@ -24,9 +24,9 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from difflib import SequenceMatcher
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 import av
 import numpy as np
@@ -252,6 +252,10 @@ def drop_loops(texts: list[str]) -> list[int]:
     return [i for i, k in enumerate(keep) if k]
 
 
+def _grams(phrases: Iterable[str]) -> set[tuple[str, ...]]:
+    return {tuple(k for k in (_norm(w) for w in phrase.split()) if k) for phrase in phrases} - {()}
+
+
 PROMPT_RUN = 3  # vocabulary phrases close together that read as the prompt copied, not speech
 PROMPT_GAP = 1  # ...with at most this many other words between two of them (a misheard name of the list)
 
@@ -265,8 +269,7 @@ def copies_prompt(texts: list[str], phrases: Iterable[str]) -> bool:
     Society"). Two phrases together are speech ("Acme Telecom, Sarah speaking").
     """
     keys = [_norm(t) for t in texts]
-    grams = sorted({tuple(k for k in (_norm(w) for w in phrase.split()) if k) for phrase in phrases} - {()},
-                   key=len, reverse=True)
+    grams = sorted(_grams(phrases), key=len, reverse=True)
     run, gap, last, i = 0, 0, None, 0
     while i < len(keys):
         gram = next((g for g in grams if tuple(keys[i:i + len(g)]) == g), None)
@@ -282,10 +285,6 @@ def copies_prompt(texts: list[str], phrases: Iterable[str]) -> bool:
         if run >= PROMPT_RUN:
             return True
     return False
-
-
-def _grams(phrases: Iterable[str]) -> set[tuple[str, ...]]:
-    return {tuple(k for k in (_norm(w) for w in phrase.split()) if k) for phrase in phrases} - {()}
 
 
 def named(texts: list[str], phrases: Iterable[str]) -> list[bool]:
@@ -388,7 +387,8 @@ class WhisperTranscriber(Transcriber):
 
         A window whose text repeats itself (Whisper fell into a loop, which eats the rest of the
         window) is decoded again piece by piece: shorter inputs rarely loop, and the outcome is as
-        deterministic as the first pass. What still repeats keeps its first occurrence.
+        deterministic as the first pass. What still repeats keeps its first occurrence. With a custom
+        vocabulary each window is decoded with it and without it (:func:`merge_heard`).
         """
         phrases = self.prompt.split(", ") if self.prompt else []
 
@@ -398,14 +398,14 @@ class WhisperTranscriber(Transcriber):
         def windows(prompt: object) -> dict[tuple[float, float], Decoded]:
             """Each window's words; a window that loops is decoded again piece by piece."""
             out: dict[tuple[float, float], Decoded] = {}
-            looping = []
+            looping: dict[tuple[float, float], None] = {}  # ordered, once each
             for window, segment in self._segments(stream.samples, stream.windows, prompt):
                 if segment.compression_ratio > LOOP_COMPRESSION_RATIO:
                     log.info("window at %.1f s repeats itself (compression ratio %.1f): decoding it piece by piece",
                              window[0], segment.compression_ratio)
-                    looping.append(window)
+                    looping[window] = None
                     continue
-                out[window] = self._words(segment)
+                out.setdefault(window, []).extend(self._words(segment))
             for window in looping:
                 out[window] = [w for _, segment in self._segments(stream.samples, pieces_of(window), prompt)
                                for w in self._words(segment)]
