@@ -430,18 +430,32 @@ class WhisperTranscriber(Transcriber):
         return self._unskipped(stream, words)
 
     def _unskipped(self, stream: SpeechStream, words: Decoded) -> Decoded:
-        """``words`` sorted, with every piece of speech Whisper skipped decoded again alone, without a prompt.
+        """``words`` sorted, with the speech Whisper skipped decoded again, without a prompt.
 
         Whisper sometimes returns nothing for a whole window of real speech (on the bench corpus, the angry
         caller of a sample call lost every turn in 4 of 25 noisy variants). The voice activity found speech in
-        each piece, so a piece left without a word is decoded again on its own. A piece's words are those
-        place() gives it: a word Whisper starts early, in the gap before its piece, is still the piece's.
+        each piece, so pieces left without a word are decoded again: neighbours together in clips of at most
+        half a window (each clip costs a window's encoding), then any piece still without a word alone. A
+        piece's words are those place() gives it: a word Whisper starts early, in the gap before its piece, is
+        still the piece's.
         """
-        worded = {stream.owner(w[0], w[1]) for w in words} if stream.pieces else set()
-        bare = [(p.stream_s, p.stream_end_s) for i, p in enumerate(stream.pieces) if i not in worded]
-        if bare:
-            log.info("%d piece(s) of speech got no words: decoding them again one by one", len(bare))
-            for _, segment in self._segments(stream.samples, bare, None):
+        alone: set[tuple[float, float]] = set()  # pieces already decoded on their own
+        for grouped in (True, False):
+            worded = {stream.owner(w[0], w[1]) for w in words} if stream.pieces else set()
+            bare = [(p.stream_s, p.stream_end_s) for i, p in enumerate(stream.pieces)
+                    if i not in worded and (p.stream_s, p.stream_end_s) not in alone]
+            if not bare:
+                break
+            clips: list[tuple[float, float]] = []
+            for begin, end in bare:
+                near = clips and end - clips[-1][0] <= WINDOW_S / 2 and begin - clips[-1][1] <= 2 * PIECE_GAP_S
+                if grouped and near:
+                    clips[-1] = (clips[-1][0], end)
+                else:
+                    clips.append((begin, end))
+            alone |= set(clips) & set(bare)
+            log.info("%d piece(s) of speech got no words: decoding them again in %d clip(s)", len(bare), len(clips))
+            for _, segment in self._segments(stream.samples, clips, None):
                 words = words + self._words(segment)
         return sorted(words)
 

@@ -209,15 +209,15 @@ def test_the_names_come_from_the_prompted_decode_and_the_rest_from_the_plain_one
     assert merge_heard([], words("hello there"), phrases) == words("hello there")  # a piece the prompt skipped
 
 
-def test_a_window_whisper_returns_empty_is_decoded_again_piece_by_piece():
+def test_a_window_whisper_returns_empty_is_decoded_again_in_clips_then_piece_by_piece():
     """On the bench corpus base (beam 1) returned nothing for the angry caller's whole window in 4 of 25 calls."""
     stream = pack({"AGENT": [_s(0, 5)], "CUSTOMER": [_s(8, 12), _s(14, 16)]}, _channels(30))
     whisper = WhisperTranscriber.__new__(WhisperTranscriber)
     whisper.language, whisper.beam_size = "en", 1
-    pieces = {p.stream_s: p for p in stream.pieces}
-
-    def alone(start):
-        return _Segment(start, "my internet" if pieces[start].participant == "CUSTOMER" else "hello", 1.1)
-
-    whisper.pipeline = _ScriptedPipeline([lambda s: _Segment(s, "", 1.0), alone])
+    whisper.pipeline = _ScriptedPipeline([lambda s: _Segment(s, "", 1.0),  # the window: nothing
+                                          lambda s: _Segment(s, "hello", 1.1),  # one clip of the three pieces
+                                          lambda s: _Segment(s, "my internet", 1.1)])  # the two still bare, alone
     assert [w[2] for w in whisper.decode(stream)] == ["hello", "my", "internet", "my", "internet"]
+    pieces = [(p.stream_s, p.stream_end_s) for p in stream.pieces]
+    assert whisper.pipeline.asked[1] == [(pieces[0][0], pieces[-1][1])]
+    assert whisper.pipeline.asked[2] == pieces[1:]
