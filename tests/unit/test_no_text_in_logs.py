@@ -104,7 +104,8 @@ def test_whisper_logs_what_it_drops_without_the_words(scripts, caplog):
     whisper.pipeline, whisper.language, whisper.beam_size = StandIn(), "en", 1
     stream = SimpleNamespace(samples=np.zeros(16000 * 30, dtype=np.float32),
                              windows=[(0.0, 10.0), (10.0, 20.0), (20.0, 30.0)],
-                             pieces=[SimpleNamespace(stream_s=10.0, stream_end_s=15.0)])
+                             pieces=[SimpleNamespace(stream_s=10.0, stream_end_s=15.0)],
+                             owner=lambda begin, end: 0)  # every word is the one piece's: none skipped
     with caplog.at_level(logging.DEBUG):
         words = whisper.decode(stream)
     assert len(calls) == 2 and len(words) == len(said[1].split()) + len(said[3].split())
