@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 import av
 import numpy as np
@@ -252,8 +253,20 @@ def drop_loops(texts: list[str]) -> list[int]:
     return [i for i, k in enumerate(keep) if k]
 
 
-def _grams(phrases: Iterable[str]) -> set[tuple[str, ...]]:
-    return {tuple(k for k in (_norm(w) for w in phrase.split()) if k) for phrase in phrases} - {()}
+@lru_cache(maxsize=8)
+def _phrase_index(phrases: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]:
+    """The phrases' normalised words by their first word, longest first (built once per vocabulary, not per
+    window: a check per position then looks at the phrases starting with that word only)."""
+    index: dict[str, list[tuple[str, ...]]] = {}
+    grams = {tuple(k for k in (_norm(w) for w in phrase.split()) if k) for phrase in phrases} - {()}
+    for gram in sorted(grams, key=len, reverse=True):
+        index.setdefault(gram[0], []).append(gram)
+    return index
+
+
+def _phrases_at(keys: list[str], i: int, index: dict[str, list[tuple[str, ...]]]) -> list[tuple[str, ...]]:
+    """The phrases (normalised) that the words ``keys`` hold from position ``i``, longest first."""
+    return [g for g in index.get(keys[i], ()) if tuple(keys[i:i + len(g)]) == g]
 
 
 PROMPT_RUN = 3  # vocabulary phrases close together that read as the prompt copied, not speech
@@ -269,10 +282,10 @@ def copies_prompt(texts: list[str], phrases: Iterable[str]) -> bool:
     Society"). Two phrases together are speech ("Acme Telecom, Sarah speaking").
     """
     keys = [_norm(t) for t in texts]
-    grams = sorted(_grams(phrases), key=len, reverse=True)
+    index = _phrase_index(tuple(phrases))
     run, gap, last, i = 0, 0, None, 0
     while i < len(keys):
-        gram = next((g for g in grams if tuple(keys[i:i + len(g)]) == g), None)
+        gram = next(iter(_phrases_at(keys, i, index)), None)
         if gram is None:
             gap, i = gap + 1, i + 1
             if gap > PROMPT_GAP:
@@ -290,11 +303,11 @@ def copies_prompt(texts: list[str], phrases: Iterable[str]) -> bool:
 def named(texts: list[str], phrases: Iterable[str]) -> list[bool]:
     """For each word, whether it is part of one of the vocabulary's phrases (case and punctuation aside)."""
     keys = [_norm(t) for t in texts]
+    index = _phrase_index(tuple(phrases))
     inside = [False] * len(keys)
-    for g in _grams(phrases):
-        for i in range(len(keys) - len(g) + 1):
-            if tuple(keys[i:i + len(g)]) == g:
-                inside[i:i + len(g)] = [True] * len(g)
+    for i in range(len(keys)):
+        for g in _phrases_at(keys, i, index):
+            inside[i:i + len(g)] = [True] * len(g)
     return inside
 
 

@@ -33,8 +33,8 @@ from pipeline.aws.transcript_format import call_summary, parse_transcribe, parse
 from pipeline.steps.days import local_day, zone
 from pipeline.steps.discovery import parse_recording_name
 from pipeline.exceptions import AftercallError, ConfigurationError, InfrastructureError
-from pipeline.steps.metrics import (REDACTED, TimedWord, non_talk_time, overlap_time, segment_cut_ins, speech_tracks,
-                                   talk_speed, talk_time)
+from pipeline.steps.metrics import (TimedWord, non_talk_time, overlap_time, redacted_times, segment_cut_ins,
+                                   speech_tracks, talk_speed, talk_time)
 from pipeline.analytics.pii import redact
 from pipeline.ports import Transcript, Word
 from pipeline.steps.process import language_rows, summary_text
@@ -155,8 +155,7 @@ def conversation_metrics(spans: dict[str, list[tuple[float, float]]], words: dic
     }
     for p, own in (("agent", agent), ("customer", customer)):
         out[f"{p}_talk_s"] = round(talk_time(own), 3)
-        redacted = [(b, e) for b, e, t in spoken.get(p.upper(), []) if t.strip().rstrip(".,?!") == REDACTED]
-        out[f"{p}_wpm"] = talk_speed(own, words.get(p.upper(), 0), redacted)
+        out[f"{p}_wpm"] = talk_speed(own, words.get(p.upper(), 0), redacted_times(spoken.get(p.upper(), [])))
     return out, cut_in
 
 

@@ -31,9 +31,9 @@ from collections.abc import Collection, Sequence
 
 from pipeline.steps.audio import Interval
 
-__all__ = ["BACKCHANNELS", "NON_TALK_MIN_S", "REDACTED", "SEGMENT_OVERLAP_S", "TimedWord", "bridged", "cut_ins", "interruptions",
-           "non_talk_time", "overlap_time", "pauses", "segment_cut_ins", "speech_tracks", "subtract", "talk_speed",
-           "talk_time", "union", "yielded_pauses"]
+__all__ = ["BACKCHANNELS", "NON_TALK_MIN_S", "REDACTED", "SEGMENT_OVERLAP_S", "TimedWord", "bridged", "cut_ins",
+           "interruptions", "non_talk_time", "overlap_time", "pauses", "redacted_times", "segment_cut_ins",
+           "speech_tracks", "subtract", "talk_speed", "talk_time", "union", "yielded_pauses"]
 
 NON_TALK_MIN_S = 3.0
 INTERRUPT_HELD_S = 0.5  # the interrupted participant was already this far into speaking
@@ -257,6 +257,11 @@ def segment_cut_ins(spans: dict[str, list[Interval]], words: dict[str, list[Time
             found.append(begin)
         out[p] = found
     return out
+
+
+def redacted_times(words: Sequence[TimedWord]) -> list[Interval]:
+    """The times of the redacted items (:data:`REDACTED`, punctuation Transcribe glued to it aside)."""
+    return [(b, e) for b, e, t in words if t.strip().rstrip(".,?!") == REDACTED]
 
 
 def talk_speed(talk: Sequence[Interval], words: int, redacted: Sequence[Interval] = ()) -> float | None:
