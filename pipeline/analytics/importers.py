@@ -20,6 +20,7 @@ with the imported contacts replaced, the day's other calls kept, categories re-a
 from __future__ import annotations
 
 import json
+import math
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -199,7 +200,33 @@ def _mean(values: Iterable[float]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
+def _millis(value: Any, what: str) -> float:
+    """An offset of a Call Analytics / Contact Lens file: a finite, non-negative number of milliseconds (JSON reads
+    1e400 as infinity without asking ``parse_constant``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} {str(value)[:20]!r} is not a time in the recording")
+    return value
+
+
+def _checked_times(segments: list) -> None:
+    """Refuse a file whose segment or word times are not times (the Transcribe path refuses the same)."""
+    for n, seg in enumerate(segments):
+        if not isinstance(seg, Mapping):
+            raise ValueError(f"transcript segment {n} is not an object")
+        begin = _millis(seg.get("BeginOffsetMillis"), f"segment {n} BeginOffsetMillis")
+        if _millis(seg.get("EndOffsetMillis"), f"segment {n} EndOffsetMillis") < begin:
+            raise ValueError(f"segment {n} ends before it begins")
+        for i, item in enumerate(seg.get("Items") or []):
+            if not isinstance(item, Mapping):
+                raise ValueError(f"segment {n} item {i} is not an object")
+            if "BeginOffsetMillis" in item or "EndOffsetMillis" in item:
+                b = _millis(item.get("BeginOffsetMillis"), f"segment {n} item {i} BeginOffsetMillis")
+                if _millis(item.get("EndOffsetMillis"), f"segment {n} item {i} EndOffsetMillis") < b:
+                    raise ValueError(f"segment {n} item {i} ends before it begins")
+
+
 def _from_analytics(doc, uri, name, kind: Format, components: Components) -> tuple[dict, list, list]:
+    _checked_times(doc["Transcript"])
     roles = {p.get("ParticipantId", p.get("ParticipantRole")): p.get("ParticipantRole")
              for p in doc.get("Participants") or [] if isinstance(p, Mapping)}
     cc = doc.get("ConversationCharacteristics") or {}

@@ -273,6 +273,6 @@ def talk_speed(talk: Sequence[Interval], words: int, redacted: Sequence[Interval
     """
     seconds = talk_time(subtract(talk, redacted)) if redacted else talk_time(talk)
     known = words - len(redacted)
-    if seconds <= 0 or (known <= 0 and redacted):
+    if not seconds > 0 or seconds == float("inf") or (known <= 0 and redacted):  # NaN fails ``> 0``
         return None
     return round(known / seconds * 60, 1)

@@ -123,3 +123,26 @@ def test_a_100k_word_transcript_imports_in_seconds():
                            Components(None, None, build_sentiment(settings)))[1]  # type: ignore[arg-type]
     assert time.monotonic() - started < 120  # ~6 s here on a busy 2-core machine; before, hours
     assert call["duration_s"] == round((n - 1) * 0.4 + 0.5, 3)
+
+
+def test_call_analytics_times_that_are_not_times_refuse_the_file_with_the_reason():
+    """1e400 (JSON's infinity that no parse_constant sees), negative, reversed or text offsets: a ValueError for
+    the file, never an infinite or negative duration (the Transcribe path refuses the same)."""
+    import pytest
+
+    from pipeline.analytics.importers import import_document
+    from pipeline.wiring import Components, build_sentiment
+
+    base = json.loads((Path(__file__).parent / "fixtures" / "call_analytics" /
+                       "anchor_credit_union_example_call.json").read_text())
+    del base["ConversationCharacteristics"]
+    components = Components(None, None, build_sentiment(Settings()))  # type: ignore[arg-type]
+    for change, reason in [(lambda d: d["Transcript"][0].update(EndOffsetMillis=json.loads("1e400")), "EndOffsetMillis"),
+                           (lambda d: d["Transcript"][1].update(BeginOffsetMillis=-300000), "BeginOffsetMillis"),
+                           (lambda d: d["Transcript"][2].update(EndOffsetMillis=0), "ends before it begins"),
+                           (lambda d: d["Transcript"][0]["Items"][0].update(BeginOffsetMillis="40"), "item 0"),
+                           (lambda d: d["Transcript"][0]["Items"].__setitem__(0, "word"), "not an object")]:
+        doc = copy.deepcopy(base)
+        change(doc)
+        with pytest.raises(ValueError, match=reason):
+            import_document(doc, "/imports/x_20261122T09:00_UTC.json", Settings(), components)

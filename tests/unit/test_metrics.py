@@ -141,3 +141,4 @@ def test_redacted_items_leave_talk_speed_to_the_known_words():
     assert talk_speed(talk, 1, [(0.0, 60.0)]) is None  # nothing known
     assert talk_speed([], 10) is None
     assert talk_speed(talk, 0) == 0.0
+    assert talk_speed([(0.0, float("nan"))], 5) is None and talk_speed([(0.0, float("inf"))], 5) is None
